@@ -1,0 +1,95 @@
+"""Items: the write table, the rules, the command handlers and the command routes.
+
+Seed 000's contract: POST /items, PUT /items/<id>, DELETE /items/<id>.
+"""
+
+import uuid
+from dataclasses import asdict, dataclass
+
+from flask import Blueprint, request
+
+from app.bus import UnitOfWork, execute
+from app.errors import NotFound
+from app.http import json_body
+from app.messages.items import ITEM, CreateItem, DeleteItem, ItemCreated, ItemDeleted, ItemUpdated, UpdateItem
+
+STREAM = "item"
+
+
+@dataclass(frozen=True)
+class Item:
+    """A row of the ``items`` write table."""
+
+    id: str
+    name: str
+    description: str
+    price_cents: int | None
+    version: int
+
+
+def _load(uow: UnitOfWork, item_id: str) -> Item:
+    """The item as the write table has it; NotFound (404) if there is none."""
+    row = uow.first("SELECT id, name, description, price_cents, version FROM items WHERE id = :id", id=item_id)
+    if row is None:
+        raise NotFound("item", item_id)
+    return Item(*row)
+
+
+def create_item(uow: UnitOfWork, cmd: CreateItem) -> Item:
+    item = Item(cmd.item_id, cmd.name, cmd.description, cmd.price_cents, version=1)
+    uow.execute(
+        "INSERT INTO items (id, name, description, price_cents, version)"
+        " VALUES (:id, :name, :description, :price_cents, :version)",
+        **asdict(item),
+    )
+    uow.record(STREAM, item.id, item.version, ItemCreated(item.name, item.description, item.price_cents))
+    return item
+
+
+def update_item(uow: UnitOfWork, cmd: UpdateItem) -> Item:
+    """Replace name, description and price; 404 if unknown. An update that changes nothing records nothing."""
+    current = _load(uow, cmd.item_id)
+    if (cmd.name, cmd.description, cmd.price_cents) == (current.name, current.description, current.price_cents):
+        return current
+    item = Item(cmd.item_id, cmd.name, cmd.description, cmd.price_cents, version=current.version + 1)
+    uow.execute(
+        "UPDATE items SET name = :name, description = :description, price_cents = :price_cents,"
+        " version = :version WHERE id = :id",
+        **asdict(item),
+    )
+    uow.record(STREAM, item.id, item.version, ItemUpdated(item.name, item.description, item.price_cents))
+    return item
+
+
+def delete_item(uow: UnitOfWork, cmd: DeleteItem) -> None:
+    """Remove the item; 404 if unknown."""
+    current = _load(uow, cmd.item_id)
+    uow.execute("DELETE FROM items WHERE id = :id", id=current.id)
+    uow.record(STREAM, current.id, current.version + 1, ItemDeleted())
+
+
+HANDLERS = {CreateItem: create_item, UpdateItem: update_item, DeleteItem: delete_item}
+
+# ---------------------------------------------------------------- routes
+
+routes = Blueprint("items", __name__)
+
+
+@routes.post("/items")
+def create():
+    fields = ITEM.load(json_body())
+    item = execute(CreateItem(item_id=str(uuid.uuid4()), **fields))
+    # From the request URL, so the link stays right behind a proxy that adds a prefix.
+    return ITEM.dump(item), 201, {"Location": f"{request.base_url}/{item.id}"}
+
+
+@routes.put("/items/<uuid:item_id>")
+def update(item_id: str):
+    fields = ITEM.load(json_body())
+    return ITEM.dump(execute(UpdateItem(item_id=item_id, **fields)))
+
+
+@routes.delete("/items/<uuid:item_id>")
+def delete(item_id: str):
+    execute(DeleteItem(item_id=item_id))
+    return "", 204

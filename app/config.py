@@ -1,0 +1,33 @@
+"""Settings read from the environment, with defaults that work on a laptop."""
+
+import os
+
+
+class ConfigError(ValueError):
+    """A setting in the environment has a value the service cannot use."""
+
+
+def _int(name: str, default: int, minimum: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def from_environment(instance_path: str) -> dict:
+    """The app's settings; every name here is documented in the README."""
+    return {
+        "DATABASE_PATH": os.environ.get("DATABASE_PATH") or os.path.join(instance_path, "cqrs.db"),
+        "MAX_CONTENT_LENGTH": _int("MAX_BODY_BYTES", 1024 * 1024, minimum=1),
+        "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", 10_000, minimum=5_000),
+        "PAGE_SIZE_DEFAULT": _int("PAGE_SIZE_DEFAULT", 100, minimum=1),
+        "PAGE_SIZE_MAX": _int("PAGE_SIZE_MAX", 1000, minimum=1),
+        "PROJECTION_BATCH_SIZE": _int("PROJECTION_BATCH_SIZE", 500, minimum=1),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
+    }

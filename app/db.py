@@ -1,0 +1,148 @@
+"""The SQLite database: one file, three guarded roles, transactions, and migrations.sql.
+
+Each side of the CQRS wall gets its own engine, and SQLite itself enforces the wall
+with an authorizer on every connection:
+
+- ``command``: the write tables and the event log; any touch of a read table is refused.
+- ``projector``: reads the event log, writes only read tables (``*_view``) and checkpoints.
+- ``query``: reads only read tables, and the connection is ``query_only``.
+"""
+
+import functools
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import CursorResult, Row
+
+db = SQLAlchemy()
+
+ROLES = ("command", "projector", "query")
+_BIND_KEY = {"command": None, "projector": "projector", "query": "query"}
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations.sql"
+
+
+def is_read_table(name: str) -> bool:
+    """Read tables are the projections' views and their checkpoints."""
+    return name.endswith("_view") or name == "projection_checkpoints"
+
+
+def _may_touch(role: str, action: int, table: str) -> bool:
+    if table.startswith("sqlite_"):
+        return True
+    if role == "command":
+        return not is_read_table(table)
+    if role == "query":
+        return action == sqlite3.SQLITE_READ and is_read_table(table)
+    return is_read_table(table) or (action == sqlite3.SQLITE_READ and table == "events")
+
+
+_TABLE_ACTIONS = {sqlite3.SQLITE_READ, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
+
+
+def _authorizer(role: str):
+    def authorize(action, arg1, _arg2, _dbname, _source):
+        if action in _TABLE_ACTIONS and not _may_touch(role, action, arg1):
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    return authorize
+
+
+def _configure_engine(engine, role: str, busy_timeout_ms: int) -> None:
+    begin = "BEGIN" if role == "query" else "BEGIN IMMEDIATE"
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # pysqlite's own transaction handling is off; we issue BEGIN ourselves (below).
+        dbapi_connection.isolation_level = None
+        for pragma in ("synchronous = NORMAL", "foreign_keys = ON", f"busy_timeout = {busy_timeout_ms}"):
+            dbapi_connection.execute(f"PRAGMA {pragma}")
+        if role == "query":
+            dbapi_connection.execute("PRAGMA query_only = ON")
+        dbapi_connection.set_authorizer(_authorizer(role))
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        # IMMEDIATE takes the write lock up front, so concurrent writers queue on
+        # busy_timeout instead of failing to upgrade a read lock ("database is locked").
+        connection.exec_driver_sql(begin)
+
+
+def init_app(app: Flask) -> None:
+    """Create the engines for the three roles and register the init-db command."""
+    path = os.path.abspath(app.config["DATABASE_PATH"])
+    app.config["DATABASE_PATH"] = path
+    uri = f"sqlite:///{path}"
+    busy_ms = app.config["SQLITE_BUSY_TIMEOUT_MS"]
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    app.config["SQLALCHEMY_BINDS"] = {"projector": uri, "query": uri}
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "connect_args": {"timeout": busy_ms / 1000, "check_same_thread": False, "cached_statements": 256},
+    }
+    db.init_app(app)
+    with app.app_context():
+        for role in ROLES:
+            _configure_engine(db.engines[_BIND_KEY[role]], role, busy_ms)
+    app.cli.add_command(init_db_command)
+
+
+def migrate(database_path: str, busy_timeout_ms: int) -> None:
+    """Apply migrations.sql in one transaction; applying it again changes nothing."""
+    os.makedirs(os.path.dirname(database_path), exist_ok=True)
+    script = MIGRATIONS.read_text(encoding="utf-8")
+    conn = sqlite3.connect(database_path, timeout=busy_timeout_ms / 1000, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        conn.execute("PRAGMA journal_mode = WAL")  # persistent: set once, kept in the file
+        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+    finally:
+        conn.close()  # an unfinished transaction rolls back here
+
+
+@click.command("init-db")
+def init_db_command() -> None:
+    """Apply migrations.sql (tables and seed data) to the configured database."""
+    migrate(current_app.config["DATABASE_PATH"], current_app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    click.echo(f"Applied migrations.sql to {current_app.config['DATABASE_PATH']}")
+
+
+_text = functools.lru_cache(maxsize=1024)(text)
+
+
+class Tx:
+    """SQL inside one transaction: statement text and named parameters in, rows out."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+
+    def execute(self, sql: str, **params) -> CursorResult:
+        return self.connection.execute(_text(sql), params)
+
+    def first(self, sql: str, **params) -> Row | None:
+        return self.execute(sql, **params).first()
+
+    def scalar(self, sql: str, **params):
+        return self.execute(sql, **params).scalar()
+
+    def all(self, sql: str, **params) -> list[Row]:
+        return list(self.execute(sql, **params))
+
+
+@contextmanager
+def transaction(role: str) -> Iterator[Tx]:
+    """One transaction as ``role``: commits when the block ends, rolls back if it raises.
+
+    Command and projector transactions begin IMMEDIATE (they hold the write lock);
+    query transactions are plain snapshot reads.
+    """
+    with db.engines[_BIND_KEY[role]].connect() as connection, connection.begin():
+        yield Tx(connection)

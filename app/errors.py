@@ -1,0 +1,63 @@
+"""Every error leaves as RFC 9457 problem+json; nothing leaks a traceback or SQL."""
+
+import json
+from http import HTTPStatus
+
+from flask import Flask, Response, current_app, g
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """A client-visible failure: raise it anywhere below a route to answer with it."""
+
+    def __init__(self, status: int, detail: str, *, title: str | None = None, headers=None, **extra):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title or HTTPStatus(status).phrase
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class NotFound(Problem):
+    def __init__(self, what: str, ident: str):
+        super().__init__(404, f"No {what} with id {ident}.")
+
+
+def invalid(errors: dict, detail: str = "The request has invalid fields; see 'errors'.") -> Problem:
+    """A 400 naming each offending field (the shape marshmallow's ValidationError carries)."""
+    return Problem(400, detail, title="Validation failed", errors=errors)
+
+
+def problem_response(problem: Problem) -> Response:
+    body = {"type": "about:blank", "title": problem.title, "status": problem.status, "detail": problem.detail}
+    body.update(problem.extra)
+    response = Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=problem.status, mimetype=PROBLEM_JSON)
+    response.headers.update(problem.headers)
+    return response
+
+
+def _from_http_exception(exc: HTTPException) -> Response:
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    return problem_response(Problem(exc.code or 500, exc.description or "", title=exc.name, headers=headers))
+
+
+def _from_validation_error(exc: ValidationError) -> Response:
+    return problem_response(invalid(exc.normalized_messages()))
+
+
+def _from_unexpected(exc: Exception) -> Response:
+    current_app.logger.exception("unhandled error in request %s", g.get("request_id"))
+    return problem_response(
+        Problem(500, f"The server could not handle this request; it has been logged as {g.get('request_id')}.")
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(Problem, problem_response)
+    app.register_error_handler(HTTPException, _from_http_exception)
+    app.register_error_handler(ValidationError, _from_validation_error)
+    app.register_error_handler(Exception, _from_unexpected)

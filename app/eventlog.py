@@ -1,0 +1,125 @@
+"""The event log: immutable facts, appended in order, readable by global position.
+
+Events are frozen dataclasses registered under a stable type name and schema
+version (never a Python module path), so moving a class never breaks old events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, ClassVar, TypeVar
+
+if TYPE_CHECKING:  # the registry must import without the database layer
+    from app.db import Tx
+
+
+class Event:
+    """Base of all domain events; subclasses are frozen dataclasses made with @event."""
+
+    type_name: ClassVar[str]
+    schema_version: ClassVar[int]
+
+
+_registry: dict[str, type[Event]] = {}
+E = TypeVar("E", bound=type[Event])
+
+
+def event(type_name: str, version: int = 1):
+    """Register a frozen dataclass as the event stored as ``type_name``."""
+
+    def register(cls: E) -> E:
+        if _registry.get(type_name, cls) is not cls:
+            raise ValueError(f"event type {type_name!r} is already registered")
+        cls.type_name, cls.schema_version = type_name, version
+        _registry[type_name] = cls
+        return cls
+
+    return register
+
+
+class UnknownEventType(LookupError):
+    """The log holds an event type that no registered class describes."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Recorded:
+    """An event as stored in the log: its envelope, and its payload decoded on first use."""
+
+    position: int
+    event_id: str
+    stream_type: str
+    stream_id: str
+    version: int
+    type: str
+    schema_version: int
+    payload: str
+    occurred_at: str
+    correlation_id: str | None
+
+    @cached_property
+    def data(self) -> Event:
+        try:
+            cls = _registry[self.type]
+        except KeyError:
+            raise UnknownEventType(self.type) from None
+        return cls(**json.loads(self.payload))
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC with microseconds, the log's time format."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+_APPEND = """
+INSERT INTO events (event_id, stream_type, stream_id, version, type, schema_version,
+                    payload, occurred_at, correlation_id)
+VALUES (:event_id, :stream_type, :stream_id, :version, :type, :schema_version,
+        :payload, :occurred_at, :correlation_id)
+RETURNING position
+"""
+
+
+def append(
+    tx: Tx, stream_type: str, stream_id: str, version: int, data: Event, correlation_id: str | None
+) -> Recorded:
+    """Append one event at ``version`` of its stream; a duplicate version fails the transaction."""
+    fields = {
+        "event_id": str(uuid.uuid4()),
+        "stream_type": stream_type,
+        "stream_id": stream_id,
+        "version": version,
+        "type": data.type_name,
+        "schema_version": data.schema_version,
+        "payload": json.dumps(dataclasses.asdict(data), ensure_ascii=False, separators=(",", ":")),
+        "occurred_at": utc_now(),
+        "correlation_id": correlation_id,
+    }
+    position = tx.scalar(_APPEND, **fields)
+    return Recorded(position=position, **fields)
+
+
+_COLUMNS = "position, event_id, stream_type, stream_id, version, type, schema_version, payload, occurred_at, correlation_id"
+
+
+def read_after(tx: Tx, position: int, limit: int) -> list[Recorded]:
+    """Up to ``limit`` events after ``position``, in position order."""
+    rows = tx.execute(
+        f"SELECT {_COLUMNS} FROM events WHERE position > :position ORDER BY position LIMIT :limit",
+        position=position,
+        limit=limit,
+    )
+    return [Recorded(*row) for row in rows]
+
+
+def head(tx: Tx) -> int:
+    """The position of the newest event, 0 for an empty log."""
+    return tx.scalar("SELECT coalesce(max(position), 0) FROM events")
+
+
+def registered_types() -> Iterable[str]:
+    return _registry.keys()

@@ -1,0 +1,113 @@
+"""HTTP edges shared by every module: strict JSON bodies, ids in paths, request ids."""
+
+import json
+import re
+import uuid
+from decimal import Decimal
+
+from flask import Flask, g, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import BaseConverter
+
+from app.errors import Problem
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
+MAX_JSON_DEPTH = 32
+
+
+class UUIDConverter(BaseConverter):
+    """``<uuid:name>`` in routes: a malformed id is a bad request (400), not an unknown route (404).
+
+    Replaces werkzeug's converter of the same name; values arrive lower-cased, canonical.
+    """
+
+    def to_python(self, value: str) -> str:
+        if not _UUID.match(value):
+            # Raised while routing, so it must be an HTTPException for Flask to defer it.
+            raise BadRequest(f"{value!r} is not a UUID.")
+        return value.lower()
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+class ApiJSON(DefaultJSONProvider):
+    """Responses keep field order and send UTF-8 as is (no \\u escapes)."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _object_without_duplicates(pairs):
+    obj = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def _depth(value, limit: int) -> int:
+    """Nesting depth of a parsed document, stopping once past ``limit``."""
+    if limit < 0 or not isinstance(value, dict | list):
+        return 0
+    children = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(child, limit - 1) for child in children), default=0)
+
+
+def json_body() -> dict:
+    """The request body as a JSON object.
+
+    415 unless the body is declared JSON; 413 above MAX_BODY_BYTES; 400 when it is
+    malformed, not UTF-8, has duplicate keys, NaN/Infinity, is nested too deep, or is
+    not an object. Numbers with a fraction arrive as Decimal, never as float.
+    """
+    if not request.is_json:
+        raise Problem(415, "Send the body as JSON with 'Content-Type: application/json'.")
+    raw = request.get_data(cache=False)
+    try:
+        data = json.loads(
+            raw,
+            parse_float=Decimal,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_object_without_duplicates,
+        )
+    except RecursionError:
+        raise Problem(400, "The JSON body is nested too deeply.", title="Malformed JSON") from None
+    except ValueError as exc:  # includes JSONDecodeError and UnicodeDecodeError
+        raise Problem(400, f"The body is not valid JSON: {exc}", title="Malformed JSON") from None
+    if not isinstance(data, dict):
+        raise Problem(400, "The JSON body must be an object.", title="Malformed JSON")
+    if _depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise Problem(400, f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.", title="Malformed JSON")
+    return data
+
+
+def request_id() -> str | None:
+    """The correlation id of the current request, if there is one."""
+    return g.get("request_id")
+
+
+def _assign_request_id() -> None:
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _return_request_id(response):
+    if "request_id" in g:
+        response.headers["X-Request-ID"] = g.request_id
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.json = ApiJSON(app)
+    app.url_map.converters["uuid"] = UUIDConverter
+    app.before_request(_assign_request_id)
+    app.after_request(_return_request_id)

@@ -1,0 +1,69 @@
+"""Keyset pagination: ``?limit=`` and an opaque ``?cursor=``; the next page is in a Link header.
+
+The cursor carries the sort key of the last row served, so the next page is one
+index range scan from there: page 1,000 costs what page 1 costs. Bodies stay plain
+JSON arrays, so clients that ignore the Link header keep working.
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from flask import Response, current_app, jsonify, request
+
+from app.errors import invalid
+
+
+def encode_cursor(key: Sequence) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key), separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str, arity: int) -> tuple:
+    """The sort key inside a cursor; a 400 for anything this service did not issue."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        key = None
+    if not (isinstance(key, list) and len(key) == arity and all(isinstance(v, str | int) for v in key)):
+        raise invalid({"cursor": ["Not a cursor from this service's Link header."]})
+    return tuple(key)
+
+
+def _limit() -> int:
+    raw = request.args.get("limit")
+    maximum = current_app.config["PAGE_SIZE_MAX"]
+    if raw is None:
+        return min(current_app.config["PAGE_SIZE_DEFAULT"], maximum)
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise invalid({"limit": [f"Must be an integer from 1 to {maximum}."]})
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page request: how many rows, and the sort key to continue after (None: from the start)."""
+
+    limit: int
+    after: tuple | None
+
+    @classmethod
+    def from_request(cls, key_arity: int) -> "Page":
+        cursor = request.args.get("cursor")
+        return cls(_limit(), decode_cursor(cursor, key_arity) if cursor else None)
+
+    @property
+    def fetch(self) -> int:
+        """Rows to select: one more than the page, to learn whether a next page exists."""
+        return self.limit + 1
+
+    def response(self, rows: list[dict], key: Callable[[dict], Sequence]) -> Response:
+        """The rows of this page as a JSON array, with ``Link: <…>; rel="next"`` when more exist."""
+        response = jsonify(rows[: self.limit])
+        if len(rows) > self.limit:
+            args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("cursor", "limit")]
+            args += [("limit", self.limit), ("cursor", encode_cursor(key(rows[self.limit - 1])))]
+            response.headers["Link"] = f'<{request.base_url}?{urlencode(args)}>; rel="next"'
+        return response

@@ -1,0 +1,37 @@
+"""Items, read side: GET /items (by name, paginated) and GET /items/<id>, from read tables only."""
+
+from flask import Blueprint, Response
+
+from app.db import transaction
+from app.errors import NotFound
+from app.pagination import Page
+
+routes = Blueprint("items", __name__)
+
+
+@routes.get("/items")
+def index():
+    """``[{id, name}]`` ordered by name, then id."""
+    page = Page.from_request(key_arity=2)
+    with transaction("query") as tx:
+        if page.after is None:
+            rows = tx.all("SELECT id, name FROM item_list_view ORDER BY name, id LIMIT :n", n=page.fetch)
+        else:
+            name, item_id = page.after
+            rows = tx.all(
+                "SELECT id, name FROM item_list_view WHERE (name, id) > (:name, :id) ORDER BY name, id LIMIT :n",
+                name=name,
+                id=item_id,
+                n=page.fetch,
+            )
+    return page.response([row._asdict() for row in rows], key=lambda item: (item["name"], item["id"]))
+
+
+@routes.get("/items/<uuid:item_id>")
+def show(item_id: str):
+    """``{id, name, description, price?}``; 404 if unknown. The document was rendered by the projection."""
+    with transaction("query") as tx:
+        document = tx.scalar("SELECT document FROM item_details_view WHERE id = :id", id=item_id)
+    if document is None:
+        raise NotFound("item", item_id)
+    return Response(document, mimetype="application/json")

@@ -1,0 +1,78 @@
+-- The whole schema, one section per module. Applied by `flask --app wsgi init-db`
+-- and at every start, inside one transaction: every statement creates only what is
+-- missing and seeds only what was never seeded, so applying it twice changes nothing.
+-- Write tables are plain plurals; read tables end in _view and are written only by
+-- projections; the event log is append-only.
+
+-- ---------------------------------------------------------------- core
+
+CREATE TABLE IF NOT EXISTS events (
+    position       INTEGER PRIMARY KEY AUTOINCREMENT,  -- global order, never reused
+    event_id       TEXT    NOT NULL UNIQUE,
+    stream_type    TEXT    NOT NULL,
+    stream_id      TEXT    NOT NULL,
+    version        INTEGER NOT NULL CHECK (version > 0),
+    type           TEXT    NOT NULL,
+    schema_version INTEGER NOT NULL DEFAULT 1,
+    payload        TEXT    NOT NULL CHECK (json_valid(payload)),
+    occurred_at    TEXT    NOT NULL,                   -- ISO 8601, UTC
+    correlation_id TEXT,
+    UNIQUE (stream_type, stream_id, version)           -- a racing writer fails here, not silently
+) STRICT;
+
+CREATE TRIGGER IF NOT EXISTS events_are_never_updated BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+
+CREATE TRIGGER IF NOT EXISTS events_are_never_deleted BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+
+-- One row per projection: how far it has applied the log, and its last failure.
+CREATE TABLE IF NOT EXISTS projection_checkpoints (
+    name           TEXT    PRIMARY KEY,
+    position       INTEGER NOT NULL DEFAULT 0,
+    updated_at     TEXT,
+    error_type     TEXT,
+    error_message  TEXT,
+    error_position INTEGER,
+    error_count    INTEGER NOT NULL DEFAULT 0,
+    failed_at      TEXT
+) STRICT;
+
+-- ---------------------------------------------------------------- items
+
+CREATE TABLE IF NOT EXISTS items (
+    id          TEXT    PRIMARY KEY,
+    name        TEXT    NOT NULL,
+    description TEXT    NOT NULL,
+    price_cents INTEGER CHECK (price_cents >= 0),      -- NULL: no price was given
+    version     INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS item_list_view (
+    id   TEXT PRIMARY KEY,
+    name TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS item_list_view_by_name ON item_list_view (name, id);
+
+-- The ready-made JSON document that GET /items/<id> answers with.
+CREATE TABLE IF NOT EXISTS item_details_view (
+    id       TEXT    PRIMARY KEY,
+    version  INTEGER NOT NULL,
+    document TEXT    NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- Seed 000's sample product. Its write row is created only together with its
+-- event, so a seeded item that was later deleted is not brought back.
+INSERT INTO items (id, name, description, price_cents, version)
+SELECT '12a33c84-ee60-45a1-848d-428ad3259abc', 'Bacon', 'Everything tastes better, with bacon 🥓', NULL, 1
+WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = 'c0f7a1d2-5b1e-4c38-9a8e-000000000001');
+
+INSERT OR IGNORE INTO events
+    (event_id, stream_type, stream_id, version, type, schema_version, payload, occurred_at, correlation_id)
+VALUES (
+    'c0f7a1d2-5b1e-4c38-9a8e-000000000001', 'item', '12a33c84-ee60-45a1-848d-428ad3259abc', 1,
+    'ItemCreated', 1,
+    '{"name":"Bacon","description":"Everything tastes better, with bacon 🥓","price_cents":null}',
+    '2024-01-01T00:00:00.000000Z', 'seed'
+);
