@@ -1,0 +1,54 @@
+"""What every route shares: problem+json errors, no tracebacks, request ids."""
+
+from app import create_app
+
+
+def test_an_unknown_route_answers_404_problem_json(client):
+    response = client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": response.get_json()["detail"],
+    }
+
+
+def test_a_wrong_method_answers_405_with_the_allowed_ones(client):
+    response = client.patch("/items")
+    assert response.status_code == 405
+    assert response.mimetype == "application/problem+json"
+    assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+
+
+def test_an_unexpected_failure_answers_500_without_a_traceback(tmp_path):
+    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db")})
+
+    @app.get("/explode")
+    def explode():
+        raise RuntimeError("SELECT secret FROM passwords")
+
+    response = app.test_client().get("/explode", headers={"X-Request-ID": "trace-me"})
+    assert response.status_code == 500
+    assert response.mimetype == "application/problem+json"
+    body = response.get_data(as_text=True)
+    assert "secret" not in body and "Traceback" not in body and "RuntimeError" not in body
+    assert "trace-me" in response.get_json()["detail"]
+
+
+def test_a_request_id_is_echoed_when_well_formed_and_made_up_otherwise(client):
+    assert client.get("/items", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
+    made_up = client.get("/items", headers={"X-Request-ID": "bad id\x7f"}).headers["X-Request-ID"]
+    assert made_up != "bad id\x7f" and len(made_up) == 32
+
+
+def test_the_request_id_is_stored_on_the_events_it_appends(app, client):
+    client.post("/items", json={"name": "Eggs", "description": ""}, headers={"X-Request-ID": "order-42"})
+    from tests.support import query
+
+    assert query(app, "SELECT correlation_id FROM events ORDER BY position DESC LIMIT 1") == [("order-42",)]
+
+
+def test_responses_tell_browsers_not_to_sniff(client):
+    assert client.get("/items").headers["X-Content-Type-Options"] == "nosniff"

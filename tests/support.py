@@ -1,0 +1,36 @@
+"""Helpers the tests share: look straight into the SQLite file, and drive the items API."""
+
+import sqlite3
+from contextlib import closing
+
+from app.db import is_read_table
+
+BACON_ID = "12a33c84-ee60-45a1-848d-428ad3259abc"
+
+
+def query(app, sql: str, *params) -> list[tuple]:
+    """Rows from the app's database file, read with a plain connection (no role, no wall)."""
+    with closing(sqlite3.connect(app.config["DATABASE_PATH"])) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def read_model(app) -> dict[str, list[tuple]]:
+    """Every read table's rows (checkpoints' error columns aside), sorted, by table name."""
+    tables = [name for (name,) in query(app, "SELECT name FROM sqlite_schema WHERE type = 'table'")]
+    snapshot = {}
+    for table in sorted(t for t in tables if is_read_table(t)):
+        columns = "name, position" if table == "projection_checkpoints" else "*"
+        snapshot[table] = sorted(query(app, f"SELECT {columns} FROM {table}"))
+    return snapshot
+
+
+def events(app) -> list[tuple]:
+    """The log as (position, stream_type, stream_id, version, type), in position order."""
+    return query(app, "SELECT position, stream_type, stream_id, version, type FROM events ORDER BY position")
+
+
+def create_item(client, **fields) -> dict:
+    body = {"name": "Eggs", "description": "A dozen", **fields}
+    response = client.post("/items", json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
