@@ -68,11 +68,11 @@ INSERT INTO items (id, name, description, price_cents, version)
 SELECT '12a33c84-ee60-45a1-848d-428ad3259abc', 'Bacon', 'Everything tastes better, with bacon 🥓', NULL, 1
 WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = 'c0f7a1d2-5b1e-4c38-9a8e-000000000001');
 
-INSERT OR IGNORE INTO events
+INSERT INTO events
     (event_id, stream_type, stream_id, version, type, schema_version, payload, occurred_at, correlation_id)
-VALUES (
-    'c0f7a1d2-5b1e-4c38-9a8e-000000000001', 'item', '12a33c84-ee60-45a1-848d-428ad3259abc', 1,
-    'ItemCreated', 1,
-    '{"name":"Bacon","description":"Everything tastes better, with bacon 🥓","price_cents":null}',
-    '2024-01-01T00:00:00.000000Z', 'seed'
-);
+SELECT 'c0f7a1d2-5b1e-4c38-9a8e-000000000001', 'item', '12a33c84-ee60-45a1-848d-428ad3259abc', 1,
+       'ItemCreated', 1,
+       '{"name":"Bacon","description":"Everything tastes better, with bacon 🥓","price_cents":null}',
+       '2024-01-01T00:00:00.000000Z', 'seed'
+-- Not INSERT OR IGNORE: an ignored insert still advances AUTOINCREMENT and leaves a gap.
+WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = 'c0f7a1d2-5b1e-4c38-9a8e-000000000001');

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import CursorResult, Row
@@ -107,6 +108,7 @@ def migrate(database_path: str, busy_timeout_ms: int) -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
     """Apply migrations.sql (tables and seed data) to the configured database."""
     migrate(current_app.config["DATABASE_PATH"], current_app.config["SQLITE_BUSY_TIMEOUT_MS"])
