@@ -1,0 +1,73 @@
+"""The items API over real HTTP, served by gunicorn with two workers on one SQLite file."""
+
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+
+import requests
+
+from app import create_app
+from tests.support import BACON_ID, read_model
+
+
+def test_the_seed_000_flow_works_over_real_http(gunicorn):
+    assert requests.get(gunicorn("/items")).json() == [{"id": BACON_ID, "name": "Bacon"}]
+    assert requests.get(gunicorn(f"/items/{BACON_ID}")).json()["description"] == "Everything tastes better, with bacon 🥓"
+
+    created = requests.post(gunicorn("/items"), json={"name": "Eggs", "description": "A dozen"})
+    assert created.status_code == 201
+    item = created.json()
+    assert created.headers["Location"] == gunicorn(f"/items/{item['id']}")
+    assert requests.get(created.headers["Location"]).json() == item
+
+    updated = requests.put(gunicorn(f"/items/{item['id']}"), json={"name": "Ham", "description": "", "price": 9.99})
+    assert updated.status_code == 200
+    assert requests.get(gunicorn(f"/items/{item['id']}")).json()["price"] == 9.99
+    assert [i["name"] for i in requests.get(gunicorn("/items")).json()] == ["Bacon", "Ham"]
+
+    assert requests.delete(gunicorn(f"/items/{item['id']}")).status_code == 204
+    assert requests.get(gunicorn(f"/items/{item['id']}")).status_code == 404
+    assert requests.get(gunicorn("/items/not-a-uuid")).status_code == 400
+
+
+def test_bad_requests_get_problem_json_from_the_real_server(gunicorn):
+    response = requests.post(gunicorn("/items"), data="{", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert requests.post(gunicorn("/items"), data="name=x").status_code == 415
+
+
+def test_concurrent_writers_on_both_workers_lose_nothing_and_keep_the_log_in_order(gunicorn):
+    def create(n: int) -> requests.Response:
+        return requests.post(gunicorn("/items"), json={"name": f"Item {n:03}", "description": ""}, timeout=30)
+
+    def rename(n: int) -> requests.Response:
+        return requests.put(gunicorn(f"/items/{BACON_ID}"), json={"name": f"Bacon {n}", "description": ""}, timeout=30)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        created = list(pool.map(create, range(120)))
+        renamed = list(pool.map(rename, range(40)))
+
+    assert [r.status_code for r in created] == [201] * 120
+    assert [r.status_code for r in renamed] == [200] * 40
+    listed = requests.get(gunicorn("/items?limit=1000")).json()
+    assert {r.json()["id"] for r in created} <= {i["id"] for i in listed}
+
+    with closing(sqlite3.connect(gunicorn.database)) as db:
+        versions = [v for (v,) in db.execute("SELECT version FROM events WHERE stream_id = ? ORDER BY position", (BACON_ID,))]
+        assert versions == list(range(1, 42))  # the seed, then 40 renames: no gap, no duplicate
+        (head,) = db.execute("SELECT max(position) FROM events").fetchone()
+        assert head == 1 + 120 + 40
+        assert dict(db.execute("SELECT name, position FROM projection_checkpoints")) == {
+            "item_details": head,
+            "item_list": head,
+        }
+
+    log = open(gunicorn.log).read()
+    assert "database is locked" not in log and "Traceback" not in log
+
+    app = create_app({"DATABASE_PATH": gunicorn.database})
+    live = read_model(app)
+    with app.app_context():
+        app.extensions["projector"].rebuild()
+    assert read_model(app) == live
