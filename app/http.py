@@ -5,7 +5,7 @@ import re
 import uuid
 from decimal import Decimal
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import BaseConverter
@@ -87,6 +87,13 @@ def json_body() -> dict:
     if _depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise Problem(400, f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.", title="Malformed JSON")
     return data
+
+
+def no_content() -> Response:
+    """An empty 204 reply (without the text/html type an empty Response would claim)."""
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response
 
 
 def request_id() -> str | None:

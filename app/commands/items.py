@@ -10,7 +10,7 @@ from flask import Blueprint, request
 
 from app.bus import UnitOfWork, execute
 from app.errors import NotFound
-from app.http import json_body
+from app.http import json_body, no_content
 from app.messages.items import ITEM, CreateItem, DeleteItem, ItemCreated, ItemDeleted, ItemUpdated, UpdateItem
 
 STREAM = "item"
@@ -92,4 +92,4 @@ def update(item_id: str):
 @routes.delete("/items/<uuid:item_id>")
 def delete(item_id: str):
     execute(DeleteItem(item_id=item_id))
-    return "", 204
+    return no_content()

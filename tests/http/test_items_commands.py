@@ -65,6 +65,7 @@ def test_deleting_an_item_answers_204_and_removes_it_from_both_views(client):
     response = client.delete(f"/items/{item['id']}")
     assert response.status_code == 204
     assert response.get_data() == b""
+    assert "Content-Type" not in response.headers
     assert client.get(f"/items/{item['id']}").status_code == 404
     assert item["id"] not in [i["id"] for i in client.get("/items").get_json()]
 
