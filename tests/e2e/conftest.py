@@ -58,8 +58,8 @@ def _wait_until_serving(server: Server, process: subprocess.Popen) -> None:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited:\n{open(server.log).read()}")
         try:
-            if requests.get(server("/items"), timeout=1).status_code == 200:
+            if requests.get(server("/items"), timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not bound yet, or workers still booting
             time.sleep(0.1)
     raise RuntimeError(f"gunicorn did not start:\n{open(server.log).read()}")
