@@ -5,6 +5,7 @@ from http import HTTPStatus
 
 from flask import Flask, Response, current_app, g
 from marshmallow import ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -49,6 +50,13 @@ def _from_validation_error(exc: ValidationError) -> Response:
     return problem_response(invalid(exc.normalized_messages()))
 
 
+def _from_database_error(exc: OperationalError) -> Response:
+    if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+        # The write lock stayed taken past busy_timeout: the request changed nothing; retrying is safe.
+        return problem_response(Problem(503, "The database is busy; retry shortly.", headers={"Retry-After": "1"}))
+    return _from_unexpected(exc)
+
+
 def _from_unexpected(exc: Exception) -> Response:
     current_app.logger.exception("unhandled error in request %s", g.get("request_id"))
     return problem_response(
@@ -60,4 +68,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Problem, problem_response)
     app.register_error_handler(HTTPException, _from_http_exception)
     app.register_error_handler(ValidationError, _from_validation_error)
+    app.register_error_handler(OperationalError, _from_database_error)
     app.register_error_handler(Exception, _from_unexpected)

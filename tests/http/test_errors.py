@@ -52,3 +52,23 @@ def test_the_request_id_is_stored_on_the_events_it_appends(app, client):
 
 def test_responses_tell_browsers_not_to_sniff(client):
     assert client.get("/items").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_write_lock_held_past_the_busy_timeout_answers_503_and_changes_nothing(tmp_path):
+    import sqlite3
+
+    from tests.support import events
+
+    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "SQLITE_BUSY_TIMEOUT_MS": 100})
+    before = events(app)
+    blocker = sqlite3.connect(app.config["DATABASE_PATH"], isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        response = app.test_client().post("/items", json={"name": "Eggs", "description": ""})
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.mimetype == "application/problem+json"
+    assert events(app) == before
