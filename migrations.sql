@@ -76,3 +76,57 @@ SELECT 'c0f7a1d2-5b1e-4c38-9a8e-000000000001', 'item', '12a33c84-ee60-45a1-848d-
        '2024-01-01T00:00:00.000000Z', 'seed'
 -- Not INSERT OR IGNORE: an ignored insert still advances AUTOINCREMENT and leaves a gap.
 WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = 'c0f7a1d2-5b1e-4c38-9a8e-000000000001');
+
+-- ---------------------------------------------------------------- employees
+
+CREATE TABLE IF NOT EXISTS employees (
+    id         TEXT    PRIMARY KEY,
+    first_name TEXT    NOT NULL,
+    last_name  TEXT    NOT NULL,
+    version    INTEGER NOT NULL
+) STRICT;
+
+-- One address per employee, under the employee's id (as in seed 001's sample).
+CREATE TABLE IF NOT EXISTS addresses (
+    id     TEXT PRIMARY KEY REFERENCES employees (id) ON DELETE CASCADE,
+    street TEXT NOT NULL,
+    zip    TEXT NOT NULL,
+    city   TEXT NOT NULL
+) STRICT;
+
+-- name is "<last_name>, <first_name>", made by the projection, so listing needs no join.
+CREATE TABLE IF NOT EXISTS employee_list_view (
+    id   TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    city TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS employee_list_view_by_name ON employee_list_view (name, id);
+CREATE INDEX IF NOT EXISTS employee_list_view_by_city ON employee_list_view (city, name, id);
+
+-- The ready-made JSON document that GET /employees/<id> answers with.
+CREATE TABLE IF NOT EXISTS employee_details_view (
+    id       TEXT    PRIMARY KEY,
+    version  INTEGER NOT NULL,
+    document TEXT    NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- Seed 001's sample employee. Its write rows are created only together with its
+-- event, so a seeded employee who later left is not brought back. The id equals
+-- the seeded item's; streams are per stream type, so the two never meet.
+INSERT INTO employees (id, first_name, last_name, version)
+SELECT '12a33c84-ee60-45a1-848d-428ad3259abc', 'John', 'Doe', 1
+WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = 'c0f7a1d2-5b1e-4c38-9a8e-001000000001');
+
+INSERT INTO addresses (id, street, zip, city)
+SELECT '12a33c84-ee60-45a1-848d-428ad3259abc', '1234 Main Street', '02112', 'Boston'
+WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = 'c0f7a1d2-5b1e-4c38-9a8e-001000000001');
+
+INSERT INTO events
+    (event_id, stream_type, stream_id, version, type, schema_version, payload, occurred_at, correlation_id)
+SELECT 'c0f7a1d2-5b1e-4c38-9a8e-001000000001', 'employee', '12a33c84-ee60-45a1-848d-428ad3259abc', 1,
+       'EmployeeHired', 1,
+       '{"first_name":"John","last_name":"Doe","street":"1234 Main Street","zip":"02112","city":"Boston"}',
+       '2024-01-01T00:00:00.000000Z', 'seed'
+-- Not INSERT OR IGNORE: an ignored insert still advances AUTOINCREMENT and leaves a gap.
+WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = 'c0f7a1d2-5b1e-4c38-9a8e-001000000001');

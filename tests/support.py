@@ -1,4 +1,4 @@
-"""Helpers the tests share: look straight into the SQLite file, and drive the items API."""
+"""Helpers the tests share: look straight into the SQLite file, and drive the modules' APIs."""
 
 import sqlite3
 from contextlib import closing
@@ -6,6 +6,13 @@ from contextlib import closing
 from app.db import is_read_table
 
 BACON_ID = "12a33c84-ee60-45a1-848d-428ad3259abc"
+JOHN_DOE_ID = "12a33c84-ee60-45a1-848d-428ad3259abc"  # seed 001 reuses seed 000's id, in another stream
+JOHN_DOE = {
+    "id": JOHN_DOE_ID,
+    "firstName": "John",
+    "lastName": "Doe",
+    "address": {"id": JOHN_DOE_ID, "street": "1234 Main Street", "zip": "02112", "city": "Boston"},
+}
 
 
 def query(app, sql: str, *params) -> list[tuple]:
@@ -34,3 +41,17 @@ def create_item(client, **fields) -> dict:
     response = client.post("/items", json=body)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+def employee_body(**fields) -> dict:
+    """A valid POST/PUT /employees body; ``street``, ``zip`` and ``city`` go into the address."""
+    address = {"street": "1 Elm Street", "zip": "12345", "city": "Springfield"}
+    address.update({k: fields.pop(k) for k in ("street", "zip", "city") if k in fields})
+    return {"firstName": "Jane", "lastName": "Roe", "address": address, **fields}
+
+
+def create_employee(client, **fields) -> dict:
+    response = client.post("/employees", json=employee_body(**fields))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+

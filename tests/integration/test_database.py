@@ -11,7 +11,7 @@ from sqlalchemy.exc import DatabaseError
 
 from app import create_app
 from app.db import ROLES, transaction
-from tests.support import BACON_ID, query, read_model
+from tests.support import BACON_ID, JOHN_DOE_ID, query, read_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -104,5 +104,8 @@ def test_several_processes_starting_on_a_new_database_at_once_seed_it_exactly_on
     ]
     assert [p.wait(timeout=60) for p in starts] == [0, 0, 0, 0]
     app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db")})
-    assert query(app, "SELECT stream_id, type FROM events") == [(BACON_ID, "ItemCreated")]
+    assert query(app, "SELECT stream_id, type FROM events") == [
+        (BACON_ID, "ItemCreated"),
+        (JOHN_DOE_ID, "EmployeeHired"),
+    ]
     assert read_model(app)["item_list_view"] == [(BACON_ID, "Bacon")]

@@ -63,7 +63,8 @@ def test_a_rebuild_from_the_log_gives_the_same_rows(app):
 def test_checkpoints_stand_at_the_head_of_the_log_after_catching_up(app):
     feed(app, (1, ItemCreated("Eggs", "", None)))
     (head,) = query(app, "SELECT max(position) FROM events")[0]
-    assert dict(query(app, "SELECT name, position FROM projection_checkpoints")) == {
+    checkpoints = "SELECT name, position FROM projection_checkpoints WHERE name IN ('item_details', 'item_list')"
+    assert dict(query(app, checkpoints)) == {
         "item_details": head,
         "item_list": head,
     }

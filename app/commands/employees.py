@@ -1,0 +1,117 @@
+"""Employees: the write tables, the rules, the command handlers and the command routes.
+
+Seed 001's contract: POST /employees, PUT /employees/<id>, DELETE /employees/<id>.
+The write model is normalized: an ``employees`` row and its ``addresses`` row share the id.
+"""
+
+import uuid
+from dataclasses import asdict, dataclass
+
+from flask import Blueprint, request
+
+from app.bus import UnitOfWork, execute
+from app.errors import NotFound
+from app.http import json_body
+from app.messages.employees import (
+    EMPLOYEE,
+    DeleteEmployee,
+    EmployeeHired,
+    EmployeeLeft,
+    EmployeeUpdated,
+    HireEmployee,
+    UpdateEmployee,
+)
+
+STREAM = "employee"
+
+
+@dataclass(frozen=True)
+class Employee:
+    """An ``employees`` row joined with its ``addresses`` row."""
+
+    id: str
+    first_name: str
+    last_name: str
+    street: str
+    zip: str
+    city: str
+    version: int
+
+    def state(self) -> tuple:
+        return (self.first_name, self.last_name, self.street, self.zip, self.city)
+
+
+def _load(uow: UnitOfWork, employee_id: str) -> Employee:
+    """The employee as the write tables have it; NotFound (404) if there is none."""
+    row = uow.first(
+        "SELECT e.id, e.first_name, e.last_name, a.street, a.zip, a.city, e.version"
+        " FROM employees e JOIN addresses a ON a.id = e.id WHERE e.id = :id",
+        id=employee_id,
+    )
+    if row is None:
+        raise NotFound("employee", employee_id)
+    return Employee(*row)
+
+
+def hire_employee(uow: UnitOfWork, cmd: HireEmployee) -> Employee:
+    employee = Employee(cmd.employee_id, cmd.first_name, cmd.last_name, cmd.street, cmd.zip, cmd.city, version=1)
+    fields = asdict(employee)
+    uow.execute(
+        "INSERT INTO employees (id, first_name, last_name, version) VALUES (:id, :first_name, :last_name, :version)",
+        **fields,
+    )
+    uow.execute("INSERT INTO addresses (id, street, zip, city) VALUES (:id, :street, :zip, :city)", **fields)
+    uow.record(STREAM, employee.id, employee.version, EmployeeHired(*employee.state()))
+    return employee
+
+
+def update_employee(uow: UnitOfWork, cmd: UpdateEmployee) -> Employee:
+    """Replace names and address; 404 if unknown. An update that changes nothing records nothing."""
+    current = _load(uow, cmd.employee_id)
+    employee = Employee(
+        cmd.employee_id, cmd.first_name, cmd.last_name, cmd.street, cmd.zip, cmd.city, version=current.version + 1
+    )
+    if employee.state() == current.state():
+        return current
+    fields = asdict(employee)
+    uow.execute(
+        "UPDATE employees SET first_name = :first_name, last_name = :last_name, version = :version WHERE id = :id",
+        **fields,
+    )
+    uow.execute("UPDATE addresses SET street = :street, zip = :zip, city = :city WHERE id = :id", **fields)
+    uow.record(STREAM, employee.id, employee.version, EmployeeUpdated(*employee.state()))
+    return employee
+
+
+def delete_employee(uow: UnitOfWork, cmd: DeleteEmployee) -> None:
+    """Remove the employee and, by cascade, the address; 404 if unknown."""
+    current = _load(uow, cmd.employee_id)
+    uow.execute("DELETE FROM employees WHERE id = :id", id=current.id)
+    uow.record(STREAM, current.id, current.version + 1, EmployeeLeft())
+
+
+HANDLERS = {HireEmployee: hire_employee, UpdateEmployee: update_employee, DeleteEmployee: delete_employee}
+
+# ---------------------------------------------------------------- routes
+
+routes = Blueprint("employees", __name__)
+
+
+@routes.post("/employees")
+def create():
+    fields = EMPLOYEE.load(json_body())
+    employee = execute(HireEmployee(employee_id=str(uuid.uuid4()), **fields))
+    # From the request URL, so the link stays right behind a proxy that adds a prefix.
+    return EMPLOYEE.dump(employee), 201, {"Location": f"{request.base_url}/{employee.id}"}
+
+
+@routes.put("/employees/<uuid:employee_id>")
+def update(employee_id: str):
+    fields = EMPLOYEE.load(json_body())
+    return EMPLOYEE.dump(execute(UpdateEmployee(employee_id=employee_id, **fields)))
+
+
+@routes.delete("/employees/<uuid:employee_id>")
+def delete(employee_id: str):
+    execute(DeleteEmployee(employee_id=employee_id))
+    return "", 204

@@ -1,0 +1,112 @@
+"""Employees (seed 001's sample): commands, events, and the employee's JSON shape (camelCase)."""
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from marshmallow import Schema, fields, post_load, pre_dump, validate
+
+from app.eventlog import Event, event
+from app.messages.fields import Trimmed
+
+# ---------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class HireEmployee:
+    employee_id: str
+    first_name: str
+    last_name: str
+    street: str
+    zip: str
+    city: str
+
+
+@dataclass(frozen=True)
+class UpdateEmployee:
+    employee_id: str
+    first_name: str
+    last_name: str
+    street: str
+    zip: str
+    city: str
+
+
+@dataclass(frozen=True)
+class DeleteEmployee:
+    employee_id: str
+
+
+# ---------------------------------------------------------------- events (stream type "employee")
+# Each event carries the employee's full state, so a reader never needs an earlier one.
+
+
+@event("EmployeeHired")
+@dataclass(frozen=True)
+class EmployeeHired(Event):
+    first_name: str
+    last_name: str
+    street: str
+    zip: str
+    city: str
+
+
+@event("EmployeeUpdated")
+@dataclass(frozen=True)
+class EmployeeUpdated(Event):
+    first_name: str
+    last_name: str
+    street: str
+    zip: str
+    city: str
+
+
+@event("EmployeeLeft")
+@dataclass(frozen=True)
+class EmployeeLeft(Event):
+    pass
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def list_name(first_name: str, last_name: str) -> str:
+    """The name the employee list shows and sorts by: ``"<lastName>, <firstName>"``."""
+    return f"{last_name}, {first_name}"
+
+
+class AddressSchema(Schema):
+    """``{id, street, zip, city}``; the address id is the employee's id."""
+
+    id = fields.String(dump_only=True)
+    street = Trimmed(required=True, validate=validate.Length(min=1, max=50))
+    zip = Trimmed(required=True, validate=validate.Length(min=1, max=10))
+    city = Trimmed(required=True, validate=validate.Length(min=1, max=50))
+
+
+class EmployeeSchema(Schema):
+    """``{id, firstName, lastName, address: {id, street, zip, city}}``: the body of POST and PUT,
+    and of every employee reply.
+
+    Inside, an employee is flat (``first_name, last_name, street, zip, city``), like its
+    commands and events: ``load`` flattens the address and ``dump`` nests it again.
+    """
+
+    id = fields.String(dump_only=True)
+    first_name = Trimmed(data_key="firstName", required=True, validate=validate.Length(min=1, max=100))
+    last_name = Trimmed(data_key="lastName", required=True, validate=validate.Length(min=1, max=100))
+    address = fields.Nested(AddressSchema, required=True)
+
+    @post_load
+    def flatten_address(self, data: dict, **_kwargs) -> dict:
+        address = data.pop("address")
+        return {**data, "street": address["street"], "zip": address["zip"], "city": address["city"]}
+
+    @pre_dump
+    def nest_address(self, employee, **_kwargs) -> dict:
+        flat = employee if isinstance(employee, Mapping) else dataclasses.asdict(employee)
+        address = {"id": flat["id"], "street": flat["street"], "zip": flat["zip"], "city": flat["city"]}
+        return {"id": flat["id"], "first_name": flat["first_name"], "last_name": flat["last_name"], "address": address}
+
+
+EMPLOYEE = EmployeeSchema()

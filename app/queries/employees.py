@@ -1,0 +1,41 @@
+"""Employees, read side: GET /employees (by name, optionally one city, paginated) and
+GET /employees/<id>, from read tables only."""
+
+from flask import Blueprint, Response, request
+
+from app.db import transaction
+from app.errors import NotFound
+from app.pagination import Page
+
+routes = Blueprint("employees", __name__)
+
+
+@routes.get("/employees")
+def index():
+    """``[{id, name, city}]`` ordered by name ("<lastName>, <firstName>"), then id; ``?city=`` keeps
+    only employees in exactly that city."""
+    page = Page.from_request(key_arity=2)
+    city = request.args.get("city")
+    conditions, params = [], {"n": page.fetch}
+    # Each filter narrows one index range: (city, name, id) with a city, (name, id) without.
+    if city is not None:
+        conditions.append("city = :city")
+        params["city"] = city
+    if page.after is not None:
+        conditions.append("(name, id) > (:name, :id)")
+        params["name"], params["id"] = page.after
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    with transaction("query") as tx:
+        rows = tx.all(f"SELECT id, name, city FROM employee_list_view {where} ORDER BY name, id LIMIT :n", **params)
+    return page.response([row._asdict() for row in rows], key=lambda employee: (employee["name"], employee["id"]))
+
+
+@routes.get("/employees/<uuid:employee_id>")
+def show(employee_id: str):
+    """``{id, firstName, lastName, address: {id, street, zip, city}}``; 404 if unknown.
+    The document was rendered by the projection."""
+    with transaction("query") as tx:
+        document = tx.scalar("SELECT document FROM employee_details_view WHERE id = :id", id=employee_id)
+    if document is None:
+        raise NotFound("employee", employee_id)
+    return Response(document, mimetype="application/json")
