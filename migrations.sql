@@ -130,3 +130,36 @@ SELECT 'c0f7a1d2-5b1e-4c38-9a8e-001000000001', 'employee', '12a33c84-ee60-45a1-8
        '2024-01-01T00:00:00.000000Z', 'seed'
 -- Not INSERT OR IGNORE: an ignored insert still advances AUTOINCREMENT and leaves a gap.
 WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = 'c0f7a1d2-5b1e-4c38-9a8e-001000000001');
+
+-- ---------------------------------------------------------------- users
+
+-- email is kept as given; email_key is its lower-cased form, and the UNIQUE index on it
+-- is what keeps an email to one user, also when two workers race to register it.
+CREATE TABLE IF NOT EXISTS users (
+    id         TEXT    PRIMARY KEY,
+    first_name TEXT    NOT NULL,
+    last_name  TEXT    NOT NULL,
+    email      TEXT    NOT NULL,
+    email_key  TEXT    NOT NULL,
+    version    INTEGER NOT NULL
+) STRICT;
+
+CREATE UNIQUE INDEX IF NOT EXISTS users_by_email_key ON users (email_key);
+
+CREATE TABLE IF NOT EXISTS user_list_view (
+    id         TEXT PRIMARY KEY,
+    first_name TEXT NOT NULL,
+    last_name  TEXT NOT NULL,
+    email      TEXT NOT NULL,
+    email_key  TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS user_list_view_by_name ON user_list_view (last_name, first_name, id);
+CREATE INDEX IF NOT EXISTS user_list_view_by_email_key ON user_list_view (email_key);
+
+-- The ready-made JSON document that GET /users/<id> answers with.
+CREATE TABLE IF NOT EXISTS user_details_view (
+    id       TEXT    PRIMARY KEY,
+    version  INTEGER NOT NULL,
+    document TEXT    NOT NULL
+) STRICT, WITHOUT ROWID;

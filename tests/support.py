@@ -55,3 +55,9 @@ def create_employee(client, **fields) -> dict:
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
+
+def create_user(client, **fields) -> dict:
+    body = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", **fields}
+    response = client.post("/users", json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()

@@ -1,0 +1,133 @@
+"""Users: the write table, the rules, the command handlers and the command routes.
+
+Seed 003's contract: POST /users, PUT /users/<id>, DELETE /users/<id>. An email belongs
+to at most one user, whatever its case: the UNIQUE index on ``users.email_key`` decides,
+so two requests racing on two workers cannot both win.
+"""
+
+import uuid
+from dataclasses import asdict, dataclass
+
+from flask import Blueprint, request
+from sqlalchemy.exc import IntegrityError
+
+from app.bus import UnitOfWork, execute
+from app.errors import NotFound, Problem
+from app.http import json_body
+from app.messages.users import (
+    USER,
+    DeleteUser,
+    RegisterUser,
+    UpdateUser,
+    UserDeleted,
+    UserRegistered,
+    UserUpdated,
+    email_key,
+)
+
+STREAM = "user"
+
+
+@dataclass(frozen=True)
+class User:
+    """A row of the ``users`` write table (its ``email_key`` is derived from ``email``)."""
+
+    id: str
+    first_name: str
+    last_name: str
+    email: str
+    version: int
+
+    def state(self) -> tuple:
+        return (self.first_name, self.last_name, self.email)
+
+
+class EmailTaken(Problem):
+    def __init__(self, email: str):
+        super().__init__(
+            409,
+            f"Another user already has the email address {email} (emails are compared ignoring case).",
+            errors={"email": ["Another user already has this email address."]},
+        )
+
+
+def _load(uow: UnitOfWork, user_id: str) -> User:
+    """The user as the write table has it; NotFound (404) if there is none."""
+    row = uow.first("SELECT id, first_name, last_name, email, version FROM users WHERE id = :id", id=user_id)
+    if row is None:
+        raise NotFound("user", user_id)
+    return User(*row)
+
+
+def _write(uow: UnitOfWork, sql: str, user: User) -> None:
+    """Run ``sql`` with the user's fields; EmailTaken (409) if the email's key is another user's."""
+    try:
+        uow.execute(sql, **asdict(user), email_key=email_key(user.email))
+    except IntegrityError as error:
+        if "users.email_key" not in str(error.orig):
+            raise
+        raise EmailTaken(user.email) from None
+
+
+def register_user(uow: UnitOfWork, cmd: RegisterUser) -> User:
+    """Add the user; 409 if another user has the email (in any case)."""
+    user = User(cmd.user_id, cmd.first_name, cmd.last_name, cmd.email, version=1)
+    _write(
+        uow,
+        "INSERT INTO users (id, first_name, last_name, email, email_key, version)"
+        " VALUES (:id, :first_name, :last_name, :email, :email_key, :version)",
+        user,
+    )
+    uow.record(STREAM, user.id, user.version, UserRegistered(*user.state()))
+    return user
+
+
+def update_user(uow: UnitOfWork, cmd: UpdateUser) -> User:
+    """Replace names and email; 404 if unknown, 409 if another user has the email.
+    An update that changes nothing records nothing."""
+    current = _load(uow, cmd.user_id)
+    user = User(cmd.user_id, cmd.first_name, cmd.last_name, cmd.email, version=current.version + 1)
+    if user.state() == current.state():
+        return current
+    _write(
+        uow,
+        "UPDATE users SET first_name = :first_name, last_name = :last_name, email = :email,"
+        " email_key = :email_key, version = :version WHERE id = :id",
+        user,
+    )
+    uow.record(STREAM, user.id, user.version, UserUpdated(*user.state()))
+    return user
+
+
+def delete_user(uow: UnitOfWork, cmd: DeleteUser) -> None:
+    """Remove the user, freeing the email for another; 404 if unknown."""
+    current = _load(uow, cmd.user_id)
+    uow.execute("DELETE FROM users WHERE id = :id", id=current.id)
+    uow.record(STREAM, current.id, current.version + 1, UserDeleted())
+
+
+HANDLERS = {RegisterUser: register_user, UpdateUser: update_user, DeleteUser: delete_user}
+
+# ---------------------------------------------------------------- routes
+
+routes = Blueprint("users", __name__)
+
+
+@routes.post("/users")
+def create():
+    fields = USER.load(json_body())
+    user = execute(RegisterUser(user_id=str(uuid.uuid4()), **fields))
+    # From the request URL, so the link stays right behind a proxy that adds a prefix.
+    return USER.dump(user), 201, {"Location": f"{request.base_url}/{user.id}"}
+
+
+@routes.put("/users/<uuid:user_id>")
+def update(user_id: str):
+    fields = USER.load(json_body())
+    return USER.dump(execute(UpdateUser(user_id=user_id, **fields)))
+
+
+@routes.delete("/users/<uuid:user_id>")
+def delete(user_id: str):
+    execute(DeleteUser(user_id=user_id))
+    return "", 204

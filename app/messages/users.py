@@ -1,0 +1,80 @@
+"""Users (seed 003's sample): commands, events, and the user's JSON shape (snake_case)."""
+
+from dataclasses import dataclass
+
+from marshmallow import Schema, fields, validate
+
+from app.eventlog import Event, event
+from app.messages.fields import Trimmed
+
+# ---------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class RegisterUser:
+    user_id: str
+    first_name: str
+    last_name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class UpdateUser:
+    user_id: str
+    first_name: str
+    last_name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class DeleteUser:
+    user_id: str
+
+
+# ---------------------------------------------------------------- events (stream type "user")
+# Each event carries the user's full state: other modules (orders) learn names and emails from them.
+
+
+@event("UserRegistered")
+@dataclass(frozen=True)
+class UserRegistered(Event):
+    first_name: str
+    last_name: str
+    email: str
+
+
+@event("UserUpdated")
+@dataclass(frozen=True)
+class UserUpdated(Event):
+    first_name: str
+    last_name: str
+    email: str
+
+
+@event("UserDeleted")
+@dataclass(frozen=True)
+class UserDeleted(Event):
+    pass
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def email_key(email: str) -> str:
+    """The form in which emails are compared: two addresses differing only in case are one."""
+    return email.lower()
+
+
+class UserSchema(Schema):
+    """``{id, first_name, last_name, email}``: the body of POST and PUT, and of every user reply.
+
+    The email is kept exactly as given; uniqueness is decided on its ``email_key``.
+    """
+
+    id = fields.String(dump_only=True)
+    first_name = Trimmed(required=True, validate=validate.Length(min=1, max=100))
+    last_name = Trimmed(required=True, validate=validate.Length(min=1, max=100))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+
+
+USER = UserSchema()

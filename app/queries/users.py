@@ -1,0 +1,46 @@
+"""Users, read side: GET /users (by last name, first name, paginated; ``?email=`` finds one)
+and GET /users/<id>, from read tables only."""
+
+from flask import Blueprint, Response, request
+
+from app.db import transaction
+from app.errors import NotFound
+from app.messages.users import email_key
+from app.pagination import Page
+
+routes = Blueprint("users", __name__)
+
+
+@routes.get("/users")
+def index():
+    """``[{id, first_name, last_name, email}]`` ordered by last name, first name, then id;
+    ``?email=`` keeps only the user with that email, compared case-insensitively."""
+    page = Page.from_request(key_arity=3)
+    email = request.args.get("email")
+    conditions, params = [], {"n": page.fetch}
+    if email is not None:
+        conditions.append("email_key = :email_key")
+        params["email_key"] = email_key(email)
+    if page.after is not None:
+        conditions.append("(last_name, first_name, id) > (:last_name, :first_name, :id)")
+        params["last_name"], params["first_name"], params["id"] = page.after
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    with transaction("query") as tx:
+        rows = tx.all(
+            f"SELECT id, first_name, last_name, email FROM user_list_view {where}"
+            " ORDER BY last_name, first_name, id LIMIT :n",
+            **params,
+        )
+    return page.response(
+        [row._asdict() for row in rows], key=lambda user: (user["last_name"], user["first_name"], user["id"])
+    )
+
+
+@routes.get("/users/<uuid:user_id>")
+def show(user_id: str):
+    """``{id, first_name, last_name, email}``; 404 if unknown. The document was rendered by the projection."""
+    with transaction("query") as tx:
+        document = tx.scalar("SELECT document FROM user_details_view WHERE id = :id", id=user_id)
+    if document is None:
+        raise NotFound("user", user_id)
+    return Response(document, mimetype="application/json")

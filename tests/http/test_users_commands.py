@@ -1,0 +1,194 @@
+"""POST, PUT and DELETE /users through the Flask test client: every status, and what each changes."""
+
+import pytest
+
+from tests.support import create_user, events, query, read_model
+
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+ADA = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"}
+
+
+def test_registering_a_user_answers_201_with_the_user_and_its_location(client):
+    response = client.post("/users", json=ADA)
+    assert response.status_code == 201
+    user = response.get_json()
+    assert user == {"id": user["id"], **ADA}
+    assert response.headers["Location"] == f"http://localhost/users/{user['id']}"
+
+
+def test_a_registered_user_can_be_read_back_at_once(client):
+    user = create_user(client)
+    assert client.get(f"/users/{user['id']}").get_json() == user
+    assert user in client.get("/users").get_json()
+
+
+def test_registering_records_one_user_registered_event_with_names_and_email(app, client):
+    user = create_user(client, email="Ada@Example.com")
+    assert events(app)[-1][1:] == ("user", user["id"], 1, "UserRegistered")
+    (payload,) = query(app, "SELECT payload FROM events ORDER BY position DESC LIMIT 1")[0]
+    assert payload == '{"first_name":"Ada","last_name":"Lovelace","email":"Ada@Example.com"}'
+
+
+def test_names_are_trimmed_and_the_email_is_kept_as_given(client):
+    user = create_user(client, first_name=" Ada ", last_name="Lovelace\n", email="Ada.Lovelace@Example.COM")
+    assert (user["first_name"], user["last_name"], user["email"]) == ("Ada", "Lovelace", "Ada.Lovelace@Example.COM")
+
+
+def test_the_location_follows_the_public_path_prefix(client):
+    response = client.post("/users", json=ADA, base_url="http://localhost/api/")
+    assert response.headers["Location"].startswith("http://localhost/api/users/")
+
+
+@pytest.mark.parametrize("email", ["ada@example.com", "ADA@EXAMPLE.COM", "Ada@Example.Com"])
+def test_registering_an_email_another_user_has_in_any_case_answers_409_and_changes_nothing(app, client, email):
+    create_user(client)
+    before = (events(app), read_model(app))
+    response = client.post("/users", json={"first_name": "Bob", "last_name": "Byron", "email": email})
+    assert response.status_code == 409
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert (problem["status"], problem["title"]) == (409, "Conflict")
+    assert email in problem["detail"]
+    assert "email" in problem["errors"]
+    assert (events(app), read_model(app)) == before
+
+
+def test_a_deleted_users_email_can_be_registered_again(client):
+    user = create_user(client)
+    assert client.delete(f"/users/{user['id']}").status_code == 204
+    again = client.post("/users", json={**ADA, "email": "ADA@example.com"})
+    assert again.status_code == 201
+    assert again.get_json()["id"] != user["id"]
+
+
+def test_updating_a_user_answers_200_with_the_new_state(client):
+    user = create_user(client)
+    body = {"first_name": "Augusta Ada", "last_name": "King", "email": "ada@king.org"}
+    response = client.put(f"/users/{user['id']}", json=body)
+    assert response.status_code == 200
+    assert response.get_json() == {"id": user["id"], **body}
+    assert client.get(f"/users/{user['id']}").get_json() == response.get_json()
+
+
+def test_an_update_records_user_updated_at_the_next_version(app, client):
+    user = create_user(client)
+    client.put(f"/users/{user['id']}", json={**ADA, "last_name": "King"})
+    assert events(app)[-1][1:] == ("user", user["id"], 2, "UserUpdated")
+
+
+def test_a_user_may_keep_their_email_in_another_case(app, client):
+    user = create_user(client)
+    response = client.put(f"/users/{user['id']}", json={**ADA, "email": "ADA@Example.com"})
+    assert response.status_code == 200
+    assert response.get_json()["email"] == "ADA@Example.com"
+    assert events(app)[-1][1:] == ("user", user["id"], 2, "UserUpdated")
+
+
+def test_taking_another_users_email_by_update_answers_409_and_changes_nothing(app, client):
+    create_user(client)
+    bob = create_user(client, first_name="Bob", last_name="Byron", email="bob@example.com")
+    before = (events(app), read_model(app))
+    response = client.put(f"/users/{bob['id']}", json={**ADA, "email": "Ada@Example.com"})
+    assert response.status_code == 409
+    assert response.mimetype == "application/problem+json"
+    assert (events(app), read_model(app)) == before
+
+
+def test_a_users_old_email_is_free_once_they_change_it(client):
+    user = create_user(client)
+    client.put(f"/users/{user['id']}", json={**ADA, "email": "ada@king.org"})
+    assert client.post("/users", json=ADA).status_code == 201
+
+
+def test_an_update_that_changes_nothing_records_nothing(app, client):
+    user = create_user(client)
+    before = events(app)
+    response = client.put(f"/users/{user['id']}", json={**ADA, "first_name": " Ada "})
+    assert response.status_code == 200
+    assert response.get_json() == user
+    assert events(app) == before
+
+
+def test_updating_an_unknown_user_answers_404(client):
+    response = client.put(f"/users/{UNKNOWN_ID}", json=ADA)
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert UNKNOWN_ID in response.get_json()["detail"]
+
+
+def test_deleting_a_user_answers_204_and_removes_it_from_both_views(client):
+    user = create_user(client)
+    response = client.delete(f"/users/{user['id']}")
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert client.get(f"/users/{user['id']}").status_code == 404
+    assert client.get("/users").get_json() == []
+
+
+def test_deleting_a_user_records_user_deleted_and_removes_the_write_row(app, client):
+    user = create_user(client)
+    client.delete(f"/users/{user['id']}")
+    assert events(app)[-1][1:] == ("user", user["id"], 2, "UserDeleted")
+    assert query(app, "SELECT count(*) FROM users WHERE id = ?", user["id"]) == [(0,)]
+
+
+def test_deleting_a_user_twice_answers_404_the_second_time(client):
+    user = create_user(client)
+    assert client.delete(f"/users/{user['id']}").status_code == 204
+    response = client.delete(f"/users/{user['id']}")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"last_name": "Lovelace", "email": "a@b.io"}, "first_name"),
+        ({"first_name": "Ada", "email": "a@b.io"}, "last_name"),
+        ({"first_name": "Ada", "last_name": "Lovelace"}, "email"),
+        ({**ADA, "first_name": "   "}, "first_name"),
+        ({**ADA, "last_name": "x" * 101}, "last_name"),
+        ({**ADA, "first_name": 7}, "first_name"),
+        ({**ADA, "email": "not-an-email"}, "email"),
+        ({**ADA, "email": "ada@example"}, "email"),
+        ({**ADA, "email": ""}, "email"),
+        ({**ADA, "email": None}, "email"),
+        ({**ADA, "email": "a" * 64 + "@" + ".".join(["b" * 62] * 3) + ".com"}, "email"),  # 257 characters
+        ({**ADA, "firstName": "Ada"}, "firstName"),
+        ({**ADA, "id": UNKNOWN_ID}, "id"),
+    ],
+)
+def test_invalid_fields_answer_400_naming_each_field_and_change_nothing(app, client, body, field):
+    user = create_user(client)
+    before = (events(app), read_model(app))
+    for response in (client.post("/users", json=body), client.put(f"/users/{user['id']}", json=body)):
+        assert response.status_code == 400
+        assert response.mimetype == "application/problem+json"
+        assert field in response.get_json()["errors"]
+    assert (events(app), read_model(app)) == before
+
+
+@pytest.mark.parametrize("raw", [b"{", b"[1, 2]", b"null", b'{"email": "a@b.io", "email": "c@d.io"}'])
+def test_a_body_that_is_not_one_clean_json_object_answers_400(client, raw):
+    response = client.post("/users", data=raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("method", ["post", "put"])
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_command_body_that_is_not_declared_json_answers_415(app, client, method, content_type):
+    user = create_user(client)
+    before = events(app)
+    path = "/users" if method == "post" else f"/users/{user['id']}"
+    response = getattr(client, method)(path, data='{"first_name": "Ada"}', content_type=content_type)
+    assert response.status_code == 415
+    assert response.mimetype == "application/problem+json"
+    assert events(app) == before
+
+
+@pytest.mark.parametrize("method", ["put", "delete"])
+def test_an_id_that_is_not_a_uuid_answers_400(client, method):
+    response = getattr(client, method)("/users/not-a-uuid", json=ADA)
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"

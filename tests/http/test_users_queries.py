@@ -1,0 +1,119 @@
+"""GET /users and GET /users/<id> through the Flask test client."""
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.support import create_user
+
+
+def next_link(response) -> str | None:
+    link = response.headers.get("Link")
+    if link is None:
+        return None
+    url, rel = link.split("; ")
+    assert rel == 'rel="next"'
+    return url.strip("<>")
+
+
+def test_there_are_no_users_at_first(client):
+    response = client.get("/users")
+    assert response.status_code == 200
+    assert response.get_json() == []
+
+
+def test_a_user_is_readable_by_id(client):
+    user = create_user(client)
+    response = client.get(f"/users/{user['id']}")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.get_json() == {
+        "id": user["id"],
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@example.com",
+    }
+
+
+def test_users_are_listed_by_last_name_then_first_name(client):
+    for n, (first, last) in enumerate([("Zoe", "Adams"), ("Amy", "Young"), ("Bob", "Adams"), ("Al", "Moss")]):
+        create_user(client, first_name=first, last_name=last, email=f"u{n}@example.com")
+    names = [(u["last_name"], u["first_name"]) for u in client.get("/users").get_json()]
+    assert names == [("Adams", "Bob"), ("Adams", "Zoe"), ("Moss", "Al"), ("Young", "Amy")]
+
+
+@pytest.mark.parametrize("email", ["ada@example.com", "ADA@EXAMPLE.COM", "Ada@eXample.com"])
+def test_the_email_filter_finds_the_user_whatever_the_case(client, email):
+    ada = create_user(client, email="Ada@Example.com")
+    create_user(client, first_name="Bob", email="bob@example.com")
+    assert client.get("/users", query_string={"email": email}).get_json() == [ada]
+
+
+def test_the_email_filter_gives_an_empty_list_for_an_unknown_email(client):
+    create_user(client)
+    response = client.get("/users?email=nobody@example.com")
+    assert response.status_code == 200
+    assert response.get_json() == []
+
+
+def test_the_email_filter_follows_an_email_change(client):
+    user = create_user(client)
+    client.put(f"/users/{user['id']}", json={"first_name": "Ada", "last_name": "King", "email": "ada@king.org"})
+    assert client.get("/users?email=ada@example.com").get_json() == []
+    assert [u["id"] for u in client.get("/users?email=ADA@KING.ORG").get_json()] == [user["id"]]
+
+
+def test_pages_follow_the_link_header_through_every_user_exactly_once(client):
+    for n in range(11):
+        create_user(client, last_name=f"Name {n % 3}", first_name=f"F{n % 2}", email=f"u{n}@example.com")
+    seen, url, pages = [], "/users?limit=3", 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        page = response.get_json()
+        assert len(page) <= 3
+        seen += page
+        url, pages = next_link(response), pages + 1
+    assert pages == 4
+    assert seen == client.get("/users").get_json()
+    assert len({u["id"] for u in seen}) == 11
+
+
+def test_the_next_link_is_absolute_and_keeps_the_limit_and_the_filter(client):
+    create_user(client)
+    create_user(client, email="b@example.com")
+    url = next_link(client.get("/users?limit=1"))
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.path) == ("http", "localhost", "/users")
+    assert parse_qs(parts.query)["limit"] == ["1"]
+
+
+def test_the_last_page_has_no_link_header(client):
+    user = create_user(client)
+    response = client.get("/users?limit=1")
+    assert response.get_json() == [user]
+    assert "Link" not in response.headers
+
+
+def test_an_unknown_user_answers_404(client):
+    response = client.get("/users/00000000-0000-4000-8000-000000000000")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+
+
+def test_an_id_that_is_not_a_uuid_answers_400(client):
+    response = client.get("/users/42")
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+
+
+def test_an_upper_case_id_finds_the_same_user(client):
+    user = create_user(client)
+    assert client.get(f"/users/{user['id'].upper()}").get_json() == user
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "cursor=garbage", "cursor=WyJhIiwiYiJd"])
+def test_a_bad_limit_or_cursor_answers_400(client, query):
+    response = client.get(f"/users?{query}")
+    assert response.status_code == 400
+    assert set(response.get_json()["errors"]) <= {"limit", "cursor"}
