@@ -1,8 +1,8 @@
 """Invariant 4: whatever commands ran, the read model rebuilt from the log equals the live one.
 
-Random command sequences (valid and invalid) run over HTTP; afterwards the live read
-model must match a model the test kept itself, and a rebuild from the event log must
-reproduce the live read tables row for row, seed data included.
+Random command sequences (valid and invalid), mixing items, employees and users, run over
+HTTP; afterwards the live read model must match a model the test kept itself, and a rebuild
+from the event log must reproduce the live read tables row for row, seed data included.
 """
 
 from decimal import Decimal
@@ -11,39 +11,245 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import create_app
-from tests.support import BACON_ID, read_model
+from tests.support import BACON_ID, JOHN_DOE, JOHN_DOE_ID, read_model
+
+target = st.integers(min_value=0, max_value=30)  # which known id of its module a command aims at
+
+
+def trimmed_within(value: str, limit: int) -> bool:
+    return 1 <= len(value.strip()) <= limit
+
+
+# ---------------------------------------------------------------- items
 
 names = st.one_of(st.text(max_size=12), st.sampled_from(["Apple", "apple", " Bacon ", "Ä", "🥓", ""]))
 descriptions = st.text(max_size=20)
 prices = st.one_of(st.none(), st.decimals(min_value=0, max_value=1000, places=2), st.just(-1))
-target = st.integers(min_value=0, max_value=30)  # which known id a command aims at
-
-commands = st.lists(
-    st.one_of(
-        st.tuples(st.just("create"), names, descriptions, prices),
-        st.tuples(st.just("update"), target, names, descriptions, prices),
-        st.tuples(st.just("delete"), target),
-    ),
-    max_size=20,
-)
 
 
-def body(name, description, price) -> dict:
-    fields = {"name": name, "description": description}
-    if price is not None:
-        fields["price"] = float(price) if isinstance(price, Decimal) else price
-    return fields
+class Items:
+    """The items the service should hold, starting from seed 000's Bacon."""
+
+    commands = st.one_of(
+        st.tuples(st.just("items"), st.just("create"), names, descriptions, prices),
+        st.tuples(st.just("items"), st.just("update"), target, names, descriptions, prices),
+        st.tuples(st.just("items"), st.just("delete"), target),
+    )
+
+    def __init__(self):
+        self.ids = [BACON_ID]
+        bacon = {"id": BACON_ID, "name": "Bacon", "description": "Everything tastes better, with bacon 🥓"}
+        self.model = {BACON_ID: bacon}
+
+    @staticmethod
+    def body(name, description, price) -> dict:
+        fields = {"name": name, "description": description}
+        if price is not None:
+            fields["price"] = float(price) if isinstance(price, Decimal) else price
+        return fields
+
+    @staticmethod
+    def is_valid(name, price) -> bool:
+        return trimmed_within(name, 200) and (price is None or price >= 0)
+
+    @staticmethod
+    def expected(item_id, name, description, price) -> dict:
+        item = {"id": item_id, "name": name.strip(), "description": description}
+        if price is not None:
+            item["price"] = float(price)
+        return item
+
+    def run(self, client, action, *args) -> None:
+        if action == "create":
+            name, description, price = args
+            response = client.post("/items", json=self.body(name, description, price))
+            if not self.is_valid(name, price):
+                assert response.status_code == 400
+                return
+            assert response.status_code == 201
+            item_id = response.get_json()["id"]
+            self.ids.append(item_id)
+            self.model[item_id] = self.expected(item_id, name, description, price)
+        elif action == "update":
+            n, name, description, price = args
+            item_id = self.ids[n % len(self.ids)]
+            response = client.put(f"/items/{item_id}", json=self.body(name, description, price))
+            if not self.is_valid(name, price):
+                assert response.status_code == 400
+            elif item_id not in self.model:
+                assert response.status_code == 404
+            else:
+                assert response.status_code == 200
+                self.model[item_id] = self.expected(item_id, name, description, price)
+        else:
+            item_id = self.ids[args[0] % len(self.ids)]
+            response = client.delete(f"/items/{item_id}")
+            assert response.status_code == (204 if self.model.pop(item_id, None) else 404)
+
+    def check(self, client) -> None:
+        listed = client.get("/items?limit=1000").get_json()
+        rows = ({"id": i["id"], "name": i["name"]} for i in self.model.values())
+        assert listed == sorted(rows, key=lambda i: (i["name"], i["id"]))
+        for item_id, item in self.model.items():
+            assert client.get(f"/items/{item_id}").get_json() == item
 
 
-def is_valid(name, price) -> bool:
-    return 1 <= len(name.strip()) <= 200 and (price is None or price >= 0)
+# ---------------------------------------------------------------- employees
+
+people = st.one_of(st.text(max_size=8), st.sampled_from(["Ann", " Ann ", "Zoë", "  ", "x" * 101]))
+streets = st.one_of(st.text(max_size=8), st.sampled_from(["1234 Main Street", "x" * 51]))
+zips = st.sampled_from(["02112", " 02112 ", "", "12345678901"])
+cities = st.sampled_from(["Boston", "boston", " Paris ", "Paris", "", "x" * 51])
 
 
-def expected_item(item_id, name, description, price) -> dict:
-    item = {"id": item_id, "name": name.strip(), "description": description}
-    if price is not None:
-        item["price"] = float(price)
-    return item
+class Employees:
+    """The employees the service should hold, starting from seed 001's John Doe."""
+
+    commands = st.one_of(
+        st.tuples(st.just("employees"), st.just("create"), people, people, streets, zips, cities),
+        st.tuples(st.just("employees"), st.just("update"), target, people, people, streets, zips, cities),
+        st.tuples(st.just("employees"), st.just("delete"), target),
+    )
+
+    def __init__(self):
+        self.ids = [JOHN_DOE_ID]
+        self.model = {JOHN_DOE_ID: JOHN_DOE}
+
+    @staticmethod
+    def body(first, last, street, zip_code, city) -> dict:
+        return {"firstName": first, "lastName": last, "address": {"street": street, "zip": zip_code, "city": city}}
+
+    @staticmethod
+    def is_valid(first, last, street, zip_code, city) -> bool:
+        limits = [(first, 100), (last, 100), (street, 50), (zip_code, 10), (city, 50)]
+        return all(trimmed_within(value, limit) for value, limit in limits)
+
+    @staticmethod
+    def expected(employee_id, first, last, street, zip_code, city) -> dict:
+        address = {"id": employee_id, "street": street.strip(), "zip": zip_code.strip(), "city": city.strip()}
+        return {"id": employee_id, "firstName": first.strip(), "lastName": last.strip(), "address": address}
+
+    def run(self, client, action, *args) -> None:
+        if action == "create":
+            response = client.post("/employees", json=self.body(*args))
+            if not self.is_valid(*args):
+                assert response.status_code == 400
+                return
+            assert response.status_code == 201
+            employee_id = response.get_json()["id"]
+            self.ids.append(employee_id)
+            self.model[employee_id] = self.expected(employee_id, *args)
+        elif action == "update":
+            n, *fields = args
+            employee_id = self.ids[n % len(self.ids)]
+            response = client.put(f"/employees/{employee_id}", json=self.body(*fields))
+            if not self.is_valid(*fields):
+                assert response.status_code == 400
+            elif employee_id not in self.model:
+                assert response.status_code == 404
+            else:
+                assert response.status_code == 200
+                self.model[employee_id] = self.expected(employee_id, *fields)
+        else:
+            employee_id = self.ids[args[0] % len(self.ids)]
+            response = client.delete(f"/employees/{employee_id}")
+            assert response.status_code == (204 if self.model.pop(employee_id, None) else 404)
+
+    def rows(self, city: str | None = None) -> list[dict]:
+        rows = [
+            {"id": e["id"], "name": f"{e['lastName']}, {e['firstName']}", "city": e["address"]["city"]}
+            for e in self.model.values()
+            if city is None or e["address"]["city"] == city
+        ]
+        return sorted(rows, key=lambda e: (e["name"], e["id"]))
+
+    def check(self, client) -> None:
+        assert client.get("/employees?limit=1000").get_json() == self.rows()
+        for city in {"Boston", "boston", "Paris", "Atlantis"} | {e["address"]["city"] for e in self.model.values()}:
+            listed = client.get("/employees", query_string={"city": city, "limit": 1000}).get_json()
+            assert listed == self.rows(city)
+        for employee_id, employee in self.model.items():
+            assert client.get(f"/employees/{employee_id}").get_json() == employee
+
+
+# ---------------------------------------------------------------- users
+
+EMAILS = ["ada@example.com", "ADA@Example.com", "bob@example.com", "Ünal@Bücher.de", "ünal@bücher.DE"]
+emails = st.sampled_from([*EMAILS, "not-an-email", ""])
+
+
+class Users:
+    """The users the service should hold (none at first), each email taken at most once, ignoring case."""
+
+    commands = st.one_of(
+        st.tuples(st.just("users"), st.just("create"), people, people, emails),
+        st.tuples(st.just("users"), st.just("update"), target, people, people, emails),
+        st.tuples(st.just("users"), st.just("delete"), target),
+    )
+
+    def __init__(self):
+        self.ids = ["00000000-0000-4000-8000-000000000000"]  # never registered: aims a command at 404
+        self.model = {}
+
+    @staticmethod
+    def body(first, last, email) -> dict:
+        return {"first_name": first, "last_name": last, "email": email}
+
+    @staticmethod
+    def is_valid(first, last, email) -> bool:
+        return trimmed_within(first, 100) and trimmed_within(last, 100) and email in EMAILS
+
+    @staticmethod
+    def expected(user_id, first, last, email) -> dict:
+        return {"id": user_id, "first_name": first.strip(), "last_name": last.strip(), "email": email}
+
+    def taken(self, email: str, by_other_than: str | None = None) -> bool:
+        return any(u["email"].lower() == email.lower() for i, u in self.model.items() if i != by_other_than)
+
+    def run(self, client, action, *args) -> None:
+        if action == "create":
+            first, last, email = args
+            response = client.post("/users", json=self.body(*args))
+            if not self.is_valid(*args):
+                assert response.status_code == 400
+            elif self.taken(email):
+                assert response.status_code == 409
+            else:
+                assert response.status_code == 201
+                user_id = response.get_json()["id"]
+                self.ids.append(user_id)
+                self.model[user_id] = self.expected(user_id, first, last, email)
+        elif action == "update":
+            n, first, last, email = args
+            user_id = self.ids[n % len(self.ids)]
+            response = client.put(f"/users/{user_id}", json=self.body(first, last, email))
+            if not self.is_valid(first, last, email):
+                assert response.status_code == 400
+            elif user_id not in self.model:
+                assert response.status_code == 404
+            elif self.taken(email, by_other_than=user_id):
+                assert response.status_code == 409
+            else:
+                assert response.status_code == 200
+                self.model[user_id] = self.expected(user_id, first, last, email)
+        else:
+            user_id = self.ids[args[0] % len(self.ids)]
+            response = client.delete(f"/users/{user_id}")
+            assert response.status_code == (204 if self.model.pop(user_id, None) else 404)
+
+    def check(self, client) -> None:
+        listed = client.get("/users?limit=1000").get_json()
+        assert listed == sorted(self.model.values(), key=lambda u: (u["last_name"], u["first_name"], u["id"]))
+        for email in EMAILS:
+            found = client.get("/users", query_string={"email": email}).get_json()
+            assert found == [u for u in self.model.values() if u["email"].lower() == email.lower()]
+        for user_id, user in self.model.items():
+            assert client.get(f"/users/{user_id}").get_json() == user
+
+
+# ---------------------------------------------------------------- the property
+
+commands = st.lists(st.one_of(Items.commands, Employees.commands, Users.commands), max_size=30)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -51,40 +257,13 @@ def expected_item(item_id, name, description, price) -> dict:
 def test_rebuilding_the_read_model_from_the_log_equals_the_live_one(tmp_path_factory, commands):
     app = create_app({"DATABASE_PATH": str(tmp_path_factory.mktemp("prop") / "cqrs.db")})
     client = app.test_client()
-    ids = [BACON_ID]
-    model = {BACON_ID: {"id": BACON_ID, "name": "Bacon", "description": "Everything tastes better, with bacon 🥓"}}
+    models = {"items": Items(), "employees": Employees(), "users": Users()}
 
-    for command in commands:
-        if command[0] == "create":
-            _, name, description, price = command
-            response = client.post("/items", json=body(name, description, price))
-            if not is_valid(name, price):
-                assert response.status_code == 400
-                continue
-            assert response.status_code == 201
-            item_id = response.get_json()["id"]
-            ids.append(item_id)
-            model[item_id] = expected_item(item_id, name, description, price)
-        elif command[0] == "update":
-            _, n, name, description, price = command
-            item_id = ids[n % len(ids)]
-            response = client.put(f"/items/{item_id}", json=body(name, description, price))
-            if not is_valid(name, price):
-                assert response.status_code == 400
-            elif item_id not in model:
-                assert response.status_code == 404
-            else:
-                assert response.status_code == 200
-                model[item_id] = expected_item(item_id, name, description, price)
-        else:
-            item_id = ids[command[1] % len(ids)]
-            response = client.delete(f"/items/{item_id}")
-            assert response.status_code == (204 if model.pop(item_id, None) else 404)
+    for module, action, *args in commands:
+        models[module].run(client, action, *args)
 
-    listed = client.get("/items?limit=1000").get_json()
-    assert listed == sorted(({"id": i["id"], "name": i["name"]} for i in model.values()), key=lambda i: (i["name"], i["id"]))
-    for item_id, item in model.items():
-        assert client.get(f"/items/{item_id}").get_json() == item
+    for model in models.values():
+        model.check(client)
 
     live = read_model(app)
     with app.app_context():
