@@ -11,7 +11,7 @@ from flask import Blueprint, request
 
 from app.bus import UnitOfWork, execute
 from app.errors import NotFound
-from app.http import json_body
+from app.http import json_body, no_content
 from app.messages.employees import (
     EMPLOYEE,
     DeleteEmployee,
@@ -114,4 +114,4 @@ def update(employee_id: str):
 @routes.delete("/employees/<uuid:employee_id>")
 def delete(employee_id: str):
     execute(DeleteEmployee(employee_id=employee_id))
-    return "", 204
+    return no_content()

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.bus import UnitOfWork, execute
 from app.errors import NotFound, Problem
-from app.http import json_body
+from app.http import json_body, no_content
 from app.messages.users import (
     USER,
     DeleteUser,
@@ -130,4 +130,4 @@ def update(user_id: str):
 @routes.delete("/users/<uuid:user_id>")
 def delete(user_id: str):
     execute(DeleteUser(user_id=user_id))
-    return "", 204
+    return no_content()

@@ -98,6 +98,7 @@ def test_deleting_an_employee_answers_204_and_removes_it_from_both_views(client)
     response = client.delete(f"/employees/{employee['id']}")
     assert response.status_code == 204
     assert response.get_data() == b""
+    assert "Content-Type" not in response.headers
     assert client.get(f"/employees/{employee['id']}").status_code == 404
     assert employee["id"] not in [e["id"] for e in client.get("/employees").get_json()]
 

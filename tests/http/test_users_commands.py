@@ -121,6 +121,7 @@ def test_deleting_a_user_answers_204_and_removes_it_from_both_views(client):
     response = client.delete(f"/users/{user['id']}")
     assert response.status_code == 204
     assert response.get_data() == b""
+    assert "Content-Type" not in response.headers
     assert client.get(f"/users/{user['id']}").status_code == 404
     assert client.get("/users").get_json() == []
 
