@@ -27,7 +27,7 @@ def decode_cursor(cursor: str, arity: int) -> tuple:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError):
         key = None
-    if not (isinstance(key, list) and len(key) == arity and all(isinstance(v, str | int) for v in key)):
+    if not (isinstance(key, list) and len(key) == arity and all(isinstance(v, str | int) and not isinstance(v, bool) for v in key)):
         raise invalid({"cursor": ["Not a cursor from this service's Link header."]})
     return tuple(key)
 
