@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS events (
     schema_version INTEGER NOT NULL DEFAULT 1,
     payload        TEXT    NOT NULL CHECK (json_valid(payload)),
     occurred_at    TEXT    NOT NULL,                   -- ISO 8601, UTC
-    correlation_id TEXT,
+    correlation_id TEXT,                               -- the request that appended it
+    causation_id   TEXT,                               -- the event that caused it, if any
     UNIQUE (stream_type, stream_id, version)           -- a racing writer fails here, not silently
 ) STRICT;
 
@@ -25,6 +26,20 @@ BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 
 CREATE TRIGGER IF NOT EXISTS events_are_never_deleted BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+
+-- Responses to commands sent with an Idempotency-Key, stored in the command's own
+-- transaction; a retry with the same key gets the stored response instead of a rerun.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    key         TEXT    PRIMARY KEY,
+    fingerprint TEXT    NOT NULL,                      -- sha256 of method, path and body
+    status      INTEGER NOT NULL,
+    headers     TEXT    NOT NULL,                      -- JSON: Content-Type, Location, ETag
+    body        BLOB    NOT NULL,
+    created_at  TEXT    NOT NULL,
+    expires_at  TEXT    NOT NULL
+) STRICT;
+
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_expiry ON idempotency_keys (expires_at);
 
 -- One row per projection: how far it has applied the log, and its last failure.
 CREATE TABLE IF NOT EXISTS projection_checkpoints (

@@ -1,10 +1,8 @@
 """The application factory: the composition root that wires modules, bus and projector."""
 
-import logging
-
 from flask import Flask
 
-from app import cli, config, db, errors, http
+from app import cli, config, db, errors, http, logs
 from app.bus import Bus, events_committed
 from app.projector import Projector
 
@@ -15,8 +13,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(config.from_environment(app.instance_path))
     app.config.update(test_config or {})
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
+    logs.init_app(app)
     http.init_app(app)
     errors.init_app(app)
     db.init_app(app)
@@ -29,7 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     projector = Projector(projections.ALL, batch_size=app.config["PROJECTION_BATCH_SIZE"])
     app.extensions["projector"] = projector
     events_committed.connect(projector.on_events_committed, sender=app, weak=False)
-    app.register_blueprint(commands.blueprint)
+    commands.init_app(app)
     app.register_blueprint(queries.blueprint)
 
     db.migrate(app.config["DATABASE_PATH"], app.config["SQLITE_BUSY_TIMEOUT_MS"])

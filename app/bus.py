@@ -3,9 +3,15 @@
 A handler runs inside one write transaction (a UnitOfWork): its changes to the
 write tables and the events it records commit together or not at all. Only after
 the commit are the events sent on ``events_committed``; the projector listens there.
+
+A command route runs entirely inside one unit of work (see app/commands/__init__.py),
+so its idempotency record joins the same transaction; ``execute`` outside a request
+opens a unit of work of its own.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from blinker import Namespace
@@ -13,6 +19,7 @@ from flask import current_app
 
 from app import eventlog
 from app.db import Tx, transaction
+from app.errors import Problem
 from app.eventlog import Event, Recorded
 from app.http import request_id
 
@@ -25,19 +32,41 @@ events_committed = signals.signal("events-committed")
 class UnitOfWork(Tx):
     """The command's write transaction; events recorded here are appended to the log in it."""
 
-    __slots__ = ("correlation_id", "recorded")
+    __slots__ = ("correlation_id", "causation_id", "recorded")
 
-    def __init__(self, tx: Tx, correlation_id: str | None):
+    def __init__(self, tx: Tx, correlation_id: str | None, causation_id: str | None = None):
         super().__init__(tx.connection)
         self.correlation_id = correlation_id
+        self.causation_id = causation_id
         self.recorded: list[Recorded] = []
 
     def record(self, stream_type: str, stream_id: str, version: int, data: Event) -> None:
         """Append ``data`` as ``version`` of the stream (a duplicate version aborts the command)."""
-        self.recorded.append(eventlog.append(self, stream_type, stream_id, version, data, self.correlation_id))
+        self.recorded.append(
+            eventlog.append(self, stream_type, stream_id, version, data, self.correlation_id, self.causation_id)
+        )
+
+
+class VersionMismatch(Problem):
+    """412: the client's If-Match names a version the aggregate has moved past."""
+
+    def __init__(self, current: int, expected: int):
+        super().__init__(
+            412,
+            f"The resource is at version {current}, not {expected}; read it again and retry.",
+            current_version=current,
+            headers={"ETag": f'"{current}"'},
+        )
+
+
+def expect_version(current: int, expected: int | None) -> None:
+    """Optimistic concurrency: go on only if the caller saw the current version (None: any)."""
+    if expected is not None and expected != current:
+        raise VersionMismatch(current, expected)
 
 
 Handler = Callable[[UnitOfWork, Any], Any]
+_ambient: ContextVar[UnitOfWork | None] = ContextVar("unit_of_work", default=None)
 
 
 class Bus:
@@ -46,17 +75,34 @@ class Bus:
     def __init__(self, handlers: Mapping[type, Handler]):
         self.handlers = dict(handlers)
 
-    def execute(self, command) -> Any:
-        """Run the command's handler in one transaction, then publish what it recorded."""
-        handler = self.handlers[type(command)]
+    @contextmanager
+    def unit_of_work(self, causation_id: str | None = None) -> Iterator[UnitOfWork]:
+        """One write transaction for the commands executed inside the block; their events
+        are published once it has committed (and not at all if the block raises)."""
         with transaction("command") as tx:
-            uow = UnitOfWork(tx, request_id())
-            result = handler(uow, command)
+            uow = UnitOfWork(tx, request_id(), causation_id)
+            token = _ambient.set(uow)
+            try:
+                yield uow
+            finally:
+                _ambient.reset(token)
         if uow.recorded:
             events_committed.send(current_app._get_current_object(), events=uow.recorded)
-        return result
+
+    def execute(self, command) -> Any:
+        """Run the command's handler in the current unit of work, or in a new one."""
+        handler = self.handlers[type(command)]
+        uow = _ambient.get()
+        if uow is not None:
+            return handler(uow, command)
+        with self.unit_of_work() as uow:
+            return handler(uow, command)
+
+
+def bus() -> Bus:
+    return current_app.extensions["bus"]
 
 
 def execute(command) -> Any:
     """Execute a command on the current app's bus; returns what its handler returns."""
-    return current_app.extensions["bus"].execute(command)
+    return bus().execute(command)

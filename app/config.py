@@ -20,6 +20,23 @@ def _int(name: str, default: int, minimum: int) -> int:
     return value
 
 
+def _flag(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name) or default
+    for choice in choices:
+        if value.lower() == choice.lower():
+            return choice
+    raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
 def from_environment(instance_path: str) -> dict:
     """The app's settings; every name here is documented in the README."""
     return {
@@ -29,5 +46,8 @@ def from_environment(instance_path: str) -> dict:
         "PAGE_SIZE_DEFAULT": _int("PAGE_SIZE_DEFAULT", 100, minimum=1),
         "PAGE_SIZE_MAX": _int("PAGE_SIZE_MAX", 1000, minimum=1),
         "PROJECTION_BATCH_SIZE": _int("PROJECTION_BATCH_SIZE", 500, minimum=1),
-        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
+        "IDEMPOTENCY_TTL_SECONDS": _int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600, minimum=1),
+        "REQUIRE_IF_MATCH": _flag("REQUIRE_IF_MATCH"),
+        "LOG_LEVEL": _choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        "LOG_FORMAT": _choice("LOG_FORMAT", "json", ("json", "text")),
     }

@@ -60,6 +60,7 @@ class Recorded:
     payload: str
     occurred_at: str
     correlation_id: str | None
+    causation_id: str | None = None
 
     @cached_property
     def data(self) -> Event:
@@ -77,17 +78,26 @@ def utc_now() -> str:
 
 _APPEND = """
 INSERT INTO events (event_id, stream_type, stream_id, version, type, schema_version,
-                    payload, occurred_at, correlation_id)
+                    payload, occurred_at, correlation_id, causation_id)
 VALUES (:event_id, :stream_type, :stream_id, :version, :type, :schema_version,
-        :payload, :occurred_at, :correlation_id)
+        :payload, :occurred_at, :correlation_id, :causation_id)
 RETURNING position
 """
 
 
 def append(
-    tx: Tx, stream_type: str, stream_id: str, version: int, data: Event, correlation_id: str | None
+    tx: Tx,
+    stream_type: str,
+    stream_id: str,
+    version: int,
+    data: Event,
+    correlation_id: str | None,
+    causation_id: str | None = None,
 ) -> Recorded:
-    """Append one event at ``version`` of its stream; a duplicate version fails the transaction."""
+    """Append one event at ``version`` of its stream; a duplicate version fails the transaction.
+
+    ``correlation_id`` is the request's id; ``causation_id`` the event that caused this one, if any.
+    """
     fields = {
         "event_id": str(uuid.uuid4()),
         "stream_type": stream_type,
@@ -98,12 +108,16 @@ def append(
         "payload": json.dumps(dataclasses.asdict(data), ensure_ascii=False, separators=(",", ":")),
         "occurred_at": utc_now(),
         "correlation_id": correlation_id,
+        "causation_id": causation_id,
     }
     position = tx.scalar(_APPEND, **fields)
     return Recorded(position=position, **fields)
 
 
-_COLUMNS = "position, event_id, stream_type, stream_id, version, type, schema_version, payload, occurred_at, correlation_id"
+_COLUMNS = (
+    "position, event_id, stream_type, stream_id, version, type, schema_version,"
+    " payload, occurred_at, correlation_id, causation_id"
+)
 
 
 def read_after(tx: Tx, position: int, limit: int) -> list[Recorded]:

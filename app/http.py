@@ -5,7 +5,7 @@ import re
 import uuid
 from decimal import Decimal
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import BaseConverter
@@ -94,6 +94,53 @@ def no_content() -> Response:
     response = Response(status=204)
     del response.headers["Content-Type"]
     return response
+
+
+_ETAG = re.compile(r'^(W/)?"([0-9]{1,18})"$')
+
+
+def etag(version: int) -> str:
+    """The entity tag of an aggregate at ``version``: its stream version, quoted."""
+    return f'"{version}"'
+
+
+def _versions(header: str) -> list[tuple[bool, int]] | None:
+    """(weak, version) for each tag of an If-Match / If-None-Match header; None for '*'; 400 if malformed."""
+    if header.strip() == "*":
+        return None
+    tags = [_ETAG.match(tag.strip()) for tag in header.split(",")]
+    if not all(tags):
+        raise Problem(400, f"{header!r} is not a list of entity tags such as \"3\".", title="Invalid header")
+    return [(bool(tag.group(1)), int(tag.group(2))) for tag in tags]
+
+
+def if_match() -> int | None:
+    """The version a command expects (If-Match), or None to accept any.
+
+    428 when REQUIRE_IF_MATCH is on and the header is missing; 400 unless it is one
+    strong tag or '*'.
+    """
+    header = request.headers.get("If-Match")
+    if header is None:
+        if current_app.config["REQUIRE_IF_MATCH"]:
+            raise Problem(428, "Send If-Match with the ETag you read, so concurrent edits are not lost.")
+        return None
+    tags = _versions(header)
+    if tags is None:
+        return None
+    if len(tags) != 1 or tags[0][0]:
+        raise Problem(400, 'If-Match takes one strong entity tag, such as "3", or *.', title="Invalid header")
+    return tags[0][1]
+
+
+def document_response(document: str, version: int) -> Response:
+    """A read model's ready JSON document with its ETag; 304 when If-None-Match already has it."""
+    header = request.headers.get("If-None-Match")
+    if header is not None:
+        tags = _versions(header)  # weak comparison: W/"3" matches "3"
+        if tags is None or any(v == version for _, v in tags):
+            return Response(status=304, headers={"ETag": etag(version)})
+    return Response(document, mimetype="application/json", headers={"ETag": etag(version)})
 
 
 def request_id() -> str | None:

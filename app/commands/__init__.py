@@ -2,10 +2,19 @@
 
 A module exposes ``routes`` (a Blueprint) and ``HANDLERS`` (command type -> handler).
 It may read and write the write tables and append events; it never touches read tables.
+
+Every command route runs inside one unit of work: the idempotency lookup, the
+commands it executes, and the record of its response commit together; the events
+are published after that commit.
 """
 
-from flask import Blueprint
+import functools
+from datetime import timedelta
 
+from flask import Blueprint, Flask, current_app
+
+from app import idempotency
+from app.bus import bus
 from app.discovery import submodules
 
 blueprint = Blueprint("commands", __name__)
@@ -16,3 +25,30 @@ for _module in submodules(__name__):
     if HANDLERS.keys() & _module.HANDLERS.keys():
         raise ValueError(f"{_module.__name__} handles a command that another module handles")
     HANDLERS.update(_module.HANDLERS)
+
+
+def in_one_unit_of_work(view):
+    """Run a command view in one transaction with its idempotency record."""
+
+    @functools.wraps(view)
+    def run(**kwargs):
+        attempt = idempotency.attempt_of_request()
+        with bus().unit_of_work() as uow:
+            replayed = attempt and idempotency.replay(uow, attempt)
+            if replayed:
+                return replayed
+            response = current_app.make_response(view(**kwargs))
+            if attempt and response.status_code < 300:
+                ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
+                idempotency.remember(uow, attempt, response, ttl)
+        return response
+
+    return run
+
+
+def init_app(app: Flask) -> None:
+    """Register every module's command routes, each wrapped in its unit of work."""
+    app.register_blueprint(blueprint)
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint.startswith(f"{blueprint.name}."):
+            app.view_functions[endpoint] = in_one_unit_of_work(view)

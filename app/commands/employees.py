@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass
 
 from flask import Blueprint, request
 
-from app.bus import UnitOfWork, execute
+from app.bus import UnitOfWork, execute, expect_version
 from app.errors import NotFound
-from app.http import json_body, no_content
+from app.http import etag, if_match, json_body, no_content
 from app.messages.employees import (
     EMPLOYEE,
     DeleteEmployee,
@@ -68,6 +68,7 @@ def hire_employee(uow: UnitOfWork, cmd: HireEmployee) -> Employee:
 def update_employee(uow: UnitOfWork, cmd: UpdateEmployee) -> Employee:
     """Replace names and address; 404 if unknown. An update that changes nothing records nothing."""
     current = _load(uow, cmd.employee_id)
+    expect_version(current.version, cmd.expected_version)
     employee = Employee(
         cmd.employee_id, cmd.first_name, cmd.last_name, cmd.street, cmd.zip, cmd.city, version=current.version + 1
     )
@@ -86,6 +87,7 @@ def update_employee(uow: UnitOfWork, cmd: UpdateEmployee) -> Employee:
 def delete_employee(uow: UnitOfWork, cmd: DeleteEmployee) -> None:
     """Remove the employee and, by cascade, the address; 404 if unknown."""
     current = _load(uow, cmd.employee_id)
+    expect_version(current.version, cmd.expected_version)
     uow.execute("DELETE FROM employees WHERE id = :id", id=current.id)
     uow.record(STREAM, current.id, current.version + 1, EmployeeLeft())
 
@@ -102,16 +104,17 @@ def create():
     fields = EMPLOYEE.load(json_body())
     employee = execute(HireEmployee(employee_id=str(uuid.uuid4()), **fields))
     # From the request URL, so the link stays right behind a proxy that adds a prefix.
-    return EMPLOYEE.dump(employee), 201, {"Location": f"{request.base_url}/{employee.id}"}
+    return EMPLOYEE.dump(employee), 201, {"Location": f"{request.base_url}/{employee.id}", "ETag": etag(employee.version)}
 
 
 @routes.put("/employees/<uuid:employee_id>")
 def update(employee_id: str):
     fields = EMPLOYEE.load(json_body())
-    return EMPLOYEE.dump(execute(UpdateEmployee(employee_id=employee_id, **fields)))
+    employee = execute(UpdateEmployee(employee_id=employee_id, expected_version=if_match(), **fields))
+    return EMPLOYEE.dump(employee), {"ETag": etag(employee.version)}
 
 
 @routes.delete("/employees/<uuid:employee_id>")
 def delete(employee_id: str):
-    execute(DeleteEmployee(employee_id=employee_id))
+    execute(DeleteEmployee(employee_id=employee_id, expected_version=if_match()))
     return no_content()

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass
 
 from flask import Blueprint, request
 
-from app.bus import UnitOfWork, execute
+from app.bus import UnitOfWork, execute, expect_version
 from app.errors import NotFound
-from app.http import json_body, no_content
+from app.http import etag, if_match, json_body, no_content
 from app.messages.items import ITEM, CreateItem, DeleteItem, ItemCreated, ItemDeleted, ItemUpdated, UpdateItem
 
 STREAM = "item"
@@ -49,6 +49,7 @@ def create_item(uow: UnitOfWork, cmd: CreateItem) -> Item:
 def update_item(uow: UnitOfWork, cmd: UpdateItem) -> Item:
     """Replace name, description and price; 404 if unknown. An update that changes nothing records nothing."""
     current = _load(uow, cmd.item_id)
+    expect_version(current.version, cmd.expected_version)
     if (cmd.name, cmd.description, cmd.price_cents) == (current.name, current.description, current.price_cents):
         return current
     item = Item(cmd.item_id, cmd.name, cmd.description, cmd.price_cents, version=current.version + 1)
@@ -64,6 +65,7 @@ def update_item(uow: UnitOfWork, cmd: UpdateItem) -> Item:
 def delete_item(uow: UnitOfWork, cmd: DeleteItem) -> None:
     """Remove the item; 404 if unknown."""
     current = _load(uow, cmd.item_id)
+    expect_version(current.version, cmd.expected_version)
     uow.execute("DELETE FROM items WHERE id = :id", id=current.id)
     uow.record(STREAM, current.id, current.version + 1, ItemDeleted())
 
@@ -80,16 +82,17 @@ def create():
     fields = ITEM.load(json_body())
     item = execute(CreateItem(item_id=str(uuid.uuid4()), **fields))
     # From the request URL, so the link stays right behind a proxy that adds a prefix.
-    return ITEM.dump(item), 201, {"Location": f"{request.base_url}/{item.id}"}
+    return ITEM.dump(item), 201, {"Location": f"{request.base_url}/{item.id}", "ETag": etag(item.version)}
 
 
 @routes.put("/items/<uuid:item_id>")
 def update(item_id: str):
     fields = ITEM.load(json_body())
-    return ITEM.dump(execute(UpdateItem(item_id=item_id, **fields)))
+    item = execute(UpdateItem(item_id=item_id, expected_version=if_match(), **fields))
+    return ITEM.dump(item), {"ETag": etag(item.version)}
 
 
 @routes.delete("/items/<uuid:item_id>")
 def delete(item_id: str):
-    execute(DeleteItem(item_id=item_id))
+    execute(DeleteItem(item_id=item_id, expected_version=if_match()))
     return no_content()

@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 from flask import Blueprint, request
 from sqlalchemy.exc import IntegrityError
 
-from app.bus import UnitOfWork, execute
+from app.bus import UnitOfWork, execute, expect_version
 from app.errors import NotFound, Problem
-from app.http import json_body, no_content
+from app.http import etag, if_match, json_body, no_content
 from app.messages.users import (
     USER,
     DeleteUser,
@@ -86,6 +86,7 @@ def update_user(uow: UnitOfWork, cmd: UpdateUser) -> User:
     """Replace names and email; 404 if unknown, 409 if another user has the email.
     An update that changes nothing records nothing."""
     current = _load(uow, cmd.user_id)
+    expect_version(current.version, cmd.expected_version)
     user = User(cmd.user_id, cmd.first_name, cmd.last_name, cmd.email, version=current.version + 1)
     if user.state() == current.state():
         return current
@@ -102,6 +103,7 @@ def update_user(uow: UnitOfWork, cmd: UpdateUser) -> User:
 def delete_user(uow: UnitOfWork, cmd: DeleteUser) -> None:
     """Remove the user, freeing the email for another; 404 if unknown."""
     current = _load(uow, cmd.user_id)
+    expect_version(current.version, cmd.expected_version)
     uow.execute("DELETE FROM users WHERE id = :id", id=current.id)
     uow.record(STREAM, current.id, current.version + 1, UserDeleted())
 
@@ -118,16 +120,17 @@ def create():
     fields = USER.load(json_body())
     user = execute(RegisterUser(user_id=str(uuid.uuid4()), **fields))
     # From the request URL, so the link stays right behind a proxy that adds a prefix.
-    return USER.dump(user), 201, {"Location": f"{request.base_url}/{user.id}"}
+    return USER.dump(user), 201, {"Location": f"{request.base_url}/{user.id}", "ETag": etag(user.version)}
 
 
 @routes.put("/users/<uuid:user_id>")
 def update(user_id: str):
     fields = USER.load(json_body())
-    return USER.dump(execute(UpdateUser(user_id=user_id, **fields)))
+    user = execute(UpdateUser(user_id=user_id, expected_version=if_match(), **fields))
+    return USER.dump(user), {"ETag": etag(user.version)}
 
 
 @routes.delete("/users/<uuid:user_id>")
 def delete(user_id: str):
-    execute(DeleteUser(user_id=user_id))
+    execute(DeleteUser(user_id=user_id, expected_version=if_match()))
     return no_content()

@@ -30,11 +30,13 @@ class UpdateEmployee:
     street: str
     zip: str
     city: str
+    expected_version: int | None = None  # from If-Match; None accepts any
 
 
 @dataclass(frozen=True)
 class DeleteEmployee:
     employee_id: str
+    expected_version: int | None = None  # from If-Match; None accepts any
 
 
 # ---------------------------------------------------------------- events (stream type "employee")

@@ -24,11 +24,13 @@ class UpdateItem:
     name: str
     description: str
     price_cents: int | None = None
+    expected_version: int | None = None  # from If-Match; None accepts any
 
 
 @dataclass(frozen=True)
 class DeleteItem:
     item_id: str
+    expected_version: int | None = None  # from If-Match; None accepts any
 
 
 # ---------------------------------------------------------------- events (stream type "item")

@@ -24,11 +24,13 @@ class UpdateUser:
     first_name: str
     last_name: str
     email: str
+    expected_version: int | None = None  # from If-Match; None accepts any
 
 
 @dataclass(frozen=True)
 class DeleteUser:
     user_id: str
+    expected_version: int | None = None  # from If-Match; None accepts any
 
 
 # ---------------------------------------------------------------- events (stream type "user")

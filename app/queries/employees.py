@@ -1,10 +1,11 @@
 """Employees, read side: GET /employees (by name, optionally one city, paginated) and
 GET /employees/<id>, from read tables only."""
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, request
 
 from app.db import transaction
 from app.errors import NotFound
+from app.http import document_response
 from app.pagination import Page
 
 routes = Blueprint("employees", __name__)
@@ -35,7 +36,7 @@ def show(employee_id: str):
     """``{id, firstName, lastName, address: {id, street, zip, city}}``; 404 if unknown.
     The document was rendered by the projection."""
     with transaction("query") as tx:
-        document = tx.scalar("SELECT document FROM employee_details_view WHERE id = :id", id=employee_id)
-    if document is None:
+        row = tx.first("SELECT document, version FROM employee_details_view WHERE id = :id", id=employee_id)
+    if row is None:
         raise NotFound("employee", employee_id)
-    return Response(document, mimetype="application/json")
+    return document_response(row.document, row.version)

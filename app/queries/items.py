@@ -1,9 +1,10 @@
 """Items, read side: GET /items (by name, paginated) and GET /items/<id>, from read tables only."""
 
-from flask import Blueprint, Response
+from flask import Blueprint
 
 from app.db import transaction
 from app.errors import NotFound
+from app.http import document_response
 from app.pagination import Page
 
 routes = Blueprint("items", __name__)
@@ -31,7 +32,7 @@ def index():
 def show(item_id: str):
     """``{id, name, description, price?}``; 404 if unknown. The document was rendered by the projection."""
     with transaction("query") as tx:
-        document = tx.scalar("SELECT document FROM item_details_view WHERE id = :id", id=item_id)
-    if document is None:
+        row = tx.first("SELECT document, version FROM item_details_view WHERE id = :id", id=item_id)
+    if row is None:
         raise NotFound("item", item_id)
-    return Response(document, mimetype="application/json")
+    return document_response(row.document, row.version)

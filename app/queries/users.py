@@ -1,10 +1,11 @@
 """Users, read side: GET /users (by last name, first name, paginated; ``?email=`` finds one)
 and GET /users/<id>, from read tables only."""
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, request
 
 from app.db import transaction
 from app.errors import NotFound
+from app.http import document_response
 from app.messages.users import email_key
 from app.pagination import Page
 
@@ -40,7 +41,7 @@ def index():
 def show(user_id: str):
     """``{id, first_name, last_name, email}``; 404 if unknown. The document was rendered by the projection."""
     with transaction("query") as tx:
-        document = tx.scalar("SELECT document FROM user_details_view WHERE id = :id", id=user_id)
-    if document is None:
+        row = tx.first("SELECT document, version FROM user_details_view WHERE id = :id", id=user_id)
+    if row is None:
         raise NotFound("user", user_id)
-    return Response(document, mimetype="application/json")
+    return document_response(row.document, row.version)

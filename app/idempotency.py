@@ -1,0 +1,95 @@
+"""Idempotency keys: a retried command gets the first attempt's response, never a second run.
+
+A client sends ``Idempotency-Key`` with a POST, PUT or DELETE. The key, a fingerprint
+of the request (method, path, body) and the response are stored in the command's own
+write transaction, so a crash can never keep the effects without the key, or the key
+without the effects. Because that transaction holds SQLite's write lock from the
+lookup to the commit, a retry that arrives while the first attempt runs waits for it
+and then replays its response: the command cannot run twice.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from flask import Response, request
+
+from app.db import Tx
+from app.errors import Problem
+
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_KEPT_HEADERS = ("Content-Type", "Location", "ETag")
+PURGE_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A request that carries an idempotency key."""
+
+    key: str
+    fingerprint: str
+
+
+def attempt_of_request() -> Attempt | None:
+    """The current request's key and fingerprint; None without a key, 400 for a malformed key."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _KEY.match(key):
+        raise Problem(400, "Idempotency-Key must be 1 to 255 visible ASCII characters.", title="Invalid header")
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.path.encode(), request.get_data()):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return Attempt(key, digest.hexdigest())
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def replay(tx: Tx, attempt: Attempt) -> Response | None:
+    """The stored response for this key, or None if it is new or expired.
+
+    422 if the key was first used for a different request.
+    """
+    row = tx.first(
+        "SELECT fingerprint, status, headers, body FROM idempotency_keys WHERE key = :key AND expires_at > :now",
+        key=attempt.key,
+        now=_iso(datetime.now(UTC)),
+    )
+    if row is None:
+        return None
+    if row.fingerprint != attempt.fingerprint:
+        raise Problem(
+            422,
+            "This Idempotency-Key was already used for a different request (method, path or body); use a new key.",
+            title="Idempotency-Key reused",
+        )
+    response = Response(row.body, status=row.status, headers=json.loads(row.headers))
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def remember(tx: Tx, attempt: Attempt, response: Response, ttl: timedelta) -> None:
+    """Store the response under the key, in the command's transaction; purge a few expired keys."""
+    now = datetime.now(UTC)
+    tx.execute(
+        "DELETE FROM idempotency_keys WHERE key IN"
+        " (SELECT key FROM idempotency_keys WHERE expires_at <= :now ORDER BY expires_at LIMIT :n)",
+        now=_iso(now),
+        n=PURGE_BATCH,
+    )
+    headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
+    tx.execute(
+        "INSERT OR REPLACE INTO idempotency_keys (key, fingerprint, status, headers, body, created_at, expires_at)"
+        " VALUES (:key, :fingerprint, :status, :headers, :body, :created_at, :expires_at)",
+        key=attempt.key,
+        fingerprint=attempt.fingerprint,
+        status=response.status_code,
+        headers=json.dumps(headers),
+        body=response.get_data(),
+        created_at=_iso(now),
+        expires_at=_iso(now + ttl),
+    )
