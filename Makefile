@@ -20,7 +20,7 @@ init-db: $(VENV)/.runtime
 	$(BIN)/flask --app wsgi init-db
 
 run: init-db
-	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+	LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest

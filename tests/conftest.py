@@ -7,7 +7,7 @@ from app.db import db
 @pytest.fixture
 def app(tmp_path):
     """A fresh app on its own new SQLite file, seeded by migrations.sql."""
-    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db")})
+    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "LOG_FORMAT": "json"})
     yield app
     with app.app_context():
         for engine in db.engines.values():
