@@ -1,23 +1,29 @@
 """The application factory: the composition root that wires modules, bus and projector."""
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import cli, config, db, errors, http, logs
+from app import auth, cli, config, db, errors, health, http, logs
 from app.bus import Bus, events_committed
 from app.projector import Projector
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: settings from the environment (then ``test_config``), the schema
-    applied, every module's routes registered, and the read model caught up."""
+    applied, the routes of its role (APP_ROLE) registered, and the read model caught up."""
     app = Flask(__name__)
     app.config.from_mapping(config.from_environment(app.instance_path))
     app.config.update(test_config or {})
     logs.init_app(app)
     http.init_app(app)
     errors.init_app(app)
+    auth.init_app(app)
     db.init_app(app)
     cli.init_app(app)
+    health.init_app(app)
+    if app.config["PROXY_HOPS"]:
+        hops = app.config["PROXY_HOPS"]  # trust X-Forwarded-* from exactly this many proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
 
     # Imported here: importing the packages discovers the modules in them.
     from app import commands, messages, projections, queries  # noqa: F401
@@ -26,10 +32,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     projector = Projector(projections.ALL, batch_size=app.config["PROJECTION_BATCH_SIZE"])
     app.extensions["projector"] = projector
     events_committed.connect(projector.on_events_committed, sender=app, weak=False)
-    commands.init_app(app)
-    app.register_blueprint(queries.blueprint)
+    if app.config["APP_ROLE"] in ("all", "command"):
+        commands.init_app(app)
+    if app.config["APP_ROLE"] in ("all", "query"):
+        app.register_blueprint(queries.blueprint)
 
-    db.migrate(app.config["DATABASE_PATH"], app.config["SQLITE_BUSY_TIMEOUT_MS"])
-    with app.app_context():
-        projector.catch_up_or_log("start")
+    if not app.config["SKIP_STARTUP_TASKS"]:
+        db.migrate(app.config["DATABASE_PATH"], app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        with app.app_context():
+            projector.catch_up_or_log("start")
     return app

@@ -37,6 +37,11 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
+def _tokens(name: str) -> tuple[str, ...]:
+    """Comma- or space-separated secrets; empty means the side is open."""
+    return tuple(token for token in os.environ.get(name, "").replace(",", " ").split() if token)
+
+
 def from_environment(instance_path: str) -> dict:
     """The app's settings; every name here is documented in the README."""
     return {
@@ -50,4 +55,10 @@ def from_environment(instance_path: str) -> dict:
         "REQUIRE_IF_MATCH": _flag("REQUIRE_IF_MATCH"),
         "LOG_LEVEL": _choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         "LOG_FORMAT": _choice("LOG_FORMAT", "json", ("json", "text")),
+        "APP_ROLE": _choice("APP_ROLE", "all", ("all", "command", "query")),
+        "PROXY_HOPS": _int("PROXY_HOPS", 0, minimum=0),
+        "COMMAND_TOKENS": _tokens("COMMAND_TOKENS"),
+        "QUERY_TOKENS": _tokens("QUERY_TOKENS"),
+        # gunicorn.conf.py runs migrations and catch-up once in the master, then sets this for its workers.
+        "SKIP_STARTUP_TASKS": _flag("APP_SKIP_STARTUP"),
     }

@@ -153,10 +153,13 @@ def _assign_request_id() -> None:
     g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
-def _return_request_id(response):
+def _finish(response):
     if "request_id" in g:
         response.headers["X-Request-ID"] = g.request_id
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    # Reads may be kept but must be revalidated (they carry ETags); nothing else is kept.
+    cacheable = request.method in ("GET", "HEAD") and response.status_code in (200, 304)
+    response.headers.setdefault("Cache-Control", "no-cache" if cacheable else "no-store")
     return response
 
 
@@ -164,4 +167,4 @@ def init_app(app: Flask) -> None:
     app.json = ApiJSON(app)
     app.url_map.converters["uuid"] = UUIDConverter
     app.before_request(_assign_request_id)
-    app.after_request(_return_request_id)
+    app.after_request(_finish)

@@ -1,0 +1,38 @@
+"""Optional bearer tokens: COMMAND_TOKENS guards the command side, QUERY_TOKENS the query side.
+
+With neither set, the API is open (put it behind your own gateway). Tokens are compared
+in constant time and never logged; health checks stay open.
+"""
+
+import hmac
+
+from flask import Flask, current_app, request
+
+from app.errors import Problem
+
+_SIDES = {"commands": "COMMAND_TOKENS", "queries": "QUERY_TOKENS"}
+
+
+def _presented_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _require_token() -> None:
+    side = (request.endpoint or "").partition(".")[0]
+    tokens = current_app.config.get(_SIDES.get(side, ""), ())
+    if not tokens:
+        return
+    presented = _presented_token()
+    if presented is None:
+        raise Problem(401, "Send 'Authorization: Bearer <token>'.", headers={"WWW-Authenticate": 'Bearer realm="api"'})
+    if not any(hmac.compare_digest(presented.encode(), token.encode()) for token in tokens):
+        raise Problem(
+            401,
+            "The bearer token is not valid for this side of the API.",
+            headers={"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'},
+        )
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_require_token)

@@ -1,0 +1,102 @@
+"""APP_ROLE, bearer tokens, proxies, and the headers every response carries."""
+
+import pytest
+
+from app import create_app
+from app.db import db
+from tests.support import BACON_ID
+
+
+def make_app(tmp_path, **config):
+    return create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), **config})
+
+
+def test_the_command_role_serves_commands_and_health_but_no_queries(tmp_path):
+    client = make_app(tmp_path, APP_ROLE="command").test_client()
+    assert client.post("/items", json={"name": "Eggs", "description": ""}).status_code == 201
+    assert client.get("/items").status_code == 405  # the path exists only for POST here
+    assert client.get(f"/items/{BACON_ID}").status_code == 405
+    assert client.get("/healthz").status_code == 200
+
+
+def test_the_query_role_serves_queries_and_health_but_no_commands(tmp_path):
+    client = make_app(tmp_path, APP_ROLE="query").test_client()
+    assert client.get("/items").status_code == 200
+    assert client.post("/items", json={"name": "Eggs", "description": ""}).status_code == 405
+    assert client.delete(f"/items/{BACON_ID}").status_code == 405
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_a_query_process_sees_what_a_command_process_wrote(tmp_path):
+    writer = make_app(tmp_path, APP_ROLE="command").test_client()
+    reader = make_app(tmp_path, APP_ROLE="query").test_client()
+    item = writer.post("/items", json={"name": "Eggs", "description": ""}).get_json()
+    assert reader.get(f"/items/{item['id']}").get_json() == item
+
+
+@pytest.fixture
+def guarded(tmp_path):
+    return make_app(tmp_path, COMMAND_TOKENS=("s3cret", "other")).test_client()
+
+
+@pytest.mark.parametrize("authorization", [None, "s3cret", "Bearer", "Bearer wrong", "Basic s3cret", "Bearer s3cret2"])
+def test_commands_without_a_valid_token_answer_401_and_change_nothing(guarded, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = guarded.post("/items", json={"name": "Eggs", "description": ""}, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.mimetype == "application/problem+json"
+    assert [i["name"] for i in guarded.get("/items").get_json()] == ["Bacon"]
+
+
+@pytest.mark.parametrize("token", ["s3cret", "other"])
+def test_any_configured_token_opens_the_command_side(guarded, token):
+    response = guarded.post("/items", json={"name": "Eggs", "description": ""}, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201
+
+
+def test_queries_stay_open_unless_query_tokens_are_set(tmp_path, guarded):
+    assert guarded.get("/items").status_code == 200
+    locked = make_app(tmp_path, QUERY_TOKENS=("look",)).test_client()
+    assert locked.get("/items").status_code == 401
+    assert locked.get("/items", headers={"Authorization": "Bearer look"}).status_code == 200
+    assert locked.get("/healthz").status_code == 200
+
+
+def test_behind_a_trusted_proxy_links_carry_the_public_scheme_host_and_prefix(tmp_path):
+    client = make_app(tmp_path, PROXY_HOPS=1).test_client()
+    forwarded = {
+        "X-Forwarded-For": "203.0.113.9",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "api.example.com",
+        "X-Forwarded-Prefix": "/api",
+    }
+    created = client.post("/items", json={"name": "Eggs", "description": ""}, headers=forwarded)
+    assert created.headers["Location"].startswith("https://api.example.com/api/items/")
+    listed = client.get("/items?limit=1", headers=forwarded)
+    assert listed.headers["Link"].startswith("<https://api.example.com/api/items?")
+
+
+def test_without_trusted_proxies_forwarded_headers_are_ignored(client):
+    created = client.post(
+        "/items", json={"name": "Eggs", "description": ""}, headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+    )
+    assert created.headers["Location"].startswith("http://localhost/items/")
+
+
+def test_reads_must_be_revalidated_and_nothing_else_is_cached(client):
+    assert client.get("/items").headers["Cache-Control"] == "no-cache"
+    assert client.post("/items", json={"name": "Eggs", "description": ""}).headers["Cache-Control"] == "no-store"
+    assert client.get("/items/00000000-0000-4000-8000-000000000000").headers["Cache-Control"] == "no-store"
+
+
+def test_the_health_check_answers_503_when_the_database_cannot_answer(tmp_path):
+    app = make_app(tmp_path)
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
+    for path in tmp_path.glob("cqrs.db*"):
+        path.unlink()  # gone: a new connection finds an empty file without our tables
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"
