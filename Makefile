@@ -1,11 +1,12 @@
 # The two commands: `make run` serves the API on http://127.0.0.1:3000, `make test` runs every test.
+# `make serve` runs it under gunicorn with production settings (gunicorn.conf.py).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 3000
 
-.PHONY: run test init-db clean
+.PHONY: run serve test init-db clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +22,9 @@ init-db: $(VENV)/.runtime
 
 run: init-db
 	LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+serve: $(VENV)/.runtime
+	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest

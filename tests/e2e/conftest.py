@@ -1,15 +1,22 @@
-"""A real gunicorn with two workers on a free loopback port, on its own SQLite file."""
+"""Real servers for end-to-end tests: gunicorn (with gunicorn.conf.py) and nginx, on loopback.
+
+Every process a test starts is stopped when the test ends, whatever happened.
+"""
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def free_port() -> int:
@@ -19,47 +26,88 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, url: str, database: str, log: str):
-        self.url, self.database, self.log = url, database, log
+    """A running gunicorn: its base URL, database file, log file and process."""
+
+    def __init__(self, url: str, database: str, log: Path, process: subprocess.Popen):
+        self.url, self.database, self.log, self.process = url, database, log, process
 
     def __call__(self, path: str) -> str:
         return self.url + path
 
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
 
-@pytest.fixture
-def gunicorn(tmp_path):
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
+
+
+@contextmanager
+def running_gunicorn(tmp_path: Path, name: str = "app", database: str | None = None, workers: int = 2, **env):
+    """gunicorn -c gunicorn.conf.py wsgi:app on a free port; extra settings arrive as environment."""
     port = free_port()
-    database, log = str(tmp_path / "cqrs.db"), tmp_path / "gunicorn.log"
-    env = {**os.environ, "DATABASE_PATH": database}
+    database = database or str(tmp_path / "cqrs.db")
+    log = tmp_path / f"{name}.log"
+    environ = {
+        **os.environ,
+        "DATABASE_PATH": database,
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(workers),
+        **{key: str(value) for key, value in env.items()},
+    }
+    environ.pop("APP_SKIP_STARTUP", None)
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
             cwd=ROOT,
-            env=env,
+            env=environ,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = Server(f"http://127.0.0.1:{port}", database, log)
+    server = Server(f"http://127.0.0.1:{port}", database, log, process)
     try:
-        _wait_until_serving(server, process)
+        wait_until_answering(server("/healthz"), process, log)
         yield server
     finally:
-        process.terminate()
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
 
 
-def _wait_until_serving(server: Server, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
+def wait_until_answering(url: str, process: subprocess.Popen, log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited:\n{open(server.log).read()}")
+            raise RuntimeError(f"{process.args} exited:\n{log.read_text(errors='replace')}")
         try:
-            if requests.get(server("/items"), timeout=5).status_code == 200:
+            if requests.get(url, timeout=5).status_code == 200:
                 return
         except (requests.ConnectionError, requests.Timeout):  # not bound yet, or workers still booting
             time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not start:\n{open(server.log).read()}")
+    raise RuntimeError(f"{url} did not answer:\n{log.read_text(errors='replace')}")
+
+
+@pytest.fixture
+def gunicorn(tmp_path):
+    with running_gunicorn(tmp_path) as server:
+        yield server
+
+
+def nginx_binary() -> str:
+    """nginx from the system's packages, installed when missing (CI machines start without it)."""
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if found:
+        return found
+    install = ["apt-get", "install", "-y", "-q", "nginx-light"]
+    if subprocess.run(install, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=True)
+        subprocess.run(install, capture_output=True, check=True)
+    return shutil.which("nginx") or "/usr/sbin/nginx"
