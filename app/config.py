@@ -48,6 +48,9 @@ def from_environment(instance_path: str) -> dict:
         "DATABASE_PATH": os.environ.get("DATABASE_PATH") or os.path.join(instance_path, "cqrs.db"),
         "MAX_CONTENT_LENGTH": _int("MAX_BODY_BYTES", 1024 * 1024, minimum=1),
         "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", 10_000, minimum=5_000),
+        # NORMAL (with WAL): a commit survives any process crash; power loss may undo the last
+        # few commits, never corrupt the file. FULL: a commit also survives power loss.
+        "SQLITE_SYNCHRONOUS": _choice("SQLITE_SYNCHRONOUS", "NORMAL", ("NORMAL", "FULL")),
         "PAGE_SIZE_DEFAULT": _int("PAGE_SIZE_DEFAULT", 100, minimum=1),
         "PAGE_SIZE_MAX": _int("PAGE_SIZE_MAX", 1000, minimum=1),
         "PROJECTION_BATCH_SIZE": _int("PROJECTION_BATCH_SIZE", 500, minimum=1),

@@ -56,14 +56,14 @@ def _authorizer(role: str):
     return authorize
 
 
-def _configure_engine(engine, role: str, busy_timeout_ms: int) -> None:
+def _configure_engine(engine, role: str, busy_timeout_ms: int, synchronous: str) -> None:
     begin = "BEGIN" if role == "query" else "BEGIN IMMEDIATE"
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
         # pysqlite's own transaction handling is off; we issue BEGIN ourselves (below).
         dbapi_connection.isolation_level = None
-        for pragma in ("synchronous = NORMAL", "foreign_keys = ON", f"busy_timeout = {busy_timeout_ms}"):
+        for pragma in (f"synchronous = {synchronous}", "foreign_keys = ON", f"busy_timeout = {busy_timeout_ms}"):
             dbapi_connection.execute(f"PRAGMA {pragma}")
         if role == "query":
             dbapi_connection.execute("PRAGMA query_only = ON")
@@ -90,7 +90,7 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         for role in ROLES:
-            _configure_engine(db.engines[_BIND_KEY[role]], role, busy_ms)
+            _configure_engine(db.engines[_BIND_KEY[role]], role, busy_ms, app.config["SQLITE_SYNCHRONOUS"])
     app.cli.add_command(init_db_command)
 
 

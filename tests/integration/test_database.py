@@ -109,3 +109,9 @@ def test_several_processes_starting_on_a_new_database_at_once_seed_it_exactly_on
         (JOHN_DOE_ID, "EmployeeHired"),
     ]
     assert read_model(app)["item_list_view"] == [(BACON_ID, "Bacon")]
+
+
+def test_full_durability_can_be_chosen(tmp_path):
+    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "SQLITE_SYNCHRONOUS": "FULL"})
+    with app.app_context(), transaction("command") as tx:
+        assert tx.scalar("PRAGMA synchronous") == 2  # FULL
