@@ -1,12 +1,13 @@
 # The two commands: `make run` serves the API on http://127.0.0.1:3000, `make test` runs every test.
 # `make serve` runs it under gunicorn with production settings (gunicorn.conf.py).
+# `make bench` measures it against a bare-Flask ceiling and a plain CRUD baseline (`make bench QUICK=1`: under 2 minutes).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 3000
 
-.PHONY: run serve test init-db clean
+.PHONY: run serve test bench init-db clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +16,10 @@ $(VENV)/.runtime: requirements.txt
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(VENV)/.bench: $(VENV)/.runtime requirements-bench.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
 init-db: $(VENV)/.runtime
@@ -28,6 +33,10 @@ serve: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest
+
+bench: $(VENV)/.bench
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

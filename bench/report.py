@@ -1,0 +1,190 @@
+"""The benchmark's summary: medians, ratios and verdicts per scenario; the table; the chart."""
+
+import statistics
+from pathlib import Path
+
+RSS_LIMIT_MB = 100
+RSS_GROWTH_MB = 5  # more than this between the first and the last round counts as growing
+REBUILD_TARGET = 20_000
+
+
+def _median(runs: list[dict], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def _figures(runs: list[dict]) -> dict:
+    return {
+        "rps": _median(runs, "rps"),
+        "p50_ms": _median(runs, "p50_us") / 1000,
+        "p99_ms": _median(runs, "p99_us") / 1000,
+        "errors": sum(run["errors"] for run in runs),
+        "rounds": len(runs),
+    }
+
+
+def _verdict(key: str, row: dict, rows: dict) -> tuple[bool | None, str]:
+    """Whether the product meets the issue's target for this scenario, and the figure that decides."""
+    vs_base, vs_ceiling = row.get("x_baseline"), row.get("x_ceiling")
+    if key == "item_by_id":
+        return vs_base >= 1.0 and vs_ceiling >= 0.5, f"{vs_base:.2f}× baseline, {vs_ceiling:.2f}× ceiling"
+    if key == "items_page":
+        return vs_base >= 1.0, f"{vs_base:.2f}× baseline"
+    if key == "employees_page":
+        return vs_base >= 2.0, f"{vs_base:.2f}× baseline"
+    if key == "post_item":
+        return vs_base >= 0.5, f"{vs_base:.2f}× baseline"
+    if key == "deep_page_n" and "deep_page_1" in rows:
+        first = rows["deep_page_1"]
+        mine = row["product"]["p50_ms"] / first["product"]["p50_ms"]
+        theirs = row["baseline"]["p50_ms"] / first["baseline"]["p50_ms"]
+        row["p50_ratio"] = {"product": mine, "baseline": theirs}
+        return mine <= 1.2, f"p50 page N / page 1: product {mine:.2f}, baseline (OFFSET) {theirs:.2f}"
+    return None, ""
+
+
+def _rss(result: dict) -> dict:
+    """Per target: the largest worker RSS after any round, and how much that largest worker
+    RSS grew from the first round to the last (workers may be recycled, so not per pid)."""
+    out = {}
+    for phase, targets in result["rss"].items():
+        for name, rounds in targets.items():
+            per_round = [max(sample.values()) for sample in rounds if sample]
+            if not per_round:
+                continue
+            entry = out.setdefault(name, {"max_mb": 0.0, "growth_mb": 0.0, "per_round_max_mb": {}})
+            entry["max_mb"] = max(entry["max_mb"], max(per_round))
+            entry["growth_mb"] = max(entry["growth_mb"], per_round[-1] - per_round[0])
+            entry["per_round_max_mb"][phase] = per_round
+    return out
+
+
+def summarize(result: dict, scenarios: list, pending: list, size) -> dict:
+    rows = {}
+    for scenario in scenarios:
+        row = {"title": scenario.title, "data": scenario.data, "target": scenario.target}
+        for name, runs in scenario.runs.items():
+            row[name] = _figures(runs)
+        row["x_ceiling"] = row["product"]["rps"] / row["ceiling"]["rps"]
+        row["x_baseline"] = row["product"]["rps"] / row["baseline"]["rps"]
+        rows[scenario.key] = row
+    for key, row in rows.items():
+        row["met"], row["evidence"] = _verdict(key, row, rows)
+    summary = {"rows": rows, "pending": [dict(zip(("title", "data", "target", "module"), p)) for p in pending]}
+    if "rebuild" in result:
+        small, large = result["rebuild"]
+        linear = large["events_per_s"] >= 0.8 * small["events_per_s"]
+        met = min(small["events_per_s"], large["events_per_s"]) >= REBUILD_TARGET and linear
+        summary["rebuild"] = {"met": met, "linear": linear}
+    rss = _rss(result)
+    if "product" in rss:
+        product = rss["product"]
+        product["met"] = product["max_mb"] < RSS_LIMIT_MB and product["growth_mb"] <= RSS_GROWTH_MB
+    summary["rss"] = rss
+    return summary
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _met(met: bool | None) -> str:
+    return {True: "met", False: "**missed**", None: "—"}[met]
+
+
+def table(result: dict) -> str:
+    """One markdown table: every scenario of the issue, measured or not yet buildable."""
+    summary = result["summary"]
+    lines = [
+        "| scenario | data | product req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms"
+        " | ceiling req/s | product/ceiling | product/baseline | target | result |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|",
+    ]
+    for key, row in summary["rows"].items():
+        p, b, c = row["product"], row["baseline"], row["ceiling"]
+        errors = sum(row[t]["errors"] for t in ("product", "baseline", "ceiling"))
+        note = f" ({row['evidence']})" if key == "deep_page_n" else ""
+        note += f" [{errors} failed requests]" if errors else ""
+        lines.append(
+            f"| {row['title']} | {row['data']} | {_n(p['rps'])} | {_ms(p['p50_ms'])} | {_ms(p['p99_ms'])}"
+            f" | {_n(b['rps'])} | {_ms(b['p50_ms'])} | {_ms(b['p99_ms'])} | {_n(c['rps'])}"
+            f" | {row['x_ceiling']:.2f}× | {row['x_baseline']:.2f}× | {row['target']} | {_met(row['met'])}{note} |"
+        )
+    for pending in summary["pending"]:
+        lines.append(
+            f"| {pending['title']} | {pending['data']} | module not built yet | | | | | | | | |"
+            f" {pending['target']} | — |"
+        )
+    if "rebuild" in result:
+        small, large = result["rebuild"]
+        verdict = summary["rebuild"]
+        lines.append(
+            f"| projection rebuild (in-process) | {_n(small['events'])} / {_n(large['events'])} events"
+            f" | {_n(small['events_per_s'])} / {_n(large['events_per_s'])} events/s | | | | | | | | |"
+            f" ≥ 20,000 events/s, linear | {_met(verdict['met'])}"
+            f" ({small['seconds']:.1f}s / {large['seconds']:.1f}s; {'linear' if verdict['linear'] else 'not linear'}) |"
+        )
+    rss = summary["rss"]
+    if "product" in rss:
+        product = rss["product"]
+        others = ", ".join(f"{name} {rss[name]['max_mb']:.0f} MB" for name in ("baseline", "ceiling") if name in rss)
+        growth = f"{product['growth_mb']:+.1f} MB"
+        lines.append(
+            f"| worker memory (RSS, largest worker) | after all rounds | {product['max_mb']:.0f} MB"
+            f" | | | | | | | | | < 100 MB, not growing | {_met(product['met'])}"
+            f" (growth first→last round {growth}; {others}) |"
+        )
+    return "\n".join(lines)
+
+
+def chart(result: dict, path: Path) -> None:
+    """Requests/s per scenario and target (log scale), with the rebuild speed beside it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["summary"]["rows"]
+    has_rebuild = "rebuild" in result
+    fig, axes = plt.subplots(
+        1,
+        2 if has_rebuild else 1,
+        figsize=(13 if has_rebuild else 9, 4.8),
+        gridspec_kw={"width_ratios": [3, 1]} if has_rebuild else None,
+        squeeze=False,
+    )
+    ax = axes[0][0]
+    titles = [row["title"].replace(" (", "\n(") for row in rows.values()]
+    colors = {"product": "#1f77b4", "baseline": "#ff7f0e", "ceiling": "#9e9e9e"}
+    height = 0.27
+    for i, target in enumerate(("product", "baseline", "ceiling")):
+        values = [row[target]["rps"] for row in rows.values()]
+        positions = [n + (i - 1) * height for n in range(len(rows))]
+        ax.barh(positions, values, height, label=target, color=colors[target])
+    ax.set_yticks(range(len(rows)), titles, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("requests/s (median of rounds, log scale)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    if has_rebuild:
+        rb = axes[0][1]
+        labels = [f"{r['events']:,}" for r in result["rebuild"]]
+        rb.bar(labels, [r["events_per_s"] for r in result["rebuild"]], color=colors["product"])
+        rb.axhline(REBUILD_TARGET, color="red", linestyle="--", linewidth=1, label="target 20,000/s")
+        rb.set_xlabel("events replayed")
+        rb.set_ylabel("events/s")
+        rb.set_title("projection rebuild", fontsize=9)
+        rb.legend(fontsize=8)
+    m = result["machine"]
+    fig.suptitle(
+        f"CQRS service benchmark {result['date']} ({result['mode']}): {m['cores']} cores, {m['ram_gib']} GiB,"
+        f" Python {m['python']}, SQLite {m['sqlite']}; gunicorn {result['settings']['workers']} sync workers",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

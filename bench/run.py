@@ -1,0 +1,369 @@
+"""`make bench`: the product against a bare-Flask ceiling and a plain CRUD baseline (issue 11).
+
+Each phase fills a fresh SQLite file per target with the same logical data, starts the
+three targets under gunicorn with the same flags, checks that product and baseline answer
+the same JSON, then runs every scenario in rounds that alternate between the targets
+(product, ceiling, baseline, product, ...). Each figure is the median of the rounds.
+Prints one table, and writes bench/results/<date>.json and a PNG chart beside it.
+
+    python -m bench.run            # the full run (100k and 1M rows)
+    python -m bench.run --quick    # a smaller run, under 2 minutes
+
+Adding a scenario: add a ``Scenario`` to a phase in ``phases()``; a module that does not
+exist yet is listed in ``PENDING`` and shows in the table as "module not built yet".
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from bench import data, fill, report, servers
+
+BENCH = Path(__file__).resolve().parent
+LUA = BENCH / "lua"
+RESULTS = BENCH / "results"
+TARGETS = ("product", "ceiling", "baseline")
+
+
+@dataclass(frozen=True)
+class Size:
+    rows: int  # items, employees and users in phase 1
+    deep_rows: int  # employees in phase 2
+    deep_page: int  # the page reached by cursor (product) or OFFSET (baseline)
+    rebuild_small: int  # employees filled before the first timed rebuild
+    duration: float  # seconds per wrk run
+    warmup: float  # seconds of unmeasured load per target before the rounds
+    rounds: int
+
+
+FULL = Size(rows=100_000, deep_rows=1_000_000, deep_page=1_000, rebuild_small=100_000, duration=10, warmup=2, rounds=3)
+QUICK = Size(rows=5_000, deep_rows=20_000, deep_page=100, rebuild_small=5_000, duration=1, warmup=0, rounds=3)
+
+
+@dataclass
+class Scenario:
+    key: str
+    title: str
+    data: str
+    target: str  # the issue's target, as text
+    script: str  # a Lua script in bench/lua
+    paths: dict[str, str] = field(default_factory=dict)  # target -> path (or a file of paths, see paths.lua)
+    runs: dict[str, list[dict]] = field(default_factory=dict)
+
+
+# Scenarios from the issue whose module is not built yet: shown in the table all the same.
+PENDING = [
+    ("GET /users/<id>/orders and GET /orders/<id>", "10k users, 100k orders", "≥ 2× baseline", "orders"),
+    ("GET /devices/<id>, 1 reading vs 1M readings", "1M readings", "latency ratio ≤ 1.2", "devices"),
+    ("POST /devices/<id>/telemetry, batches of 100", "—", "≥ 50,000 readings/s", "devices"),
+]
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ---------------------------------------------------------------- load
+
+
+def wrk(url: str, script: str, paths_file: str | None, duration: float, threads: int, connections: int) -> dict:
+    """One wrk run; its figures as report.lua prints them, plus requests/s."""
+    env = {**os.environ, "BENCH_LUA": str(LUA), "BENCH_PATHS": paths_file or ""}
+    argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--timeout", "60s"]
+    argv += ["-s", str(LUA / script), url]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=duration + 120, check=True)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no figures:\n{done.stdout}\n{done.stderr}")
+    figures = json.loads(line.removeprefix("BENCH_JSON "))
+    figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    figures["errors"] = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors"))
+    return figures
+
+
+def _split(path: str) -> tuple[str, str | None]:
+    """A scenario path is either a URL path, or ``@file`` naming a file of paths for paths.lua."""
+    return ("/", path[1:]) if path.startswith("@") else (path, None)
+
+
+def _script(scenario: Scenario, paths_file: str | None) -> str:
+    return "get.lua" if scenario.script == "paths.lua" and paths_file is None else scenario.script
+
+
+def run_phase(scenarios: list[Scenario], targets: dict[str, servers.Server], size: Size, load: dict) -> None:
+    """Warm up, then the rounds: per scenario, product, ceiling, baseline in turn; RSS after each round."""
+    if size.warmup:
+        for scenario in scenarios:
+            for name in TARGETS:
+                path, paths_file = _split(scenario.paths[name])
+                wrk(targets[name].url + path, _script(scenario, paths_file), paths_file, size.warmup, **load)
+    for round_no in range(1, size.rounds + 1):
+        for scenario in scenarios:
+            for name in TARGETS:
+                path, paths_file = _split(scenario.paths[name])
+                figures = wrk(
+                    targets[name].url + path, _script(scenario, paths_file), paths_file, size.duration, **load
+                )
+                scenario.runs.setdefault(name, []).append(figures)
+                log(
+                    f"round {round_no} {scenario.key:<16} {name:<8} {figures['rps']:8.0f} req/s"
+                    f"  p50 {figures['p50_us'] / 1000:7.2f} ms  p99 {figures['p99_us'] / 1000:7.2f} ms"
+                    + (f"  ERRORS {figures['errors']}" if figures["errors"] else "")
+                )
+        for server in targets.values():
+            server.record_rss()
+
+
+# ---------------------------------------------------------------- checks
+
+
+def same_answers(targets: dict[str, servers.Server], pairs: list[tuple[str, str]]) -> None:
+    """Product and baseline must answer the same JSON, or the comparison means nothing."""
+    for product_path, baseline_path in pairs:
+        mine, _ = servers.get_json(targets["product"].url + product_path)
+        theirs, _ = servers.get_json(targets["baseline"].url + baseline_path)
+        if mine != theirs:
+            raise RuntimeError(f"product {product_path} and baseline {baseline_path} answer differently")
+
+
+def cursor_path(server: servers.Server, first: str, page: int) -> str:
+    """The product's URL of page ``page``, reached by following its Link headers from page 1."""
+    path = first
+    for _ in range(page - 1):
+        _, headers = servers.get_json(server.url + path)
+        link = headers["Link"]
+        path = link[link.index("<") + 1 : link.index(">")].removeprefix(server.url)
+    return path
+
+
+# ---------------------------------------------------------------- phases
+
+
+def phase_rows(size: Size, work: Path, load: dict, workers: int, result: dict) -> list[Scenario]:
+    """100k items, employees and users: reads by id and first pages, and POST /items."""
+    product_db, baseline_db = str(work / "product-rows.db"), str(work / "baseline-rows.db")
+    n = size.rows
+    log(f"phase 1: filling {n:,} items, employees and users")
+    app = fill.product_app(product_db)
+    seconds = fill.fill_product(app, items=n, employees=n, users=n)
+    events, rebuilt = fill.rebuild_product(app)
+    fill.close_product(app)
+    result["fill"]["product_rows"] = {
+        "commands": 3 * n,
+        "seconds": seconds,
+        "rebuild_events": events,
+        "rebuild_seconds": rebuilt,
+    }
+    result["fill"]["baseline_rows"] = {"seconds": fill.fill_baseline(baseline_db, items=n, employees=n, users=n)}
+    log(f"product filled in {seconds:.1f}s ({3 * n / seconds:,.0f} commands/s), read model rebuilt in {rebuilt:.1f}s")
+
+    ids = work / "item-ids.txt"
+    ids.write_text("".join(f"/items/{item.id}\n" for item in data.items(n)))
+    label = f"{n // 1000}k" if n >= 1000 else str(n)
+    scenarios = [
+        Scenario(
+            "item_by_id",
+            "GET /items/<id>",
+            f"{label} items",
+            "≥ 1.0× baseline, ≥ 0.5× ceiling",
+            "paths.lua",
+            {"product": f"@{ids}", "ceiling": "/items/x", "baseline": f"@{ids}"},
+        ),
+        Scenario(
+            "items_page",
+            "GET /items (first page of 100)",
+            f"{label} items",
+            "≥ 1.0× baseline",
+            "get.lua",
+            {"product": "/items", "ceiling": "/items", "baseline": "/items"},
+        ),
+        Scenario(
+            "employees_page",
+            "GET /employees (first page)",
+            f"{label} employees",
+            "≥ 2× baseline",
+            "get.lua",
+            {"product": "/employees", "ceiling": "/employees", "baseline": "/employees"},
+        ),
+        Scenario(
+            "post_item",
+            "POST /items",
+            f"{label} items",
+            "≥ 0.5× baseline",
+            "post_item.lua",
+            {"product": "/", "ceiling": "/", "baseline": "/"},
+        ),
+    ]
+    targets = _start_all(product_db, baseline_db, workers, work)
+    try:
+        first_id = next(data.items(1)).id
+        same_answers(
+            targets,
+            [
+                (f"/items/{first_id}", f"/items/{first_id}"),
+                ("/items", "/items"),
+                ("/employees", "/employees"),
+                ("/users", "/users"),
+            ],
+        )
+        run_phase(scenarios, targets, size, load)
+        result["rss"]["rows"] = {name: server.rss_rounds for name, server in targets.items()}
+    finally:
+        _stop_all(targets)
+    return scenarios
+
+
+def phase_deep(size: Size, work: Path, load: dict, workers: int, result: dict) -> list[Scenario]:
+    """1M employees: the first page against a deep page; and rebuild speed at two sizes."""
+    product_db, baseline_db = str(work / "product-deep.db"), str(work / "baseline-deep.db")
+    small, total = size.rebuild_small, size.deep_rows
+    log(f"phase 2: filling {small:,} employees, timing a rebuild")
+    app = fill.product_app(product_db)
+    seconds = fill.fill_product(app, employees=small)
+    rebuilds = [fill.rebuild_product(app)]
+    log(f"rebuild of {rebuilds[0][0]:,} events: {rebuilds[0][1]:.1f}s; filling up to {total:,} employees")
+    seconds += fill.fill_product(app, employees=total - small, employees_start=small)
+    rebuilds.append(fill.rebuild_product(app))
+    log(f"rebuild of {rebuilds[1][0]:,} events: {rebuilds[1][1]:.1f}s")
+    fill.close_product(app)
+    result["fill"]["product_deep"] = {"commands": total, "seconds": seconds}
+    result["fill"]["baseline_deep"] = {"seconds": fill.fill_baseline(baseline_db, employees=total)}
+    result["rebuild"] = [
+        {"events": events, "seconds": secs, "events_per_s": events / secs} for events, secs in rebuilds
+    ]
+
+    label = f"{total // 1_000_000}M" if total >= 1_000_000 else f"{total // 1000}k"
+    offset = f"/employees?limit=100&offset={(size.deep_page - 1) * 100}"
+    targets = _start_all(product_db, baseline_db, workers, work)
+    try:
+        deep = cursor_path(targets["product"], "/employees?limit=100", size.deep_page)
+        same_answers(targets, [("/employees?limit=100", "/employees?limit=100"), (deep, offset)])
+        (work / "deep.txt").write_text(deep + "\n")
+        scenarios = [
+            Scenario(
+                "deep_page_1",
+                "GET /employees page 1",
+                f"{label} employees",
+                "(reference for page N)",
+                "get.lua",
+                {"product": "/employees?limit=100", "ceiling": "/employees", "baseline": "/employees?limit=100"},
+            ),
+            Scenario(
+                "deep_page_n",
+                f"GET /employees page {size.deep_page:,} (cursor; baseline OFFSET)",
+                f"{label} employees",
+                "p50 ratio to page 1 ≤ 1.2",
+                "paths.lua",
+                {"product": f"@{work / 'deep.txt'}", "ceiling": "/employees", "baseline": offset},
+            ),
+        ]
+        run_phase(scenarios, targets, size, load)
+        result["rss"]["deep"] = {name: server.rss_rounds for name, server in targets.items()}
+    finally:
+        _stop_all(targets)
+    return scenarios
+
+
+def _start_all(product_db: str, baseline_db: str, workers: int, work: Path) -> dict[str, servers.Server]:
+    started: dict[str, servers.Server] = {}
+    try:
+        started["product"] = servers.product(product_db, workers, work)
+        started["ceiling"] = servers.ceiling(workers, work)
+        started["baseline"] = servers.baseline(baseline_db, workers, work)
+    except BaseException:
+        _stop_all(started)
+        raise
+    return started
+
+
+def _stop_all(targets: dict[str, servers.Server]) -> None:
+    for server in targets.values():
+        server.stop()
+
+
+# ---------------------------------------------------------------- machine
+
+
+def machine() -> dict:
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gib": round(int(meminfo[0].split()[1]) / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "wrk": wrk_version.strip(),
+        "kernel": platform.release(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller data and shorter runs (under 2 minutes)")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 4)))
+    parser.add_argument("--connections", type=int, default=int(os.environ.get("BENCH_CONNECTIONS", 8)))
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--only", choices=("rows", "deep"), help="run one phase (for development)")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install -y wrk (make bench does this)")
+    size = QUICK if args.quick else FULL
+    load = {"threads": args.threads, "connections": args.connections}
+    started = time.monotonic()
+    result = {
+        "date": date.today().isoformat(),
+        "mode": "quick" if args.quick else "full",
+        "machine": machine(),
+        "load_average_before": os.getloadavg(),
+        "settings": {"workers": args.workers, "worker_class": "sync", **load, "size": size.__dict__},
+        "fill": {},
+        "rss": {},
+    }
+    work = Path(tempfile.mkdtemp(prefix="cqrs-bench-"))
+    scenarios: list[Scenario] = []
+    try:
+        if args.only in (None, "rows"):
+            scenarios += phase_rows(size, work, load, args.workers, result)
+        if args.only in (None, "deep"):
+            scenarios += phase_deep(size, work, load, args.workers, result)
+    except BaseException:
+        log(f"failed; gunicorn logs are kept in {work}")
+        raise
+    result["load_average_after"] = os.getloadavg()
+    result["seconds"] = round(time.monotonic() - started, 1)
+    result["scenarios"] = [
+        {"key": s.key, "title": s.title, "data": s.data, "target": s.target, "runs": s.runs} for s in scenarios
+    ]
+    result["summary"] = report.summarize(result, scenarios, PENDING, size)
+    RESULTS.mkdir(exist_ok=True)
+    stem = result["date"] + ("-quick" if args.quick else "")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    report.chart(result, RESULTS / f"{stem}.png")
+    print()
+    print(report.table(result))
+    print(f"\nWritten: bench/results/{stem}.json and bench/results/{stem}.png ({result['seconds']:.0f}s)")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

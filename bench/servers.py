@@ -1,0 +1,117 @@
+"""Start the three targets under gunicorn with identical settings, and read their workers' memory."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+
+def gunicorn_flags(workers: int) -> list[str]:
+    """The command-line settings every target runs with. The ceiling and the baseline run
+    from bench/, so they never pick up the product's gunicorn.conf.py."""
+    return ["--workers", str(workers), "--worker-class", "sync", "--timeout", "120", "--backlog", "2048"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen
+    url: str
+    log: Path
+    rss_rounds: list[dict[int, float]] = field(default_factory=list)
+
+    def worker_pids(self) -> list[int]:
+        pids = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            children = (task / "children").read_text().split()
+            pids += [int(pid) for pid in children]
+        return sorted(pids)
+
+    def record_rss(self) -> dict[int, float]:
+        """VmRSS of each worker, in MB, appended to ``rss_rounds``."""
+        sample = {}
+        for pid in self.worker_pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except FileNotFoundError:
+                continue
+            kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            sample[pid] = round(kb / 1024, 1)
+        self.rss_rounds.append(sample)
+        return sample
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start(
+    name: str, app: str, cwd: Path, env: dict, workers: int, log_dir: Path, ready_path: str, config: list[str] = ()
+) -> Server:
+    port = free_port()
+    log = log_dir / f"{name}.log"
+    argv = [sys.executable, "-m", "gunicorn", *config, *gunicorn_flags(workers), "--bind", f"127.0.0.1:{port}", app]
+    with open(log, "ab") as out:
+        process = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(name, process, f"http://127.0.0.1:{port}", log)
+    _wait_until_serving(server, ready_path, workers)
+    return server
+
+
+def _wait_until_serving(server: Server, path: str, workers: int) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited:\n{server.log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(server.url + path, timeout=10) as reply:
+                if reply.status == 200 and len(server.worker_pids()) == workers:
+                    # every worker has booted (and, for the product, caught up) before loading starts
+                    time.sleep(1)
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"{server.name} did not start:\n{server.log.read_text()[-3000:]}")
+
+
+def product(database: str, workers: int, log_dir: Path) -> Server:
+    """The product as it is deployed: its gunicorn.conf.py when the repo has one (the shared
+    flags come after it on the command line, so they win)."""
+    config = ["--config", "gunicorn.conf.py"] if (ROOT / "gunicorn.conf.py").exists() else []
+    env = {"DATABASE_PATH": database}
+    return start("product", "wsgi:app", ROOT, env, workers, log_dir, "/items?limit=1", config)
+
+
+def ceiling(workers: int, log_dir: Path) -> Server:
+    return start("ceiling", "ceiling:app", BENCH, {}, workers, log_dir, "/")
+
+
+def baseline(database: str, workers: int, log_dir: Path) -> Server:
+    return start(
+        "baseline", "baseline.app:app", BENCH, {"BASELINE_DATABASE": database}, workers, log_dir, "/items?limit=1"
+    )
+
+
+def get_json(url: str) -> tuple[object, dict]:
+    with urllib.request.urlopen(url, timeout=120) as reply:
+        return json.loads(reply.read()), dict(reply.headers)
