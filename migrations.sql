@@ -50,8 +50,46 @@ CREATE TABLE IF NOT EXISTS projection_checkpoints (
     error_message  TEXT,
     error_position INTEGER,
     error_count    INTEGER NOT NULL DEFAULT 0,
-    failed_at      TEXT
+    failed_at      TEXT,
+    retry_at       TEXT                                -- a failing projection waits until then
 ) STRICT;
+
+-- Events an operator told a projection to pass over, and why.
+CREATE TABLE IF NOT EXISTS projection_skips (
+    name       TEXT    NOT NULL,
+    position   INTEGER NOT NULL,
+    reason     TEXT    NOT NULL,
+    skipped_by TEXT    NOT NULL,
+    skipped_at TEXT    NOT NULL,
+    PRIMARY KEY (name, position)
+) STRICT;
+
+-- Rebuilds in progress: the shadow tables have been filled up to position.
+CREATE TABLE IF NOT EXISTS projection_rebuilds (
+    name       TEXT    PRIMARY KEY,
+    position   INTEGER NOT NULL,
+    head       INTEGER NOT NULL,
+    started_at TEXT    NOT NULL
+) STRICT;
+
+-- The log as the read side sees it: the event feed, stream histories, as_of reads.
+CREATE TABLE IF NOT EXISTS event_history_view (
+    position       INTEGER PRIMARY KEY,
+    event_id       TEXT    NOT NULL,
+    stream_type    TEXT    NOT NULL,
+    stream_id      TEXT    NOT NULL,
+    version        INTEGER NOT NULL,
+    type           TEXT    NOT NULL,
+    schema_version INTEGER NOT NULL,
+    payload        TEXT    NOT NULL,
+    occurred_at    TEXT    NOT NULL,
+    correlation_id TEXT,
+    causation_id   TEXT
+) STRICT;
+
+CREATE INDEX IF NOT EXISTS event_history_view_by_stream ON event_history_view (stream_type, stream_id, version);
+CREATE INDEX IF NOT EXISTS event_history_view_by_type ON event_history_view (type, position);
+CREATE INDEX IF NOT EXISTS event_history_view_by_stream_type ON event_history_view (stream_type, position);
 
 -- ---------------------------------------------------------------- items
 

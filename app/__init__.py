@@ -29,7 +29,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import commands, messages, projections, queries  # noqa: F401
 
     app.extensions["bus"] = Bus(commands.HANDLERS)
-    projector = Projector(projections.ALL, batch_size=app.config["PROJECTION_BATCH_SIZE"])
+    projector = Projector(
+        projections.ALL,
+        batch_size=app.config["PROJECTION_BATCH_SIZE"],
+        retry_seconds=app.config["PROJECTION_RETRY_SECONDS"],
+    )
     app.extensions["projector"] = projector
     events_committed.connect(projector.on_events_committed, sender=app, weak=False)
     if app.config["APP_ROLE"] in ("all", "command"):
@@ -40,5 +44,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config["SKIP_STARTUP_TASKS"]:
         db.migrate(app.config["DATABASE_PATH"], app.config["SQLITE_BUSY_TIMEOUT_MS"])
         with app.app_context():
-            projector.catch_up_or_log("start")
+            projector.catch_up_or_log("start", force=True)
     return app

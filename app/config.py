@@ -54,6 +54,8 @@ def from_environment(instance_path: str) -> dict:
         "PAGE_SIZE_DEFAULT": _int("PAGE_SIZE_DEFAULT", 100, minimum=1),
         "PAGE_SIZE_MAX": _int("PAGE_SIZE_MAX", 1000, minimum=1),
         "PROJECTION_BATCH_SIZE": _int("PROJECTION_BATCH_SIZE", 500, minimum=1),
+        # A failing projection is retried after 1, 2, 4 ... seconds (at most 5 minutes).
+        "PROJECTION_RETRY_SECONDS": _int("PROJECTION_RETRY_SECONDS", 1, minimum=0),
         "IDEMPOTENCY_TTL_SECONDS": _int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600, minimum=1),
         "REQUIRE_IF_MATCH": _flag("REQUIRE_IF_MATCH"),
         "LOG_LEVEL": _choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),

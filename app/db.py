@@ -30,8 +30,8 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations.sql"
 
 
 def is_read_table(name: str) -> bool:
-    """Read tables are the projections' views and their checkpoints."""
-    return name.endswith("_view") or name == "projection_checkpoints"
+    """Read tables are the projections' views and the projector's own bookkeeping."""
+    return name.endswith("_view") or name.startswith("projection_")
 
 
 def _may_touch(role: str, action: int, table: str) -> bool:
@@ -57,7 +57,6 @@ def _authorizer(role: str):
 
 
 def _configure_engine(engine, role: str, busy_timeout_ms: int, synchronous: str) -> None:
-    begin = "BEGIN" if role == "query" else "BEGIN IMMEDIATE"
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
@@ -73,7 +72,8 @@ def _configure_engine(engine, role: str, busy_timeout_ms: int, synchronous: str)
     def on_begin(connection):
         # IMMEDIATE takes the write lock up front, so concurrent writers queue on
         # busy_timeout instead of failing to upgrade a read lock ("database is locked").
-        connection.exec_driver_sql(begin)
+        reading = role == "query" or connection.get_execution_options().get("read_only")
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def init_app(app: Flask) -> None:
@@ -127,7 +127,7 @@ class Tx:
         self.connection = connection
 
     def execute(self, sql: str, **params) -> CursorResult:
-        return self.connection.execute(_text(sql), params)
+        return self.execute_with(sql, params)
 
     def first(self, sql: str, **params) -> Row | None:
         return self.execute(sql, **params).first()
@@ -138,13 +138,22 @@ class Tx:
     def all(self, sql: str, **params) -> list[Row]:
         return list(self.execute(sql, **params))
 
+    def execute_many(self, sql: str, rows: list[dict]) -> None:
+        """One statement for many parameter sets (sqlite3's executemany)."""
+        if rows:
+            self.execute_with(sql, rows)
+
+    def execute_with(self, sql: str, params) -> CursorResult:
+        return self.connection.execute(_text(sql), params)
+
 
 @contextmanager
-def transaction(role: str) -> Iterator[Tx]:
+def transaction(role: str, read_only: bool = False) -> Iterator[Tx]:
     """One transaction as ``role``: commits when the block ends, rolls back if it raises.
 
-    Command and projector transactions begin IMMEDIATE (they hold the write lock);
-    query transactions are plain snapshot reads.
+    Command and projector transactions begin IMMEDIATE (they hold the write lock)
+    unless ``read_only``; query transactions are always plain snapshot reads.
     """
-    with db.engines[_BIND_KEY[role]].connect() as connection, connection.begin():
+    engine = db.engines[_BIND_KEY[role]]
+    with engine.connect().execution_options(read_only=read_only) as connection, connection.begin():
         yield Tx(connection)

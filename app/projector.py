@@ -8,10 +8,16 @@ catches up in order and exactly once at the next dispatch or start, and a
 failure never leaves a read model half-applied. Projector transactions hold the
 write lock, so events from every gunicorn worker are applied one batch at a time,
 in position order.
+
+A projection whose handler raises stops at the event before (a poison event),
+records the error, and is retried with exponential backoff; the others go on.
+An operator can fix the code and catch up, or skip the event on record.
 """
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 
 from app import eventlog
 from app.db import Tx, transaction
@@ -20,15 +26,28 @@ from app.eventlog import Event, Recorded, utc_now
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Tx, Recorded], None]
+Progress = Callable[[int, int], None]  # (events applied so far, events to apply in all)
+MAX_BACKOFF = timedelta(minutes=5)
 
 
 class Projection:
-    """A named read model: the tables it owns and a handler per event type it reacts to."""
+    """A named read model: the tables it owns and a handler per event type it reacts to
+    (or ``every_event``, called for events of every type)."""
 
-    def __init__(self, name: str, tables: Iterable[str], handlers: Mapping[type[Event], Handler]):
+    def __init__(
+        self,
+        name: str,
+        tables: Iterable[str],
+        handlers: Mapping[type[Event], Handler] | None = None,
+        every_event: Handler | None = None,
+    ):
         self.name = name
         self.tables = tuple(tables)
-        self.handlers = {cls.type_name: handler for cls, handler in handlers.items()}
+        self.handlers = {cls.type_name: handler for cls, handler in (handlers or {}).items()}
+        self.every_event = every_event
+
+    def handler_for(self, event_type: str) -> Handler | None:
+        return self.every_event or self.handlers.get(event_type)
 
     def __repr__(self) -> str:
         return f"Projection({self.name!r})"
@@ -44,29 +63,43 @@ class RebuildFailed(RuntimeError):
     """A handler raised while rebuilding; the live read model was left as it was."""
 
 
+class SkipRefused(ValueError):
+    """Only the event a projection is stuck on can be skipped."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 _SAVE_CHECKPOINT = """
 INSERT INTO projection_checkpoints (name, position, updated_at) VALUES (:name, :position, :now)
 ON CONFLICT (name) DO UPDATE SET
-    position = excluded.position, updated_at = excluded.updated_at,
-    error_type = NULL, error_message = NULL, error_position = NULL, error_count = 0, failed_at = NULL
+    position = excluded.position, updated_at = excluded.updated_at, error_type = NULL,
+    error_message = NULL, error_position = NULL, error_count = 0, failed_at = NULL, retry_at = NULL
 """
 
 _SAVE_FAILURE = """
-INSERT INTO projection_checkpoints (name, error_type, error_message, error_position, error_count, failed_at)
-VALUES (:name, :type, :message, :position, 1, :now)
+INSERT INTO projection_checkpoints
+    (name, error_type, error_message, error_position, error_count, failed_at, retry_at)
+VALUES (:name, :type, :message, :position, 1, :now, :retry_at)
 ON CONFLICT (name) DO UPDATE SET
     error_count = CASE WHEN error_position = excluded.error_position THEN error_count + 1 ELSE 1 END,
     error_type = excluded.error_type, error_message = excluded.error_message,
-    error_position = excluded.error_position, failed_at = excluded.failed_at
+    error_position = excluded.error_position, failed_at = excluded.failed_at, retry_at = excluded.retry_at
 """
 
 
 class Projector:
     """Applies the event log to every projection; listens to the bus's events_committed."""
 
-    def __init__(self, projections: Iterable[Projection], batch_size: int = 500):
+    def __init__(self, projections: Iterable[Projection], batch_size: int = 500, retry_seconds: float = 1.0):
         self.projections = list(projections)
         self.batch_size = batch_size
+        self.retry_seconds = retry_seconds
         names = [p.name for p in self.projections]
         if len(set(names)) != len(names):
             raise ValueError(f"projection names must be unique: {names}")
@@ -74,58 +107,45 @@ class Projector:
     def by_name(self, names: Iterable[str] | None) -> list[Projection]:
         """The named projections (all when ``names`` is empty); KeyError names an unknown one."""
         known = {p.name: p for p in self.projections}
+        names = list(names or [])
         return [known[name] for name in names] if names else list(self.projections)
 
     def on_events_committed(self, _sender, events: list[Recorded]) -> None:
         """Blinker receiver: bring the read model up to date before the response leaves."""
         self.catch_up_or_log(f"events up to {events[-1].position} committed")
 
-    def catch_up_or_log(self, reason: str) -> None:
+    def catch_up_or_log(self, reason: str, force: bool = False) -> None:
         """Catch up, never raising: the commands are already committed, and whatever
         failed here is retried by the next dispatch or at the next start."""
         try:
-            self.catch_up()
+            self.catch_up(force=force)
         except Exception:
             log.exception("projection catch-up (%s) failed; it will be retried", reason)
 
-    def catch_up(self) -> int:
-        """Apply all pending events to every projection, batch by batch; returns events read."""
+    def catch_up(self, force: bool = False) -> int:
+        """Apply all pending events to every projection, batch by batch; returns events read.
+
+        A failing projection is passed over until its next retry is due, unless ``force``.
+        """
         failed: set[str] = set()
         total = 0
         while True:
             with transaction("projector") as tx:
-                read = self._apply_batch(tx, self.projections, failed)
+                read = self._apply_batch(tx, self.projections, failed, force)
             total += read
             if read < self.batch_size:
                 return total
 
-    def rebuild(self, names: Iterable[str] | None = None) -> int:
-        """Throw the chosen read models away and replay the whole log into them.
-
-        It runs in one transaction: queries keep reading the old rows until the
-        rebuilt ones replace them at commit; a failing handler rolls it all back.
-        """
-        chosen = self.by_name(names)
-        failed: set[str] = set()
-        total = 0
-        with transaction("projector") as tx:
-            for projection in chosen:
-                for table in projection.tables:
-                    tx.execute(f"DELETE FROM {table}")  # noqa: S608 -- names come from code
-                tx.execute(
-                    "INSERT OR REPLACE INTO projection_checkpoints (name, position) VALUES (:name, 0)",
-                    name=projection.name,
-                )
-            while (read := self._apply_batch(tx, chosen, failed)) and not failed:
-                total += read
-            if failed:
-                raise RebuildFailed(f"rebuild stopped: {sorted(failed)} failed; see projection_checkpoints")
-        return total
-
-    def _apply_batch(self, tx: Tx, projections: list[Projection], failed: set[str]) -> int:
-        """Apply the next batch of events to each projection not yet failed; returns events read."""
-        saved = dict(tx.all("SELECT name, position FROM projection_checkpoints"))
-        checkpoints = {p.name: saved.get(p.name, 0) for p in projections if p.name not in failed}
+    def _apply_batch(self, tx: Tx, projections: list[Projection], failed: set[str], force: bool) -> int:
+        """Apply the next batch of events to each projection not failed or waiting; returns events read."""
+        now = _iso(_now())
+        saved = {row.name: row for row in tx.all("SELECT name, position, retry_at FROM projection_checkpoints")}
+        waiting = {name for name, row in saved.items() if not force and row.retry_at and row.retry_at > now}
+        checkpoints = {
+            p.name: saved[p.name].position if p.name in saved else 0
+            for p in projections
+            if p.name not in failed | waiting
+        }
         if not checkpoints:
             return 0
         events = eventlog.read_after(tx, min(checkpoints.values()), self.batch_size)
@@ -142,17 +162,22 @@ class Projector:
         try:
             with tx.connection.begin_nested():
                 _apply(tx, projection, events)
+                tx.execute(_SAVE_CHECKPOINT, name=projection.name, position=events[-1].position, now=utc_now())
             return True
         except HandlerFailed as failure:
-            bad = failure.event
-            cause = failure.__cause__
-        log.error(
-            "projection %s failed on event %s (%s)", projection.name, bad.position, bad.type, exc_info=cause
-        )
+            bad, cause = failure.event, failure.__cause__
+        log.error("projection %s failed on event %s (%s)", projection.name, bad.position, bad.type, exc_info=cause)
         before = [e for e in events if e.position < bad.position]
         if before:
             with tx.connection.begin_nested():
                 _apply(tx, projection, before)
+                tx.execute(_SAVE_CHECKPOINT, name=projection.name, position=before[-1].position, now=utc_now())
+        errors = tx.scalar(
+            "SELECT error_count FROM projection_checkpoints WHERE name = :name AND error_position = :position",
+            name=projection.name,
+            position=bad.position,
+        )
+        backoff = min(timedelta(seconds=self.retry_seconds * 2 ** (errors or 0)), MAX_BACKOFF)
         tx.execute(
             _SAVE_FAILURE,
             name=projection.name,
@@ -160,16 +185,177 @@ class Projector:
             message=str(cause)[:500],
             position=bad.position,
             now=utc_now(),
+            retry_at=_iso(_now() + backoff),
         )
         return False
+
+    def skip(self, name: str, position: int, reason: str, skipped_by: str) -> None:
+        """Pass over the event a failing projection is stuck on, on record; then catch up."""
+        (projection,) = self.by_name([name])
+        with transaction("projector") as tx:
+            stuck = tx.scalar(
+                "SELECT error_position FROM projection_checkpoints WHERE name = :name", name=projection.name
+            )
+            if stuck != position:
+                raise SkipRefused(f"{name} is stuck on {stuck or 'no event'}, not on {position}")
+            tx.execute(
+                "INSERT INTO projection_skips (name, position, reason, skipped_by, skipped_at)"
+                " VALUES (:name, :position, :reason, :by, :now)",
+                name=name,
+                position=position,
+                reason=reason,
+                by=skipped_by,
+                now=utc_now(),
+            )
+            tx.execute(_SAVE_CHECKPOINT, name=name, position=position, now=utc_now())
+        self.catch_up(force=True)
+
+    def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
+        """Replay the whole log into fresh copies of the chosen read models, then swap them in.
+
+        The copies ("shadow" tables) fill in short batches beside the live tables, so
+        queries keep answering from the live ones and commands keep committing. The
+        last batch, the swap and the checkpoint commit in one transaction: readers see
+        the old read model or the new one, never a mix. Returns the events replayed.
+        """
+        return sum(self._rebuild(projection, progress) for projection in self.by_name(names))
+
+    def _rebuild(self, projection: Projection, progress: Progress | None) -> int:
+        shadows = {table: f"rebuild__{table}" for table in projection.tables}
+        with transaction("projector") as tx:
+            head = eventlog.head(tx)
+            for table, shadow in shadows.items():
+                _create_like(tx, table, shadow)
+            tx.execute(
+                "INSERT OR REPLACE INTO projection_rebuilds (name, position, head, started_at)"
+                " VALUES (:name, 0, :head, :now)",
+                name=projection.name,
+                head=head,
+                now=utc_now(),
+            )
+        try:
+            return self._fill_and_swap(projection, shadows, head, progress)
+        except BaseException:
+            with transaction("projector") as tx:
+                _drop_shadows(tx, projection, shadows)
+            raise
+
+    def _fill_and_swap(self, projection: Projection, shadows: dict, head: int, progress: Progress | None) -> int:
+        position, done = 0, 0
+        while True:
+            with transaction("projector") as tx:
+                events = eventlog.read_after(tx, position, self.batch_size)
+                if events:
+                    try:
+                        _apply(_Renamed(tx, shadows), projection, events)
+                    except HandlerFailed as failure:
+                        raise RebuildFailed(
+                            f"{projection.name}: event {failure.event.position} ({failure.event.type}) failed:"
+                            f" {failure.__cause__!r}; the live read model is unchanged"
+                        ) from failure.__cause__
+                    position, done = events[-1].position, done + len(events)
+                if len(events) < self.batch_size:  # caught up while holding the write lock: swap now
+                    for table, shadow in shadows.items():
+                        _swap(tx, table, shadow)
+                    tx.execute(_SAVE_CHECKPOINT, name=projection.name, position=position, now=utc_now())
+                    tx.execute("DELETE FROM projection_rebuilds WHERE name = :name", name=projection.name)
+                else:
+                    tx.execute(
+                        "UPDATE projection_rebuilds SET position = :position WHERE name = :name",
+                        name=projection.name,
+                        position=position,
+                    )
+            if progress:
+                progress(done, max(head, position))
+            if len(events) < self.batch_size:
+                return done
+
+    def status(self) -> list[dict]:
+        """Each projection's checkpoint, lag behind the log's head, state and last error."""
+        with transaction("projector", read_only=True) as tx:
+            head = eventlog.head(tx)
+            rows = {row.name: row for row in tx.all("SELECT * FROM projection_checkpoints")}
+            rebuilds = {row.name: row for row in tx.all("SELECT * FROM projection_rebuilds")}
+            skips = {row.name: row for row in tx.all("SELECT * FROM projection_skips ORDER BY skipped_at")}
+        return [_status_of(p.name, head, rows.get(p.name), rebuilds.get(p.name), skips.get(p.name)) for p in self.projections]
+
+
+def _status_of(name: str, head: int, row, rebuild, skip) -> dict:
+    checkpoint = row.position if row else 0
+    if rebuild:
+        state = "rebuilding"
+    elif row and row.error_count:
+        state = "failing"
+    else:
+        state = "live" if checkpoint >= head else "catching_up"
+    return {
+        "name": name,
+        "state": state,
+        "checkpoint": checkpoint,
+        "head": head,
+        "lag": head - checkpoint,
+        "last_advanced_at": row.updated_at if row else None,
+        "last_error": {
+            "type": row.error_type,
+            "message": row.error_message,
+            "position": row.error_position,
+            "retries": row.error_count,
+            "failed_at": row.failed_at,
+            "next_retry_at": row.retry_at,
+        }
+        if row and row.error_count
+        else None,
+        "rebuild": {"position": rebuild.position, "head": rebuild.head, "started_at": rebuild.started_at}
+        if rebuild
+        else None,
+        "last_skip": {"position": skip.position, "reason": skip.reason, "by": skip.skipped_by, "at": skip.skipped_at}
+        if skip
+        else None,
+    }
 
 
 def _apply(tx: Tx, projection: Projection, events: list[Recorded]) -> None:
     for event in events:
-        handler = projection.handlers.get(event.type)
+        handler = projection.handler_for(event.type)
         if handler is not None:
             try:
                 handler(tx, event)
             except Exception as exc:
                 raise HandlerFailed(event) from exc
-    tx.execute(_SAVE_CHECKPOINT, name=projection.name, position=events[-1].position, now=utc_now())
+
+
+class _Renamed(Tx):
+    """A Tx whose SQL addresses the shadow tables instead of the live ones."""
+
+    __slots__ = ("_pattern", "_renames")
+
+    def __init__(self, tx: Tx, renames: dict[str, str]):
+        super().__init__(tx.connection)
+        self._renames = renames
+        self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, renames)) + r")\b")
+
+    def execute_with(self, sql: str, params):
+        return super().execute_with(self._pattern.sub(lambda m: self._renames[m.group(1)], sql), params)
+
+
+def _create_like(tx: Tx, table: str, shadow: str) -> None:
+    """An empty copy of ``table`` named ``shadow``, without secondary indexes (built at the swap)."""
+    ddl = tx.scalar("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = :name", name=table)
+    tx.execute(f"DROP TABLE IF EXISTS {shadow}")
+    tx.execute(re.sub(rf"\b{re.escape(table)}\b", shadow, ddl, count=1))
+
+
+def _swap(tx: Tx, table: str, shadow: str) -> None:
+    indexes = tx.all(
+        "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = :name AND sql IS NOT NULL", name=table
+    )
+    tx.execute(f"DROP TABLE {table}")
+    tx.execute(f"ALTER TABLE {shadow} RENAME TO {table}")
+    for (sql,) in indexes:
+        tx.execute(sql)
+
+
+def _drop_shadows(tx: Tx, projection: Projection, shadows: dict) -> None:
+    for shadow in shadows.values():
+        tx.execute(f"DROP TABLE IF EXISTS {shadow}")
+    tx.execute("DELETE FROM projection_rebuilds WHERE name = :name", name=projection.name)

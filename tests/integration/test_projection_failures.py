@@ -17,6 +17,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 @pytest.fixture
+def app(tmp_path):
+    """An app whose failing projections are retried at once (no backoff), to keep these tests short."""
+    return create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "PROJECTION_RETRY_SECONDS": 0})
+
+
+@pytest.fixture
 def item_list_fails(monkeypatch):
     """Make item_list's ItemCreated handler raise until ``fix()`` is called; counts calls."""
     real = item_list.projection.handlers["ItemCreated"]
