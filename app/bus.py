@@ -28,6 +28,10 @@ signals = Namespace()
 #: Sent after a command's transaction commits. Sender: the Flask app; ``events``: list[Recorded].
 events_committed = signals.signal("events-committed")
 
+#: Sent after each command's handler. Sender: the command's type name; ``outcome``:
+#: "ok", "rejected" (a Problem for the client) or "error" (a bug or an outage).
+command_handled = signals.signal("command-handled")
+
 
 class UnitOfWork(Tx):
     """The command's write transaction; events recorded here are appended to the log in it."""
@@ -91,12 +95,24 @@ class Bus:
 
     def execute(self, command) -> Any:
         """Run the command's handler in the current unit of work, or in a new one."""
-        handler = self.handlers[type(command)]
         uow = _ambient.get()
         if uow is not None:
-            return handler(uow, command)
+            return self._handle(uow, command)
         with self.unit_of_work() as uow:
-            return handler(uow, command)
+            return self._handle(uow, command)
+
+    def _handle(self, uow: UnitOfWork, command) -> Any:
+        name = type(command).__name__
+        try:
+            result = self.handlers[type(command)](uow, command)
+        except Problem:
+            command_handled.send(name, outcome="rejected")
+            raise
+        except Exception:
+            command_handled.send(name, outcome="error")
+            raise
+        command_handled.send(name, outcome="ok")
+        return result
 
 
 def bus() -> Bus:

@@ -56,6 +56,8 @@ def from_environment(instance_path: str) -> dict:
         "PROJECTION_BATCH_SIZE": _int("PROJECTION_BATCH_SIZE", 500, minimum=1),
         # A failing projection is retried after 1, 2, 4 ... seconds (at most 5 minutes).
         "PROJECTION_RETRY_SECONDS": _int("PROJECTION_RETRY_SECONDS", 1, minimum=0),
+        "READY_MAX_LAG": _int("READY_MAX_LAG", 100, minimum=0),
+        "READY_DESPITE_FAILING": _flag("READY_DESPITE_FAILING"),
         "IDEMPOTENCY_TTL_SECONDS": _int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600, minimum=1),
         "REQUIRE_IF_MATCH": _flag("REQUIRE_IF_MATCH"),
         "LOG_LEVEL": _choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),

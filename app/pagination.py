@@ -32,7 +32,8 @@ def decode_cursor(cursor: str, arity: int) -> tuple:
     return tuple(key)
 
 
-def _limit() -> int:
+def limit_from_request() -> int:
+    """``?limit=``: PAGE_SIZE_DEFAULT when absent; 400 unless 1 to PAGE_SIZE_MAX."""
     raw = request.args.get("limit")
     maximum = current_app.config["PAGE_SIZE_MAX"]
     if raw is None:
@@ -52,7 +53,7 @@ class Page:
     @classmethod
     def from_request(cls, key_arity: int) -> "Page":
         cursor = request.args.get("cursor")
-        return cls(_limit(), decode_cursor(cursor, key_arity) if cursor else None)
+        return cls(limit_from_request(), decode_cursor(cursor, key_arity) if cursor else None)
 
     @property
     def fetch(self) -> int:

@@ -2,22 +2,21 @@
 rendered ahead of time (nested address included), so the query side never joins."""
 
 import dataclasses
-import json
 
 from app.db import Tx
+from app.documents import render
 from app.eventlog import Recorded
 from app.messages.employees import EMPLOYEE, EmployeeHired, EmployeeLeft, EmployeeUpdated
 from app.projector import Projection
 
 
 def on_employee_saved(tx: Tx, e: Recorded) -> None:
-    document = EMPLOYEE.dump({"id": e.stream_id, **dataclasses.asdict(e.data)})
     tx.execute(
         "INSERT INTO employee_details_view (id, version, document) VALUES (:id, :version, :document)"
         " ON CONFLICT (id) DO UPDATE SET version = excluded.version, document = excluded.document",
         id=e.stream_id,
         version=e.version,
-        document=json.dumps(document, ensure_ascii=False, separators=(",", ":")),
+        document=render(EMPLOYEE, e.stream_id, dataclasses.asdict(e.data)),
     )
 
 

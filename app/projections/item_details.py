@@ -1,22 +1,21 @@
 """item_details keeps item_details_view: each item's reply to GET /items/<id>, rendered ahead of time."""
 
 import dataclasses
-import json
 
 from app.db import Tx
+from app.documents import render
 from app.eventlog import Recorded
 from app.messages.items import ITEM, ItemCreated, ItemDeleted, ItemUpdated
 from app.projector import Projection
 
 
 def on_item_saved(tx: Tx, e: Recorded) -> None:
-    document = ITEM.dump({"id": e.stream_id, **dataclasses.asdict(e.data)})
     tx.execute(
         "INSERT INTO item_details_view (id, version, document) VALUES (:id, :version, :document)"
         " ON CONFLICT (id) DO UPDATE SET version = excluded.version, document = excluded.document",
         id=e.stream_id,
         version=e.version,
-        document=json.dumps(document, ensure_ascii=False, separators=(",", ":")),
+        document=render(ITEM, e.stream_id, dataclasses.asdict(e.data)),
     )
 
 

@@ -1,22 +1,21 @@
 """user_details keeps user_details_view: each user's reply to GET /users/<id>, rendered ahead of time."""
 
 import dataclasses
-import json
 
 from app.db import Tx
+from app.documents import render
 from app.eventlog import Recorded
 from app.messages.users import USER, UserDeleted, UserRegistered, UserUpdated
 from app.projector import Projection
 
 
 def on_user_saved(tx: Tx, e: Recorded) -> None:
-    document = USER.dump({"id": e.stream_id, **dataclasses.asdict(e.data)})
     tx.execute(
         "INSERT INTO user_details_view (id, version, document) VALUES (:id, :version, :document)"
         " ON CONFLICT (id) DO UPDATE SET version = excluded.version, document = excluded.document",
         id=e.stream_id,
         version=e.version,
-        document=json.dumps(document, ensure_ascii=False, separators=(",", ":")),
+        document=render(USER, e.stream_id, dataclasses.asdict(e.data)),
     )
 
 

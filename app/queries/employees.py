@@ -6,7 +6,9 @@ from flask import Blueprint, request
 from app.db import transaction
 from app.errors import NotFound
 from app.http import document_response
+from app.messages.employees import EMPLOYEE, EmployeeLeft
 from app.pagination import Page
+from app.queries.events import document_as_of
 
 routes = Blueprint("employees", __name__)
 
@@ -35,6 +37,8 @@ def index():
 def show(employee_id: str):
     """``{id, firstName, lastName, address: {id, street, zip, city}}``; 404 if unknown.
     The document was rendered by the projection."""
+    if "as_of" in request.args:
+        return document_as_of("employee", employee_id, request.args["as_of"], EMPLOYEE, gone={EmployeeLeft.type_name})
     with transaction("query") as tx:
         row = tx.first("SELECT document, version FROM employee_details_view WHERE id = :id", id=employee_id)
     if row is None:

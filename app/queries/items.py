@@ -1,11 +1,13 @@
 """Items, read side: GET /items (by name, paginated) and GET /items/<id>, from read tables only."""
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from app.db import transaction
 from app.errors import NotFound
 from app.http import document_response
+from app.messages.items import ITEM, ItemDeleted
 from app.pagination import Page
+from app.queries.events import document_as_of
 
 routes = Blueprint("items", __name__)
 
@@ -31,6 +33,8 @@ def index():
 @routes.get("/items/<uuid:item_id>")
 def show(item_id: str):
     """``{id, name, description, price?}``; 404 if unknown. The document was rendered by the projection."""
+    if "as_of" in request.args:
+        return document_as_of("item", item_id, request.args["as_of"], ITEM, gone={ItemDeleted.type_name})
     with transaction("query") as tx:
         row = tx.first("SELECT document, version FROM item_details_view WHERE id = :id", id=item_id)
     if row is None:

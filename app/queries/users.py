@@ -6,8 +6,9 @@ from flask import Blueprint, request
 from app.db import transaction
 from app.errors import NotFound
 from app.http import document_response
-from app.messages.users import email_key
+from app.messages.users import USER, UserDeleted, email_key
 from app.pagination import Page
+from app.queries.events import document_as_of
 
 routes = Blueprint("users", __name__)
 
@@ -40,6 +41,8 @@ def index():
 @routes.get("/users/<uuid:user_id>")
 def show(user_id: str):
     """``{id, first_name, last_name, email}``; 404 if unknown. The document was rendered by the projection."""
+    if "as_of" in request.args:
+        return document_as_of("user", user_id, request.args["as_of"], USER, gone={UserDeleted.type_name})
     with transaction("query") as tx:
         row = tx.first("SELECT document, version FROM user_details_view WHERE id = :id", id=user_id)
     if row is None:

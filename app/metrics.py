@@ -1,0 +1,96 @@
+"""GET /metrics in the Prometheus text format.
+
+Counted here: requests by route, method and status, request latency, commands by type
+and outcome, events appended by type (counted after their commit). Read at scrape
+time: each projection's lag and failures. Under gunicorn, gunicorn.conf.py sets
+PROMETHEUS_MULTIPROC_DIR so that every worker's counts add up in one answer.
+"""
+
+import os
+import time
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+from app.bus import command_handled, events_committed
+
+REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["route", "method", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer a request",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+COMMANDS = Counter("commands_total", "Commands handled", ["command", "outcome"])
+EVENTS = Counter("events_appended_total", "Events appended to the log and committed", ["type"])
+
+routes = Blueprint("metrics", __name__)
+
+
+class ProjectionCollector:
+    """Projection lag and failures, read from the database at scrape time (one answer for all workers)."""
+
+    def collect(self):
+        lag = GaugeMetricFamily("projection_lag_events", "Events in the log not yet applied", labels=["projection"])
+        failures = GaugeMetricFamily(
+            "projection_failures", "Consecutive failures on the event a projection is stuck on", labels=["projection"]
+        )
+        for status in current_app.extensions["projector"].status():
+            lag.add_metric([status["name"]], status["lag"])
+            failures.add_metric([status["name"]], (status["last_error"] or {}).get("retries", 0))
+        yield lag
+        yield failures
+
+
+def _counters() -> CollectorRegistry:
+    """Every worker's counts under gunicorn (multiprocess mode); this process's otherwise."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+@routes.get("/metrics")
+def metrics():
+    projections = CollectorRegistry()
+    projections.register(ProjectionCollector())
+    body = generate_latest(_counters()) + generate_latest(projections)
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)
+
+
+def _start() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _count(response):
+    route = request.url_rule.rule if request.url_rule else "unmatched"
+    REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+    LATENCY.labels(route).observe(time.perf_counter() - g.get("metrics_started", time.perf_counter()))
+    return response
+
+
+def _count_command(command_name: str, outcome: str) -> None:
+    COMMANDS.labels(command_name, outcome).inc()
+
+
+def _count_events(_sender, events) -> None:
+    for event in events:
+        EVENTS.labels(event.type).inc()
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(routes)
+    app.before_request(_start)
+    app.after_request(_count)
+    command_handled.connect(_count_command)
+    events_committed.connect(_count_events)

@@ -1,0 +1,112 @@
+"""The audit side of the read model, from event_history_view: the event feed, each stream's
+history, and an aggregate's state as of a past moment.
+
+- GET /events?after=<position>&limit=&stream_type=&type= : the log in position order, for
+  other systems to follow; the Link header continues after the last position served.
+- GET /<module>/<id>/history : that stream's events, oldest first (paginated by version).
+"""
+
+import json
+import re
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from flask import Blueprint, jsonify, request
+from marshmallow import Schema
+
+from app.db import transaction
+from app.documents import render
+from app.errors import NotFound, invalid
+from app.http import document_response
+from app.pagination import Page, limit_from_request
+
+routes = Blueprint("events", __name__)
+
+STREAMS = {"items": "item", "employees": "employee", "users": "user", "orders": "order", "devices": "device"}
+_COLUMNS = "position, event_id, stream_type, stream_id, version, type, schema_version, payload, occurred_at, correlation_id, causation_id"
+
+
+def _event(row) -> dict:
+    event = row._asdict()
+    event["data"] = json.loads(event.pop("payload"))
+    return event
+
+
+def _non_negative(name: str) -> int:
+    raw = request.args.get(name, "0")
+    if not raw.isascii() or not raw.isdigit():
+        raise invalid({name: ["Must be a position: a whole number, 0 or more."]})
+    return int(raw)
+
+
+@routes.get("/events")
+def feed():
+    """``[{position, event_id, stream_type, stream_id, version, type, data, ...}]`` after ``after``."""
+    after, limit = _non_negative("after"), limit_from_request()
+    conditions, params = ["position > :after"], {"after": after, "n": limit + 1}
+    for name in ("stream_type", "type"):
+        if request.args.get(name) is not None:
+            conditions.append(f"{name} = :{name}")
+            params[name] = request.args[name]
+    with transaction("query") as tx:
+        rows = tx.all(
+            f"SELECT {_COLUMNS} FROM event_history_view WHERE {' AND '.join(conditions)} ORDER BY position LIMIT :n",
+            **params,
+        )
+    response = jsonify([_event(row) for row in rows[:limit]])
+    if len(rows) > limit:
+        args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("after", "limit")]
+        args += [("after", rows[limit - 1].position), ("limit", limit)]
+        response.headers["Link"] = f'<{request.base_url}?{urlencode(args)}>; rel="next"'
+    return response
+
+
+@routes.get(f"/<any({','.join(STREAMS)}):module>/<uuid:stream_id>/history")
+def history(module: str, stream_id: str):
+    """The stream's events, oldest first; 404 if the stream has none."""
+    page = Page.from_request(key_arity=1)
+    after = page.after[0] if page.after else 0
+    with transaction("query") as tx:
+        rows = tx.all(
+            f"SELECT {_COLUMNS} FROM event_history_view WHERE stream_type = :stream_type AND stream_id = :id"
+            " AND version > :after ORDER BY version LIMIT :n",
+            stream_type=STREAMS[module],
+            id=stream_id,
+            after=after,
+            n=page.fetch,
+        )
+    if not rows and not after:
+        raise NotFound(STREAMS[module], stream_id)
+    return page.response([_event(row) for row in rows], key=lambda event: (event["version"],))
+
+
+def _point(raw: str) -> tuple[str, object]:
+    """``as_of`` as ("position", int) or ("occurred_at", ISO text in the log's UTC format)."""
+    if raw.isascii() and raw.isdigit():
+        return "position", int(raw)
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or not re.match(r"^\d{4}-\d{2}-\d{2}T", raw):
+        raise invalid({"as_of": ["Must be a log position or an ISO 8601 time with a timezone."]})
+    return "occurred_at", moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def document_as_of(stream_type: str, stream_id: str, as_of: str, schema: Schema, gone: set[str]):
+    """The aggregate's reply as it was at ``as_of``, rebuilt from its events (their payloads
+    carry the whole state); 404 if it did not exist then. ETag: the version it had then."""
+    column, point = _point(as_of)
+    with transaction("query") as tx:
+        row = tx.first(
+            "SELECT type, version, payload FROM event_history_view"
+            f" WHERE stream_type = :stream_type AND stream_id = :id AND {column} <= :point"
+            " ORDER BY version DESC LIMIT 1",
+            stream_type=stream_type,
+            id=stream_id,
+            point=point,
+        )
+    if row is None or row.type in gone:
+        raise NotFound(f"{stream_type} (as of {as_of})", stream_id)
+    return document_response(render(schema, stream_id, json.loads(row.payload)), row.version)
+
