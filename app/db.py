@@ -8,6 +8,7 @@ with an authorizer on every connection:
 - ``query``: reads only read tables, and the connection is ``query_only``.
 """
 
+import collections
 import functools
 import os
 import sqlite3
@@ -19,8 +20,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Connection, event, text
-from sqlalchemy.engine import CursorResult, Row
+from sqlalchemy import Connection, event
+from sqlalchemy.exc import DBAPIError
 
 db = SQLAlchemy()
 
@@ -73,7 +74,7 @@ def _configure_engine(engine, role: str, busy_timeout_ms: int, synchronous: str)
         # IMMEDIATE takes the write lock up front, so concurrent writers queue on
         # busy_timeout instead of failing to upgrade a read lock ("database is locked").
         reading = role == "query" or connection.get_execution_options().get("read_only")
-        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        _run(connection.connection.driver_connection, "BEGIN" if reading else "BEGIN IMMEDIATE", ())
 
 
 def init_app(app: Flask) -> None:
@@ -115,36 +116,95 @@ def init_db_command() -> None:
     click.echo(f"Applied migrations.sql to {current_app.config['DATABASE_PATH']}")
 
 
-_text = functools.lru_cache(maxsize=1024)(text)
+def _run(raw: sqlite3.Connection, sql: str, params) -> sqlite3.Cursor:
+    """One statement on the sqlite3 connection itself; its errors become SQLAlchemy's
+    (OperationalError, IntegrityError, ...), exactly as if SQLAlchemy had run it."""
+    try:
+        if isinstance(params, list):
+            return raw.executemany(sql, params)
+        return raw.execute(sql, params)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, params, error, sqlite3.Error) from error
+
+
+@functools.lru_cache(maxsize=1024)
+def _row_class(names: tuple[str, ...]) -> type:
+    """A named tuple for rows with these columns (any column name, even ``count(*)``)."""
+    base = collections.namedtuple("Row", names, rename=True)
+
+    def as_dict(row) -> dict:
+        return dict(zip(names, row))
+
+    return type("Row", (base,), {"__slots__": (), "_asdict": as_dict, "_mapping": property(as_dict)})
+
+
+class Rows:
+    """What a statement answered: iterate the rows, or take the first row or value.
+
+    Rows are named tuples: ``row[0]``, ``row.name``, ``row._asdict()``, unpacking.
+    """
+
+    __slots__ = ("_cursor", "_make")
+
+    def __init__(self, cursor: sqlite3.Cursor):
+        self._cursor = cursor
+        names = tuple(column[0] for column in cursor.description or ())
+        self._make = _row_class(names)._make if names else tuple
+
+    def __iter__(self) -> Iterator[tuple]:
+        return map(self._make, self._cursor)
+
+    def all(self) -> list[tuple]:
+        return list(map(self._make, self._cursor.fetchall()))
+
+    def first(self) -> tuple | None:
+        row = self._cursor.fetchone()
+        self._cursor.close()
+        return None if row is None else self._make(row)
+
+    def scalar(self):
+        row = self._cursor.fetchone()
+        self._cursor.close()
+        return None if row is None else row[0]
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
 
 
 class Tx:
-    """SQL inside one transaction: statement text and named parameters in, rows out."""
+    """SQL inside one transaction: statement text and named parameters in, rows out.
 
-    __slots__ = ("connection",)
+    Statements go straight to the sqlite3 connection of the SQLAlchemy connection
+    that holds the transaction: SQLAlchemy's per-statement compile and result layers
+    cost more than SQLite's own work on these short statements.
+    """
+
+    __slots__ = ("connection", "_raw")
 
     def __init__(self, connection: Connection):
         self.connection = connection
+        self._raw = connection.connection.driver_connection
 
-    def execute(self, sql: str, **params) -> CursorResult:
+    def execute(self, sql: str, **params) -> Rows:
         return self.execute_with(sql, params)
 
-    def first(self, sql: str, **params) -> Row | None:
+    def first(self, sql: str, **params) -> tuple | None:
         return self.execute(sql, **params).first()
 
     def scalar(self, sql: str, **params):
         return self.execute(sql, **params).scalar()
 
-    def all(self, sql: str, **params) -> list[Row]:
-        return list(self.execute(sql, **params))
+    def all(self, sql: str, **params) -> list[tuple]:
+        return self.execute(sql, **params).all()
 
     def execute_many(self, sql: str, rows: list[dict]) -> None:
         """One statement for many parameter sets (sqlite3's executemany)."""
         if rows:
             self.execute_with(sql, rows)
 
-    def execute_with(self, sql: str, params) -> CursorResult:
-        return self.connection.execute(_text(sql), params)
+    def execute_with(self, sql: str, params) -> Rows:
+        return Rows(_run(self._raw, sql, params))
 
 
 @contextmanager
