@@ -216,3 +216,84 @@ CREATE TABLE IF NOT EXISTS user_details_view (
     version  INTEGER NOT NULL,
     document TEXT    NOT NULL
 ) STRICT, WITHOUT ROWID;
+
+-- ---------------------------------------------------------------- devices
+
+-- The write side keeps only what the rules need: a device's status and version (and
+-- what its replies show). Readings are not rows here: they live in the TelemetryRecorded
+-- events and in the read tables below. name_key is the name trimmed, with runs of
+-- spaces collapsed, NFC-composed and case-folded; the partial UNIQUE index keeps it to
+-- one ACTIVE device, also when two workers race, and frees it at decommissioning.
+CREATE TABLE IF NOT EXISTS devices (
+    id            TEXT    PRIMARY KEY,
+    name          TEXT    NOT NULL,
+    name_key      TEXT    NOT NULL,
+    kind          TEXT    NOT NULL CHECK (kind IN ('sensor', 'meter', 'gateway')),
+    status        TEXT    NOT NULL CHECK (status IN ('active', 'decommissioned')),
+    registered_at TEXT    NOT NULL,
+    version       INTEGER NOT NULL
+) STRICT;
+
+CREATE UNIQUE INDEX IF NOT EXISTS devices_by_active_name_key ON devices (name_key) WHERE status = 'active';
+
+-- GET /devices and the device part of GET /devices/<id>; one index per filter, each in name order.
+CREATE TABLE IF NOT EXISTS device_list_view (
+    id                TEXT    PRIMARY KEY,
+    name              TEXT    NOT NULL,
+    kind              TEXT    NOT NULL,
+    status            TEXT    NOT NULL,
+    registered_at     TEXT    NOT NULL,
+    decommissioned_at TEXT,
+    last_seen_at      TEXT,                            -- the latest recorded_at of its readings
+    reading_count     INTEGER NOT NULL,
+    version           INTEGER NOT NULL                 -- the device stream's version: the ETag
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS device_list_view_by_name ON device_list_view (name, id);
+CREATE INDEX IF NOT EXISTS device_list_view_by_kind ON device_list_view (kind, name, id);
+CREATE INDEX IF NOT EXISTS device_list_view_by_status ON device_list_view (status, name, id);
+CREATE INDEX IF NOT EXISTS device_list_view_by_kind_status ON device_list_view (kind, status, name, id);
+
+-- Running statistics per device and metric: GET /devices/<id> reads a device's rows by
+-- primary key, however many readings arrived. mean = sum / count at query time;
+-- last_value is the value of the reading with the latest recorded_at (ties: the later arrival).
+CREATE TABLE IF NOT EXISTS telemetry_stats_view (
+    device_id        TEXT    NOT NULL,
+    metric           TEXT    NOT NULL,
+    active           INTEGER NOT NULL,                 -- 1 until the device is decommissioned
+    count            INTEGER NOT NULL,
+    sum              REAL    NOT NULL,
+    min              REAL    NOT NULL,
+    max              REAL    NOT NULL,
+    last_value       REAL    NOT NULL,
+    last_recorded_at TEXT    NOT NULL,
+    PRIMARY KEY (device_id, metric)
+) STRICT, WITHOUT ROWID;
+
+-- Fleet minimum and maximum over ACTIVE devices: one seek in each of these at query time
+-- (a minimum cannot be kept by subtraction when a device leaves the fleet).
+CREATE INDEX IF NOT EXISTS telemetry_stats_view_active_min ON telemetry_stats_view (metric, min) WHERE active = 1;
+CREATE INDEX IF NOT EXISTS telemetry_stats_view_active_max ON telemetry_stats_view (metric, max) WHERE active = 1;
+
+-- Fleet-wide count and sum per metric over ACTIVE devices: added to per batch, and a
+-- decommissioned device's own count and sum subtracted. The sum is sum + sum_error,
+-- a compensated (Neumaier) pair, so subtracting a large device's sum keeps the rest exact.
+CREATE TABLE IF NOT EXISTS telemetry_fleet_stats_view (
+    metric    TEXT    PRIMARY KEY,
+    devices   INTEGER NOT NULL,                        -- active devices that reported the metric
+    count     INTEGER NOT NULL,
+    sum       REAL    NOT NULL,
+    sum_error REAL    NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- Every accepted reading, clustered by (device, metric, time) for GET /devices/<id>/telemetry;
+-- position (of its TelemetryRecorded event) and seq (its index in the batch) keep equal times apart.
+CREATE TABLE IF NOT EXISTS telemetry_readings_view (
+    device_id   TEXT    NOT NULL,
+    metric      TEXT    NOT NULL,
+    recorded_at TEXT    NOT NULL,
+    position    INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    value       REAL    NOT NULL,
+    PRIMARY KEY (device_id, metric, recorded_at, position, seq)
+) STRICT, WITHOUT ROWID;
