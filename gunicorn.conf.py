@@ -4,8 +4,10 @@ Every value can be overridden from the environment. Migrations and the projectio
 catch-up run once in the master before any worker starts, not once per worker.
 """
 
+import glob
 import multiprocessing
 import os
+import tempfile
 
 bind = os.environ.get("BIND", "127.0.0.1:3000")
 # 2 x cores + 1 keeps the cores busy while some workers wait on SQLite's write lock;
@@ -31,7 +33,15 @@ secure_scheme_headers = {}
 
 
 def on_starting(server):
-    """Apply migrations.sql and catch projections up once, then let workers skip it."""
+    """Apply migrations.sql and catch projections up once, then let workers skip it.
+
+    Also give the workers one folder for their metrics, so /metrics adds them all up.
+    """
+    metrics = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="cqrs-metrics-"))
+    os.makedirs(metrics, exist_ok=True)
+    for stale in glob.glob(os.path.join(metrics, "*.db")):
+        os.remove(stale)  # counts from an earlier run of the server
+
     from app import create_app
     from app.db import db
 

@@ -1,35 +1,132 @@
-"""Operator commands: ``flask --app wsgi projections catch-up | rebuild [NAME ...]``."""
+"""Operator commands: ``flask --app wsgi projections status | catch-up | rebuild | skip`` and
+``flask --app wsgi events tail``."""
+
+import getpass
+import json
+import sys
+import time
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-projections = AppGroup("projections", help="Apply or rebuild the read model from the event log.")
+from app import eventlog
+from app.db import transaction
+from app.projector import RebuildFailed, SkipRefused
+
+projections = AppGroup("projections", help="See, apply, rebuild or unblock the read model.")
+events = AppGroup("events", help="Read the event log.")
 
 
 def _projector():
     return current_app.extensions["projector"]
 
 
+@projections.command("status")
+def status() -> None:
+    """Each projection's state, checkpoint, lag and last error, as a table."""
+    rows = _projector().status()
+    click.echo(f"{'projection':<20} {'state':<12} {'checkpoint':>10} {'head':>10} {'lag':>8}  last error")
+    for s in rows:
+        error = s["last_error"]
+        note = f"{error['type']} at {error['position']} (x{error['retries']}): {error['message']}" if error else ""
+        if s["last_skip"]:
+            note += f"  [skipped {s['last_skip']['position']} by {s['last_skip']['by']}: {s['last_skip']['reason']}]"
+        click.echo(f"{s['name']:<20} {s['state']:<12} {s['checkpoint']:>10} {s['head']:>10} {s['lag']:>8}  {note}")
+
+
 @projections.command("catch-up")
 def catch_up() -> None:
-    """Apply pending events to every projection (the app also does this at start)."""
-    read = _projector().catch_up()
+    """Apply pending events to every projection now, failing ones included (the app also does this at start)."""
+    read = _projector().catch_up(force=True)
     click.echo(f"Caught up: {read} events read.")
+
+
+class _Progress:
+    """A progress bar on a terminal; a line every few seconds otherwise."""
+
+    def __init__(self, name: str):
+        self.name, self.started, self.last_line = name, time.monotonic(), 0.0
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = done / elapsed
+        left = (total - done) / rate if rate and total > done else 0
+        if sys.stdout.isatty():
+            if self.bar is None:
+                self.bar = click.progressbar(length=max(total, 1), label=self.name, show_eta=True, show_pos=True)
+                self.bar.__enter__()
+            self.bar.update(done - self.bar.pos)
+        elif time.monotonic() - self.last_line >= 2 or done >= total:
+            self.last_line = time.monotonic()
+            click.echo(f"{self.name}: {done}/{total} events, {rate:,.0f}/s, {left:,.0f}s left")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
 
 
 @projections.command("rebuild")
 @click.argument("names", nargs=-1)
 def rebuild(names: tuple[str, ...]) -> None:
-    """Throw away the read tables of NAMES (default: all) and replay the whole log into them."""
+    """Rebuild NAMES (default: all) from the whole log beside the live tables, then swap them in."""
     projector = _projector()
     try:
         chosen = projector.by_name(names)
     except KeyError as unknown:
         raise click.BadParameter(f"no projection named {unknown}; known: {[p.name for p in projector.projections]}")
-    replayed = projector.rebuild(p.name for p in chosen)
-    click.echo(f"Rebuilt {', '.join(p.name for p in chosen)} from {replayed} events.")
+    for projection in chosen:
+        progress = _Progress(projection.name)
+        started = time.monotonic()
+        try:
+            replayed = projector.rebuild([projection.name], progress=progress)
+        except RebuildFailed as failure:
+            raise click.ClickException(str(failure)) from None
+        finally:
+            progress.close()
+        seconds = time.monotonic() - started
+        click.echo(f"Rebuilt {projection.name} from {replayed} events in {seconds:.1f}s.")
+
+
+@projections.command("skip")
+@click.argument("name")
+@click.argument("position", type=int)
+@click.option("--reason", required=True, help="Why the event may be passed over (kept on record).")
+def skip(name: str, position: int, reason: str) -> None:
+    """Let projection NAME pass over the event at POSITION it is stuck on, on record."""
+    try:
+        _projector().skip(name, position, reason, skipped_by=getpass.getuser())
+    except KeyError:
+        raise click.BadParameter(f"no projection named {name!r}") from None
+    except SkipRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    click.echo(f"{name} skipped event {position}; it has caught up since.")
+
+
+@events.command("tail")
+@click.option("--after", type=int, default=None, help="Start after this position (default: the head).")
+@click.option("--interval", type=float, default=0.5, help="Seconds between looks at the log.")
+@click.option("--once", is_flag=True, help="Print what is there and stop.")
+def tail(after: int | None, interval: float, once: bool) -> None:
+    """Print events as they are appended, one JSON object per line."""
+    position = after
+    while True:
+        with transaction("projector", read_only=True) as tx:
+            if position is None:
+                position = eventlog.head(tx)
+            batch = eventlog.read_after(tx, position, 1000)
+        for event in batch:
+            line = {k: getattr(event, k) for k in ("position", "stream_type", "stream_id", "version", "type")}
+            line.update(data=json.loads(event.payload), occurred_at=event.occurred_at, correlation_id=event.correlation_id)
+            click.echo(json.dumps(line, ensure_ascii=False))
+            position = event.position
+        if once and len(batch) < 1000:
+            return
+        if len(batch) < 1000:
+            time.sleep(interval)
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(projections)
+    app.cli.add_command(events)

@@ -15,12 +15,17 @@ An operator can fix the code and catch up, or skip the event on record.
 """
 
 import logging
+import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from flask import current_app
+
 from app import eventlog
-from app.db import Tx, transaction
+from app.db import Tx, db, transaction
 from app.eventlog import Event, Recorded, utc_now
 
 log = logging.getLogger(__name__)
@@ -149,13 +154,30 @@ class Projector:
         if not checkpoints:
             return 0
         events = eventlog.read_after(tx, min(checkpoints.values()), self.batch_size)
-        for projection in projections:
-            if projection.name not in checkpoints:
-                continue
-            pending = [e for e in events if e.position > checkpoints[projection.name]]
-            if pending and not self._advance(tx, projection, pending):
-                failed.add(projection.name)
+        due = [(p, [e for e in events if e.position > checkpoints[p.name]]) for p in projections if p.name in checkpoints]
+        due = [(projection, pending) for projection, pending in due if pending]
+        if due and not self._advance_all(tx, due):
+            for projection, pending in due:
+                if not self._advance(tx, projection, pending):
+                    failed.add(projection.name)
         return len(events)
+
+    def _advance_all(self, tx: Tx, due: list[tuple[Projection, list[Recorded]]]) -> bool:
+        """The usual case in one savepoint: every projection applies its events, and every
+        checkpoint moves in one statement. If any handler raises, nothing is kept and it
+        returns False, so that ``_advance`` can isolate the failure projection by projection."""
+        try:
+            with tx.connection.begin_nested():
+                for projection, pending in due:
+                    _apply(tx, projection, pending)
+                now = utc_now()
+                tx.execute_many(
+                    _SAVE_CHECKPOINT,
+                    [{"name": projection.name, "position": pending[-1].position, "now": now} for projection, pending in due],
+                )
+            return True
+        except HandlerFailed:
+            return False
 
     def _advance(self, tx: Tx, projection: Projection, events: list[Recorded]) -> bool:
         """Apply events and move the checkpoint, all or nothing; on failure keep the good prefix."""
@@ -213,62 +235,76 @@ class Projector:
     def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
         """Replay the whole log into fresh copies of the chosen read models, then swap them in.
 
-        The copies ("shadow" tables) fill in short batches beside the live tables, so
-        queries keep answering from the live ones and commands keep committing. The
-        last batch, the swap and the checkpoint commit in one transaction: readers see
-        the old read model or the new one, never a mix. Returns the events replayed.
+        The copies fill in a scratch SQLite file attached beside the database, in
+        transactions that only read the main file: queries keep answering from the live
+        tables and commands keep committing meanwhile. The last events, the copy into
+        the live tables and the checkpoint then commit in one transaction holding the
+        write lock: readers see the old read model or the new one, never a mix.
+        Returns the events replayed.
         """
         return sum(self._rebuild(projection, progress) for projection in self.by_name(names))
 
     def _rebuild(self, projection: Projection, progress: Progress | None) -> int:
-        shadows = {table: f"rebuild__{table}" for table in projection.tables}
-        with transaction("projector") as tx:
+        scratch = f"{current_app.config['DATABASE_PATH']}.rebuild-{projection.name}"
+        _remove(scratch)
+        try:
+            with db.engines["projector"].connect() as connection:
+                raw = connection.connection.driver_connection
+                raw.execute("ATTACH DATABASE ? AS shadow", (scratch,))
+                try:
+                    raw.execute("PRAGMA shadow.journal_mode = MEMORY")  # a scratch file: no fsyncs
+                    raw.execute("PRAGMA shadow.synchronous = OFF")
+                    return self._fill_and_swap(connection, projection, progress)
+                finally:
+                    raw.execute("DETACH DATABASE shadow")
+        finally:
+            _remove(scratch)
+            with transaction("projector") as tx:
+                tx.execute("DELETE FROM projection_rebuilds WHERE name = :name", name=projection.name)
+
+    def _fill_and_swap(self, connection, projection: Projection, progress: Progress | None) -> int:
+        shadow = _Renamed(connection, {table: f"shadow.{table}" for table in projection.tables})
+        with _transaction(connection, locking=False) as tx:
             head = eventlog.head(tx)
-            for table, shadow in shadows.items():
-                _create_like(tx, table, shadow)
+            for table in projection.tables:
+                ddl = tx.scalar("SELECT sql FROM main.sqlite_schema WHERE type = 'table' AND name = :n", n=table)
+                tx.execute(re.sub(rf"\b{re.escape(table)}\b", f"shadow.{table}", ddl, count=1))
+        self._record_rebuild(projection, 0, head)
+        position, done, reported = 0, 0, 0.0
+        while True:
+            with _transaction(connection, locking=False) as tx:  # reads main, writes only the scratch file
+                events = eventlog.read_after(tx, position, self.batch_size)
+                _apply_or_fail(shadow, projection, events)
+            if events:
+                position, done = events[-1].position, done + len(events)
+            if progress:
+                progress(done, max(head, position))
+            if time.monotonic() - reported > 1:
+                reported = time.monotonic()
+                self._record_rebuild(projection, position, head)
+            if len(events) < self.batch_size:
+                break
+        with _transaction(connection, locking=True) as tx:  # no new events from here to the commit
+            while events := eventlog.read_after(tx, position, self.batch_size):
+                _apply_or_fail(shadow, projection, events)
+                position, done = events[-1].position, done + len(events)
+            for table in projection.tables:
+                _replace_with_shadow(tx, table)
+            tx.execute(_SAVE_CHECKPOINT, name=projection.name, position=position, now=utc_now())
+        if progress:
+            progress(done, done)
+        return done
+
+    def _record_rebuild(self, projection: Projection, position: int, head: int) -> None:
+        with transaction("projector") as tx:
             tx.execute(
-                "INSERT OR REPLACE INTO projection_rebuilds (name, position, head, started_at)"
-                " VALUES (:name, 0, :head, :now)",
+                "INSERT INTO projection_rebuilds (name, position, head, started_at) VALUES (:name, :position, :head, :now)"
+                " ON CONFLICT (name) DO UPDATE SET position = excluded.position",
                 name=projection.name,
+                position=position,
                 head=head,
                 now=utc_now(),
             )
-        try:
-            return self._fill_and_swap(projection, shadows, head, progress)
-        except BaseException:
-            with transaction("projector") as tx:
-                _drop_shadows(tx, projection, shadows)
-            raise
-
-    def _fill_and_swap(self, projection: Projection, shadows: dict, head: int, progress: Progress | None) -> int:
-        position, done = 0, 0
-        while True:
-            with transaction("projector") as tx:
-                events = eventlog.read_after(tx, position, self.batch_size)
-                if events:
-                    try:
-                        _apply(_Renamed(tx, shadows), projection, events)
-                    except HandlerFailed as failure:
-                        raise RebuildFailed(
-                            f"{projection.name}: event {failure.event.position} ({failure.event.type}) failed:"
-                            f" {failure.__cause__!r}; the live read model is unchanged"
-                        ) from failure.__cause__
-                    position, done = events[-1].position, done + len(events)
-                if len(events) < self.batch_size:  # caught up while holding the write lock: swap now
-                    for table, shadow in shadows.items():
-                        _swap(tx, table, shadow)
-                    tx.execute(_SAVE_CHECKPOINT, name=projection.name, position=position, now=utc_now())
-                    tx.execute("DELETE FROM projection_rebuilds WHERE name = :name", name=projection.name)
-                else:
-                    tx.execute(
-                        "UPDATE projection_rebuilds SET position = :position WHERE name = :name",
-                        name=projection.name,
-                        position=position,
-                    )
-            if progress:
-                progress(done, max(head, position))
-            if len(events) < self.batch_size:
-                return done
 
     def status(self) -> list[dict]:
         """Each projection's checkpoint, lag behind the log's head, state and last error."""
@@ -325,12 +361,12 @@ def _apply(tx: Tx, projection: Projection, events: list[Recorded]) -> None:
 
 
 class _Renamed(Tx):
-    """A Tx whose SQL addresses the shadow tables instead of the live ones."""
+    """A Tx whose SQL addresses other tables (the shadow copies) instead of the live ones."""
 
     __slots__ = ("_pattern", "_renames")
 
-    def __init__(self, tx: Tx, renames: dict[str, str]):
-        super().__init__(tx.connection)
+    def __init__(self, connection, renames: dict[str, str]):
+        super().__init__(connection)
         self._renames = renames
         self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, renames)) + r")\b")
 
@@ -338,24 +374,36 @@ class _Renamed(Tx):
         return super().execute_with(self._pattern.sub(lambda m: self._renames[m.group(1)], sql), params)
 
 
-def _create_like(tx: Tx, table: str, shadow: str) -> None:
-    """An empty copy of ``table`` named ``shadow``, without secondary indexes (built at the swap)."""
-    ddl = tx.scalar("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = :name", name=table)
-    tx.execute(f"DROP TABLE IF EXISTS {shadow}")
-    tx.execute(re.sub(rf"\b{re.escape(table)}\b", shadow, ddl, count=1))
+@contextmanager
+def _transaction(connection, locking: bool) -> Iterator[Tx]:
+    """A transaction on an open connection: BEGIN IMMEDIATE when ``locking``, else BEGIN."""
+    connection.execution_options(read_only=not locking)
+    with connection.begin():
+        yield Tx(connection)
 
 
-def _swap(tx: Tx, table: str, shadow: str) -> None:
-    indexes = tx.all(
-        "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = :name AND sql IS NOT NULL", name=table
-    )
-    tx.execute(f"DROP TABLE {table}")
-    tx.execute(f"ALTER TABLE {shadow} RENAME TO {table}")
-    for (sql,) in indexes:
-        tx.execute(sql)
+def _apply_or_fail(tx: Tx, projection: Projection, events: list[Recorded]) -> None:
+    try:
+        _apply(tx, projection, events)
+    except HandlerFailed as failure:
+        raise RebuildFailed(
+            f"{projection.name}: event {failure.event.position} ({failure.event.type}) failed:"
+            f" {failure.__cause__!r}; the live read model is unchanged"
+        ) from failure.__cause__
 
 
-def _drop_shadows(tx: Tx, projection: Projection, shadows: dict) -> None:
-    for shadow in shadows.values():
-        tx.execute(f"DROP TABLE IF EXISTS {shadow}")
-    tx.execute("DELETE FROM projection_rebuilds WHERE name = :name", name=projection.name)
+def _replace_with_shadow(tx: Tx, table: str) -> None:
+    """Swap the live table's rows for the shadow's: recreate it, copy, then build its indexes."""
+    schema = tx.all("SELECT type, sql FROM main.sqlite_schema WHERE tbl_name = :n AND sql IS NOT NULL", n=table)
+    tx.execute(f"DROP TABLE main.{table}")
+    tx.execute(next(sql for kind, sql in schema if kind == "table"))
+    tx.execute(f"INSERT INTO main.{table} SELECT * FROM shadow.{table}")
+    for kind, sql in schema:
+        if kind == "index":
+            tx.execute(sql)
+
+
+def _remove(path: str) -> None:
+    for name in (path, f"{path}-journal"):
+        if os.path.exists(name):
+            os.remove(name)

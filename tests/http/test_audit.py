@@ -1,0 +1,90 @@
+"""The event feed, stream histories and reads as of a past moment."""
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.support import BACON_ID, JOHN_DOE_ID, create_item, query
+
+
+def test_the_feed_lists_the_log_in_position_order_with_decoded_data(client):
+    item = create_item(client, name="Eggs")
+    feed = client.get("/events").get_json()
+    assert [e["position"] for e in feed] == sorted(e["position"] for e in feed)
+    last = feed[-1]
+    assert (last["stream_type"], last["stream_id"], last["version"], last["type"]) == ("item", item["id"], 1, "ItemCreated")
+    assert last["data"] == {"name": "Eggs", "description": "A dozen", "price_cents": None}
+    assert set(last) >= {"event_id", "occurred_at", "correlation_id", "causation_id", "schema_version"}
+
+
+def test_the_feed_continues_after_a_position_through_its_link(client):
+    for n in range(5):
+        create_item(client, name=f"Item {n}")
+    seen, url = [], "/events?limit=2"
+    while url:
+        response = client.get(url)
+        seen += response.get_json()
+        link = response.headers.get("Link")
+        url = link.split(";")[0].strip("<>").removeprefix("http://localhost") if link else None
+    assert [e["position"] for e in seen] == [p for (p,) in query(client.application, "SELECT position FROM events ORDER BY position")]
+    middle = seen[2]["position"]
+    assert client.get(f"/events?after={middle}").get_json()[0]["position"] == seen[3]["position"]
+
+
+def test_the_feed_filters_by_stream_type_and_event_type(client):
+    create_item(client)
+    assert {e["stream_type"] for e in client.get("/events?stream_type=employee").get_json()} == {"employee"}
+    assert {e["type"] for e in client.get("/events?type=ItemCreated").get_json()} == {"ItemCreated"}
+
+
+@pytest.mark.parametrize("after", ["-1", "x", "1.5"])
+def test_a_bad_after_answers_400(client, after):
+    assert client.get(f"/events?after={after}").status_code == 400
+
+
+def test_a_history_lists_the_stream_oldest_first(client):
+    client.put(f"/items/{BACON_ID}", json={"name": "Bacon", "description": "Crispy"})
+    client.delete(f"/items/{BACON_ID}")
+    history = client.get(f"/items/{BACON_ID}/history").get_json()
+    assert [(e["version"], e["type"]) for e in history] == [(1, "ItemCreated"), (2, "ItemUpdated"), (3, "ItemDeleted")]
+    assert client.get(f"/employees/{JOHN_DOE_ID}/history").get_json()[0]["type"] == "EmployeeHired"
+
+
+def test_the_history_of_an_unknown_stream_answers_404(client):
+    assert client.get("/users/00000000-0000-4000-8000-000000000000/history").status_code == 404
+    assert client.get("/items/nope/history").status_code == 400
+
+
+def test_as_of_a_position_gives_the_state_then(client):
+    item = create_item(client, name="First")
+    (first,) = query(client.application, "SELECT max(position) FROM events")[0]
+    client.put(f"/items/{item['id']}", json={"name": "Second", "description": ""})
+    then = client.get(f"/items/{item['id']}?as_of={first}")
+    assert then.status_code == 200
+    assert then.get_json()["name"] == "First"
+    assert then.headers["ETag"] == '"1"'
+    assert client.get(f"/items/{item['id']}?as_of={first - 1}").status_code == 404  # not yet created
+
+
+def test_as_of_a_time_gives_the_state_then(client):
+    user = client.post("/users", json={"first_name": "Ada", "last_name": "L", "email": "a@example.com"}).get_json()
+    time.sleep(0.01)
+    moment = datetime.now(timezone(timedelta(hours=2))).isoformat()  # any zone; +02:00 here
+    time.sleep(0.01)
+    client.delete(f"/users/{user['id']}")
+    assert client.get(f"/users/{user['id']}", query_string={"as_of": moment}).get_json() == user
+    assert client.get(f"/users/{user['id']}").status_code == 404
+
+
+def test_as_of_now_equals_the_live_read(client):
+    now = "2999-01-01T00:00:00Z"
+    for url in (f"/items/{BACON_ID}", f"/employees/{JOHN_DOE_ID}"):
+        assert client.get(f"{url}?as_of={now}").get_json() == client.get(url).get_json()
+
+
+@pytest.mark.parametrize("as_of", ["yesterday", "2024-01-01", "2024-01-01T00:00:00", "-5"])
+def test_an_as_of_that_is_neither_a_position_nor_a_zoned_time_answers_400(client, as_of):
+    response = client.get(f"/items/{BACON_ID}?as_of={as_of}")
+    assert response.status_code == 400
+    assert "as_of" in response.get_json()["errors"]
