@@ -247,9 +247,82 @@ class Users:
             assert client.get(f"/users/{user_id}").get_json() == user
 
 
+# ---------------------------------------------------------------- devices
+
+device_names = st.sampled_from(["Boiler", "boiler", " Pump ", "", "x" * 101])
+kinds = st.sampled_from(["sensor", "meter", "gateway", "robot"])
+batches = st.lists(
+    st.tuples(st.sampled_from(["t", "h", "Bad"]), st.integers(-9, 9), st.integers(0, 9)), min_size=1, max_size=4
+)
+
+
+class Devices:
+    """The devices the service should hold (none at first), an active name held once, ignoring case."""
+
+    commands = st.one_of(
+        st.tuples(st.just("devices"), st.just("create"), device_names, kinds),
+        st.tuples(st.just("devices"), st.just("telemetry"), target, batches),
+        st.tuples(st.just("devices"), st.just("decommission"), target),
+    )
+
+    def __init__(self):
+        self.ids = ["00000000-0000-4000-8000-000000000000"]  # never registered: aims a command at 404
+        self.model = {}
+
+    def name_taken(self, name: str) -> bool:
+        return any(d["status"] == "active" and d["name"].lower() == name.strip().lower() for d in self.model.values())
+
+    def run(self, client, action, *args) -> None:
+        if action == "create":
+            name, kind = args
+            response = client.post("/devices", json={"name": name, "kind": kind})
+            if not trimmed_within(name, 100) or kind == "robot":
+                assert response.status_code == 400
+            elif self.name_taken(name):
+                assert response.status_code == 409
+            else:
+                assert response.status_code == 201
+                device_id = response.get_json()["id"]
+                self.ids.append(device_id)
+                self.model[device_id] = {
+                    "id": device_id,
+                    "name": name.strip(),
+                    "kind": kind,
+                    "status": "active",
+                    "last_seen_at": None,
+                    "reading_count": 0,
+                }
+        elif action == "telemetry":
+            n, batch = args
+            device_id = self.ids[n % len(self.ids)]
+            times = [f"2026-01-01T00:00:0{s}.000000Z" for _, _, s in batch]
+            body = {"readings": [{"metric": m, "value": v, "recorded_at": t} for (m, v, _), t in zip(batch, times)]}
+            response = client.post(f"/devices/{device_id}/telemetry", json=body)
+            device = self.model.get(device_id)
+            if any(m == "Bad" for m, _, _ in batch):
+                assert response.status_code == 400
+            elif device is None or device["status"] != "active":
+                assert response.status_code == (404 if device is None else 409)
+            else:
+                assert response.status_code == 202
+                device["reading_count"] += len(batch)
+                device["last_seen_at"] = max([t for t in [device["last_seen_at"], *times] if t])
+        else:
+            device_id = self.ids[args[0] % len(self.ids)]
+            response = client.post(f"/devices/{device_id}/decommission")
+            device = self.model.get(device_id)
+            assert response.status_code == (404 if device is None else 409 if device["status"] != "active" else 200)
+            if device is not None:
+                device["status"] = "decommissioned"
+
+    def check(self, client) -> None:
+        listed = client.get("/devices?limit=1000").get_json()
+        assert listed == sorted(self.model.values(), key=lambda d: (d["name"], d["id"]))
+
+
 # ---------------------------------------------------------------- the property
 
-commands = st.lists(st.one_of(Items.commands, Employees.commands, Users.commands), max_size=30)
+commands = st.lists(st.one_of(Items.commands, Employees.commands, Users.commands, Devices.commands), max_size=30)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -257,7 +330,7 @@ commands = st.lists(st.one_of(Items.commands, Employees.commands, Users.commands
 def test_rebuilding_the_read_model_from_the_log_equals_the_live_one(tmp_path_factory, commands):
     app = create_app({"DATABASE_PATH": str(tmp_path_factory.mktemp("prop") / "cqrs.db")})
     client = app.test_client()
-    models = {"items": Items(), "employees": Employees(), "users": Users()}
+    models = {"items": Items(), "employees": Employees(), "users": Users(), "devices": Devices()}
 
     for module, action, *args in commands:
         models[module].run(client, action, *args)
