@@ -1,0 +1,231 @@
+"""Devices and their telemetry: commands, events, the device's JSON shape, and the readings' rules.
+
+A telemetry body is one reading ``{metric, value, recorded_at?}`` or a batch
+``{readings: [...]}`` of up to 1,000. Batches are checked by a tight loop rather than
+nested marshmallow schemas (which cost more than the rest of the request), yet fail the
+same way: a ``ValidationError`` whose keys name the field, ``readings.<index>.<field>``
+inside a batch.
+"""
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from app.eventlog import Event, event
+from app.messages.fields import Trimmed
+
+KINDS = ("sensor", "meter", "gateway")
+STATUSES = ("active", "decommissioned")
+MAX_READINGS = 1000
+MAX_FUTURE = timedelta(minutes=5)
+METRIC = re.compile(r"[a-z0-9_.]{1,50}")
+
+# ---------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class RegisterDevice:
+    device_id: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class RecordTelemetry:
+    device_id: str
+    readings: list[tuple[str, float, str]]  # (metric, value, recorded_at in UTC), from load_readings
+
+
+@dataclass(frozen=True)
+class DecommissionDevice:
+    device_id: str
+    expected_version: int | None = None  # from If-Match; None accepts any
+
+
+# ---------------------------------------------------------------- events (stream type "device")
+
+
+@event("DeviceRegistered")
+@dataclass(frozen=True)
+class DeviceRegistered(Event):
+    name: str
+    kind: str
+    registered_at: str
+
+
+@event("TelemetryRecorded")
+@dataclass(frozen=True)
+class TelemetryRecorded(Event):
+    """One accepted batch, in the order it arrived: ``[[metric, value, recorded_at], ...]``
+    (value a number, recorded_at ISO 8601 UTC text); rows, not objects, keep a batch compact."""
+
+    readings: list[tuple[str, float, str]]
+
+
+@event("DeviceDecommissioned")
+@dataclass(frozen=True)
+class DeviceDecommissioned(Event):
+    decommissioned_at: str
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def name_key(name: str) -> str:
+    """The form in which names are compared: case, Unicode composition and runs of spaces aside
+    (canonical caseless matching: composed, case-folded, composed again)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", " ".join(name.split())).casefold())
+
+
+class DeviceSchema(Schema):
+    """``{id, name, kind, registered_at}``, the reply to POST /devices, whose body is ``{name, kind}``.
+    The decommission reply adds ``status`` and ``decommissioned_at``."""
+
+    id = fields.String(dump_only=True)
+    name = Trimmed(required=True, validate=validate.Length(min=1, max=100))
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    registered_at = fields.String(dump_only=True)
+
+
+DEVICE = DeviceSchema()
+
+
+# ---------------------------------------------------------------- readings
+
+MISSING_FIELD = "Missing data for required field."
+NULL = "Field may not be null."
+UNKNOWN = "Unknown field."
+BAD_METRIC = "Must be 1 to 50 characters of a-z, 0-9, '_' and '.'."
+NOT_A_NUMBER = "Not a valid number."
+NOT_FINITE = "Must be a finite number."
+NOT_A_TIME = "Not a valid ISO 8601 date and time."
+NO_TIMEZONE = "Must include a timezone, such as Z or +02:00."
+IN_THE_FUTURE = "Must not be more than 5 minutes in the future."
+NOT_A_READING = "Must be an object with metric, value and recorded_at."
+BATCH_SIZE = f"Must hold 1 to {MAX_READINGS} readings."
+FIELDS = frozenset(("metric", "value", "recorded_at"))
+
+
+_CANONICAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+_NUMBERS = (int, float, Decimal)  # exact types: a JSON true is a bool, not a number
+
+
+def utc_text(moment: datetime) -> str:
+    """``moment`` in UTC as fixed-width ISO 8601 text with microseconds and Z: text order is time order."""
+    u = moment.astimezone(UTC)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
+
+
+def parse_time(raw) -> str:
+    """ISO 8601 text with a timezone, as ``utc_text``; ValueError with the message for the client."""
+    if type(raw) is not str or len(raw) > 64:
+        raise ValueError(NOT_A_TIME)
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(NOT_A_TIME) from None
+    if moment.tzinfo is None:
+        raise ValueError(NO_TIMEZONE)
+    if _CANONICAL_TIME.fullmatch(raw):
+        return raw
+    try:
+        return utc_text(moment)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError(NOT_A_TIME) from None
+
+
+def load_readings(body: dict, now: datetime) -> list[tuple[str, float, str]]:
+    """The readings of a telemetry body as ``(metric, value, recorded_at)``: value a float,
+    recorded_at UTC text (``now`` when absent). ValidationError naming every bad field (400)."""
+    if "readings" not in body:
+        return _check([body], now, lambda field, _index: field)
+    errors = {field: [UNKNOWN] for field in body if field != "readings"}
+    batch = body["readings"]
+    if type(batch) is not list:
+        errors["readings"] = ["Not a valid list."]
+    elif not 1 <= len(batch) <= MAX_READINGS:
+        errors["readings"] = [BATCH_SIZE]
+    if errors:
+        raise ValidationError(errors)
+    return _check(batch, now, lambda field, index: f"readings.{index}.{field}" if field else f"readings.{index}")
+
+
+def _check(batch: list, now: datetime, key) -> list[tuple[str, float, str]]:
+    """Every reading of ``batch`` checked; ``key(field, index)`` names a field in the errors.
+
+    A tight loop over the usual case (a good reading); the messages are worked out only
+    for the readings that fail it.
+    """
+    default_at, latest = utc_text(now), utc_text(now + MAX_FUTURE)
+    good_metrics: set[str] = set()
+    readings, errors = [], {}
+    for index, raw in enumerate(batch):
+        reading = _reading(raw, default_at, latest, good_metrics)
+        if reading is not None:
+            readings.append(reading)
+        else:
+            errors.update((key(field, index), [message]) for field, message in _problems(raw, latest))
+    if errors:
+        raise ValidationError(errors)
+    return readings
+
+
+def _reading(raw, default_at: str, latest: str, good_metrics: set[str]) -> tuple[str, float, str] | None:
+    """The reading as ``(metric, value, recorded_at)``, or None if anything is wrong with it."""
+    if type(raw) is not dict or not raw.keys() <= FIELDS:
+        return None
+    metric = raw.get("metric")
+    if type(metric) is not str or (metric not in good_metrics and not METRIC.fullmatch(metric)):
+        return None
+    good_metrics.add(metric)
+    value = raw.get("value")
+    if type(value) not in _NUMBERS:
+        return None
+    try:
+        value = float(value)
+        recorded_at = parse_time(raw["recorded_at"]) if "recorded_at" in raw else default_at
+    except (OverflowError, ValueError):  # an integer beyond float's range; a bad time
+        return None
+    if not math.isfinite(value) or recorded_at > latest:
+        return None
+    return metric, value, recorded_at
+
+
+def _problems(raw, latest: str) -> list[tuple[str, str]]:
+    """(field, message) for everything wrong with a reading that ``_reading`` refused."""
+    if type(raw) is not dict:
+        return [(None, NOT_A_READING)]
+    problems = [(field, UNKNOWN) for field in sorted(raw.keys() - FIELDS)]
+    for field, check in (("metric", _metric_problem), ("value", _value_problem), ("recorded_at", _time_problem)):
+        if field in raw:
+            message = NULL if raw[field] is None else check(raw[field], latest)
+        else:
+            message = None if field == "recorded_at" else MISSING_FIELD
+        if message:
+            problems.append((field, message))
+    return problems
+
+
+def _metric_problem(metric, _latest: str) -> str | None:
+    return None if type(metric) is str and METRIC.fullmatch(metric) else BAD_METRIC
+
+
+def _value_problem(value, _latest: str) -> str | None:
+    if type(value) not in _NUMBERS:
+        return NOT_A_NUMBER
+    try:
+        return None if math.isfinite(float(value)) else NOT_FINITE
+    except OverflowError:  # an integer beyond float's range
+        return NOT_FINITE
+
+
+def _time_problem(recorded_at, latest: str) -> str | None:
+    try:
+        return None if parse_time(recorded_at) <= latest else IN_THE_FUTURE
+    except ValueError as error:
+        return str(error)

@@ -1,0 +1,102 @@
+"""telemetry_stats keeps the telemetry statistics: telemetry_stats_view, running count, sum,
+min, max and last value per device and metric, and telemetry_fleet_stats_view, count and
+sum per metric over the ACTIVE devices.
+
+A batch costs one UPSERT per metric in it for each table, however many readings it holds.
+A decommissioned device's own count and sum are subtracted from the fleet's, and its rows
+leave the partial min/max indexes (``active = 0``): the fleet's minimum and maximum are read
+from those at query time, since subtraction cannot undo a minimum. Both tables live in one
+projection because the fleet is adjusted from the device rows: they must move together.
+"""
+
+import math
+from operator import itemgetter
+
+from app.db import Tx
+from app.eventlog import Recorded
+from app.messages.devices import DeviceDecommissioned, TelemetryRecorded
+from app.projector import Projection
+
+# Neumaier's compensated addition of excluded.sum: the lost low-order part goes to sum_error
+# (every right-hand side sees the row as it was). Without it, subtracting a decommissioned
+# device's large sum would wipe out the small sums of the devices that remain.
+_ADD_TO_FLEET = """
+ON CONFLICT (metric) DO UPDATE SET
+    devices = devices + excluded.devices,
+    count = count + excluded.count,
+    sum = sum + excluded.sum,
+    sum_error = sum_error + CASE WHEN abs(sum) >= abs(excluded.sum)
+                                 THEN (sum - (sum + excluded.sum)) + excluded.sum
+                                 ELSE (excluded.sum - (sum + excluded.sum)) + sum END
+"""
+
+_FLEET_ADDS_BATCH = (
+    "INSERT INTO telemetry_fleet_stats_view (metric, devices, count, sum, sum_error)"
+    " VALUES (:metric, NOT EXISTS (SELECT 1 FROM telemetry_stats_view"
+    " WHERE device_id = :device_id AND metric = :metric), :count, :sum, 0)" + _ADD_TO_FLEET
+)
+
+_FLEET_LOSES_DEVICE = (
+    "INSERT INTO telemetry_fleet_stats_view (metric, devices, count, sum, sum_error)"
+    " SELECT metric, -1, -count, -sum, 0 FROM telemetry_stats_view WHERE device_id = :id AND active = 1" + _ADD_TO_FLEET
+)
+
+# Ties on recorded_at go to the later arrival: a later batch, or later in the same batch.
+_DEVICE_ADDS_BATCH = """
+INSERT INTO telemetry_stats_view (device_id, metric, active, count, sum, min, max, last_value, last_recorded_at)
+VALUES (:device_id, :metric, 1, :count, :sum, :min, :max, :last_value, :last_recorded_at)
+ON CONFLICT (device_id, metric) DO UPDATE SET
+    count = count + excluded.count,
+    sum = sum + excluded.sum,
+    min = min(min, excluded.min),
+    max = max(max, excluded.max),
+    last_value = CASE WHEN excluded.last_recorded_at >= last_recorded_at THEN excluded.last_value ELSE last_value END,
+    last_recorded_at = max(last_recorded_at, excluded.last_recorded_at)
+"""
+
+
+def summarize(device_id: str, readings: list[tuple[str, float, str]]) -> list[dict]:
+    """Per metric of one batch: count, sum, min, max, and the last value by recorded_at."""
+    by_metric: dict[str, list[tuple[str, float, str]]] = {}
+    for reading in readings:
+        by_metric.setdefault(reading[0], []).append(reading)
+    summaries = []
+    for metric, batch in by_metric.items():
+        values = [value for _metric, value, _recorded_at in batch]
+        _, last_value, last_recorded_at = max(reversed(batch), key=itemgetter(2))  # of equal times, the later arrival
+        summaries.append(
+            {
+                "device_id": device_id,
+                "metric": metric,
+                "count": len(values),
+                "sum": math.fsum(values),
+                "min": min(values),
+                "max": max(values),
+                "last_value": last_value,
+                "last_recorded_at": last_recorded_at,
+            }
+        )
+    return summaries
+
+
+def on_telemetry_recorded(tx: Tx, e: Recorded) -> None:
+    summaries = summarize(e.stream_id, e.data.readings)
+    tx.execute_many(_FLEET_ADDS_BATCH, summaries)  # first: it asks whether the device row is new
+    tx.execute_many(_DEVICE_ADDS_BATCH, summaries)
+
+
+def on_device_decommissioned(tx: Tx, e: Recorded) -> None:
+    tx.execute(_FLEET_LOSES_DEVICE, id=e.stream_id)
+    tx.execute(
+        "DELETE FROM telemetry_fleet_stats_view WHERE devices = 0"
+        " AND metric IN (SELECT metric FROM telemetry_stats_view WHERE device_id = :id)",
+        id=e.stream_id,
+    )
+    tx.execute("UPDATE telemetry_stats_view SET active = 0 WHERE device_id = :id", id=e.stream_id)
+
+
+projection = Projection(
+    "telemetry_stats",
+    tables=["telemetry_stats_view", "telemetry_fleet_stats_view"],
+    handlers={TelemetryRecorded: on_telemetry_recorded, DeviceDecommissioned: on_device_decommissioned},
+)

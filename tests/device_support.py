@@ -1,0 +1,27 @@
+"""Helpers for the devices tests: register devices and post telemetry through the API."""
+
+from datetime import UTC, datetime, timedelta
+
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+
+
+def ago(**delta) -> str:
+    """A time that long before now, as ISO 8601 with a timezone."""
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat()
+
+
+def create_device(client, name: str = "Boiler 1", kind: str = "sensor") -> dict:
+    response = client.post("/devices", json={"name": name, "kind": kind})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def post_readings(client, device_id: str, *readings: dict, **headers):
+    """POST a batch of readings; returns the response."""
+    return client.post(f"/devices/{device_id}/telemetry", json={"readings": list(readings)}, headers=headers)
+
+
+def record(client, device_id: str, *readings: dict) -> None:
+    """POST a batch that must be accepted."""
+    response = post_readings(client, device_id, *readings)
+    assert response.status_code == 202, response.get_json()
