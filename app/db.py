@@ -206,6 +206,21 @@ class Tx:
     def execute_with(self, sql: str, params) -> Rows:
         return Rows(_run(self._raw, sql, params))
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint: the block's changes are kept if it ends, undone if it raises.
+
+        Plain SQL, so it costs what SQLite's SAVEPOINT costs (SQLAlchemy's begin_nested
+        compiles the statement anew each time)."""
+        _run(self._raw, "SAVEPOINT tx_savepoint", ())
+        try:
+            yield
+        except BaseException:
+            _run(self._raw, "ROLLBACK TO tx_savepoint", ())
+            _run(self._raw, "RELEASE tx_savepoint", ())
+            raise
+        _run(self._raw, "RELEASE tx_savepoint", ())
+
 
 @contextmanager
 def transaction(role: str, read_only: bool = False) -> Iterator[Tx]:

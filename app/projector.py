@@ -167,7 +167,7 @@ class Projector:
         checkpoint moves in one statement. If any handler raises, nothing is kept and it
         returns False, so that ``_advance`` can isolate the failure projection by projection."""
         try:
-            with tx.connection.begin_nested():
+            with tx.savepoint():
                 for projection, pending in due:
                     _apply(tx, projection, pending)
                 now = utc_now()
