@@ -297,3 +297,99 @@ CREATE TABLE IF NOT EXISTS telemetry_readings_view (
     value       REAL    NOT NULL,
     PRIMARY KEY (device_id, metric, recorded_at, position, seq)
 ) STRICT, WITHOUT ROWID;
+
+-- ---------------------------------------------------------------- orders
+
+-- An order and its lines, normalized: totals are not stored, they are the lines' sums.
+-- No foreign key to users or items: either may be deleted, and the order stays as it was.
+CREATE TABLE IF NOT EXISTS orders (
+    id                  TEXT    PRIMARY KEY,
+    user_id             TEXT    NOT NULL,
+    status              TEXT    NOT NULL CHECK (status IN ('placed', 'shipped', 'cancelled')),
+    placed_at           TEXT    NOT NULL,
+    shipped_at          TEXT,                          -- set when shipped
+    cancelled_at        TEXT,                          -- set when cancelled, with the reason
+    cancellation_reason TEXT,
+    version             INTEGER NOT NULL
+) STRICT;
+
+-- The process manager finds a deleted user's placed orders here.
+CREATE INDEX IF NOT EXISTS orders_by_user_status ON orders (user_id, status);
+
+-- Each line keeps the item's name and unit price as they were when the order was placed.
+CREATE TABLE IF NOT EXISTS order_lines (
+    order_id         TEXT    NOT NULL REFERENCES orders (id),
+    line_no          INTEGER NOT NULL,
+    item_id          TEXT    NOT NULL,
+    name             TEXT    NOT NULL,
+    quantity         INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 1000),
+    unit_price_cents INTEGER NOT NULL CHECK (unit_price_cents >= 0),
+    PRIMARY KEY (order_id, line_no)
+) STRICT, WITHOUT ROWID;
+
+-- The ready-made JSON document that GET /orders/<id> answers with. state is the same order
+-- with money in cents (the document's source), so a change of the user's name or email
+-- re-renders every document of that user (found by user_id) without parsing it.
+CREATE TABLE IF NOT EXISTS order_details_view (
+    id       TEXT    PRIMARY KEY,
+    user_id  TEXT    NOT NULL,
+    version  INTEGER NOT NULL,
+    state    TEXT    NOT NULL,
+    document TEXT    NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS order_details_view_by_user ON order_details_view (user_id);
+
+-- order_details' own copy of each user's name ("<first_name> <last_name>") and email.
+CREATE TABLE IF NOT EXISTS order_details_user_view (
+    id    TEXT PRIMARY KEY,
+    name  TEXT NOT NULL,
+    email TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- GET /users/<id>/orders: one index range per user, newest first. A deleted user's rows go.
+CREATE TABLE IF NOT EXISTS order_history_view (
+    id          TEXT    PRIMARY KEY,
+    user_id     TEXT    NOT NULL,
+    placed_at   TEXT    NOT NULL,
+    status      TEXT    NOT NULL,
+    item_count  INTEGER NOT NULL,
+    total_cents INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS order_history_view_by_user ON order_history_view (user_id, placed_at, id);
+
+-- The users order_history knows, so that an unknown (or deleted) user's history is a 404.
+CREATE TABLE IF NOT EXISTS order_history_user_view (
+    id TEXT PRIMARY KEY
+) STRICT, WITHOUT ROWID;
+
+-- GET /orders and GET /orders?status=: newest first, one index each.
+CREATE TABLE IF NOT EXISTS order_list_view (
+    id          TEXT    PRIMARY KEY,
+    user_id     TEXT    NOT NULL,
+    placed_at   TEXT    NOT NULL,
+    status      TEXT    NOT NULL,
+    item_count  INTEGER NOT NULL,
+    total_cents INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS order_list_view_by_time ON order_list_view (placed_at, id);
+CREATE INDEX IF NOT EXISTS order_list_view_by_status ON order_list_view (status, placed_at, id);
+
+-- ---------------------------------------------------------------- process managers
+
+-- One row per process manager: how far it has reacted to the log, and its last failure.
+-- A write table (the command side reads and moves it in the transaction of the commands
+-- a reaction executes), unlike the projections' checkpoints.
+CREATE TABLE IF NOT EXISTS process_checkpoints (
+    name           TEXT    PRIMARY KEY,
+    position       INTEGER NOT NULL DEFAULT 0,
+    updated_at     TEXT,
+    error_type     TEXT,
+    error_message  TEXT,
+    error_position INTEGER,
+    error_count    INTEGER NOT NULL DEFAULT 0,
+    failed_at      TEXT,
+    retry_at       TEXT                                -- a failing process manager waits until then
+) STRICT;
