@@ -4,6 +4,8 @@ Flask test client: every status, and what each changes."""
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.device_support import UNKNOWN_ID, ago, create_device, post_readings, record
 from tests.support import events, query, read_model
@@ -325,3 +327,43 @@ def test_decommissioning_with_a_malformed_if_match_answers_400(client):
     device = create_device(client)
     response = client.post(f"/devices/{device['id']}/decommission", headers={"If-Match": "2"})
     assert response.status_code == 400
+
+
+# ---------------------------------------------------------------- hostile input
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+    st.sampled_from(
+        ["sensor", "temperature", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00", "9999-12-31T23:59:59-23:59"]
+    ),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+fields = st.sampled_from(["name", "kind", "metric", "value", "recorded_at", "readings", "id"])
+bodies = (
+    st.dictionaries(fields, values | st.lists(st.dictionaries(fields, values, max_size=4), max_size=4), max_size=4)
+    | values
+)
+
+
+@pytest.fixture
+def device(client) -> dict:
+    return create_device(client, name="Target")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bodies, route=st.sampled_from(["register", "telemetry", "decommission"]))
+def test_any_json_body_on_a_device_route_gets_an_answer_below_500(client, device, body, route):
+    path = {"register": "/devices", "telemetry": f"/devices/{device['id']}/telemetry"}.get(route)
+    path = path or f"/devices/{UNKNOWN_ID}/decommission"
+    response = client.post(path, data=json.dumps(body), content_type="application/json")
+    assert response.status_code < 500, response.get_data(as_text=True)
+    if response.status_code >= 400:
+        assert response.mimetype == "application/problem+json"
