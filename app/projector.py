@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Tx, Recorded], None]
 Progress = Callable[[int, int], None]  # (events applied so far, events to apply in all)
+REBUILD_CACHE_KIB = 256 * 1024  # page cache of a rebuild's scratch file, at most
 MAX_BACKOFF = timedelta(minutes=5)
 
 
@@ -53,6 +54,10 @@ class Projection:
 
     def handler_for(self, event_type: str) -> Handler | None:
         return self.every_event or self.handlers.get(event_type)
+
+    def event_types(self) -> frozenset[str] | None:
+        """The event types it reacts to; None when it reacts to every event."""
+        return None if self.every_event else frozenset(self.handlers)
 
     def __repr__(self) -> str:
         return f"Projection({self.name!r})"
@@ -254,6 +259,8 @@ class Projector:
                 try:
                     raw.execute("PRAGMA shadow.journal_mode = MEMORY")  # a scratch file: no fsyncs
                     raw.execute("PRAGMA shadow.synchronous = OFF")
+                    # Rows arrive in event order, not key order: keep the copies' pages in memory.
+                    raw.execute(f"PRAGMA shadow.cache_size = {-REBUILD_CACHE_KIB}")
                     return self._fill_and_swap(connection, projection, progress)
                 finally:
                     raw.execute("DETACH DATABASE shadow")
@@ -270,24 +277,26 @@ class Projector:
                 ddl = tx.scalar("SELECT sql FROM main.sqlite_schema WHERE type = 'table' AND name = :n", n=table)
                 tx.execute(re.sub(rf"\b{re.escape(table)}\b", f"shadow.{table}", ddl, count=1))
         self._record_rebuild(projection, 0, head)
+        types = projection.event_types()  # replay only what it handles: the rest would change nothing
         position, done, reported = 0, 0, 0.0
         while True:
             with _transaction(connection, locking=False) as tx:  # reads main, writes only the scratch file
-                events = eventlog.read_after(tx, position, self.batch_size)
+                events = eventlog.read_after(tx, position, self.batch_size, types)
                 _apply_or_fail(shadow, projection, events)
             if events:
                 position, done = events[-1].position, done + len(events)
             if progress:
-                progress(done, max(head, position))
+                progress(position if len(events) == self.batch_size else head, max(head, position))
             if time.monotonic() - reported > 1:
                 reported = time.monotonic()
                 self._record_rebuild(projection, position, head)
             if len(events) < self.batch_size:
                 break
         with _transaction(connection, locking=True) as tx:  # no new events from here to the commit
-            while events := eventlog.read_after(tx, position, self.batch_size):
+            while events := eventlog.read_after(tx, position, self.batch_size, types):
                 _apply_or_fail(shadow, projection, events)
                 position, done = events[-1].position, done + len(events)
+            position = max(position, eventlog.head(tx))  # every later event is of a type it ignores
             for table in projection.tables:
                 _replace_with_shadow(tx, table)
             tx.execute(_SAVE_CHECKPOINT, name=projection.name, position=position, now=utc_now())
@@ -371,7 +380,20 @@ class _Renamed(Tx):
         self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, renames)) + r")\b")
 
     def execute_with(self, sql: str, params):
-        return super().execute_with(self._pattern.sub(lambda m: self._renames[m.group(1)], sql), params)
+        return super().execute_with(_renamed(self._pattern, self._renames, sql), params)
+
+
+_RENAMED: dict[tuple, str] = {}
+
+
+def _renamed(pattern: re.Pattern, renames: dict[str, str], sql: str) -> str:
+    """``sql`` with the tables renamed; remembered, since handlers repeat the same few statements."""
+    key = (pattern.pattern, sql)
+    if (renamed := _RENAMED.get(key)) is None:
+        if len(_RENAMED) > 4096:
+            _RENAMED.clear()
+        renamed = _RENAMED[key] = pattern.sub(lambda m: renames[m.group(1)], sql)
+    return renamed
 
 
 @contextmanager
