@@ -8,23 +8,131 @@ from dataclasses import dataclass
 
 SEED = 11  # the issue number; any fixed value keeps runs comparable
 
-_ADJECTIVES = (
-    "Amber Brisk Calm Dusty Eager Fancy Gentle Hardy Icy Jolly Keen Lucky Mellow Noble Olive Plain Quick Rustic"
-    " Sunny Tidy Urban Vivid Warm Young Zesty"
-).split()
-_NOUNS = (
-    "Apple Bagel Candle Donut Eggs Flour Grapes Honey Ink Jam Kettle Lemon Muffin Noodle Oats Pepper Quilt Rice"
-    " Salt Toast Umbrella Vinegar Waffle Yarn Zucchini"
-).split()
-_FIRST = (
-    "Ada Ben Cleo Dan Eve Finn Gail Hugo Iris Jack Kate Liam Mia Noah Olga Paul Quinn Rosa Sam Tara Uma Vic"
-    " Wendy Xavi Yara Zoe"
-).split()
-_LAST = (
-    "Adams Baker Clark Davis Evans Fisher Garcia Harris Irwin Jones King Lopez Miller Nolan Owens Parker Quinn"
-    " Reed Smith Turner Underwood Vance Walker Young Zimmer"
-).split()
-_CITIES = "Boston Paris Berlin Lagos Lima Oslo Osaka Perth Quito Rome Seoul Tunis Vienna Zagreb".split()
+_ADJECTIVES = [
+    "Amber",
+    "Brisk",
+    "Calm",
+    "Dusty",
+    "Eager",
+    "Fancy",
+    "Gentle",
+    "Hardy",
+    "Icy",
+    "Jolly",
+    "Keen",
+    "Lucky",
+    "Mellow",
+    "Noble",
+    "Olive",
+    "Plain",
+    "Quick",
+    "Rustic",
+    "Sunny",
+    "Tidy",
+    "Urban",
+    "Vivid",
+    "Warm",
+    "Young",
+    "Zesty",
+]
+_NOUNS = [
+    "Apple",
+    "Bagel",
+    "Candle",
+    "Donut",
+    "Eggs",
+    "Flour",
+    "Grapes",
+    "Honey",
+    "Ink",
+    "Jam",
+    "Kettle",
+    "Lemon",
+    "Muffin",
+    "Noodle",
+    "Oats",
+    "Pepper",
+    "Quilt",
+    "Rice",
+    "Salt",
+    "Toast",
+    "Umbrella",
+    "Vinegar",
+    "Waffle",
+    "Yarn",
+    "Zucchini",
+]
+_FIRST = [
+    "Ada",
+    "Ben",
+    "Cleo",
+    "Dan",
+    "Eve",
+    "Finn",
+    "Gail",
+    "Hugo",
+    "Iris",
+    "Jack",
+    "Kate",
+    "Liam",
+    "Mia",
+    "Noah",
+    "Olga",
+    "Paul",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Uma",
+    "Vic",
+    "Wendy",
+    "Xavi",
+    "Yara",
+    "Zoe",
+]
+_LAST = [
+    "Adams",
+    "Baker",
+    "Clark",
+    "Davis",
+    "Evans",
+    "Fisher",
+    "Garcia",
+    "Harris",
+    "Irwin",
+    "Jones",
+    "King",
+    "Lopez",
+    "Miller",
+    "Nolan",
+    "Owens",
+    "Parker",
+    "Quinn",
+    "Reed",
+    "Smith",
+    "Turner",
+    "Underwood",
+    "Vance",
+    "Walker",
+    "Young",
+    "Zimmer",
+]
+_CITIES = [
+    "Boston",
+    "Paris",
+    "Berlin",
+    "Lagos",
+    "Lima",
+    "Oslo",
+    "Osaka",
+    "Perth",
+    "Quito",
+    "Rome",
+    "Seoul",
+    "Tunis",
+    "Vienna",
+    "Zagreb",
+]
 
 
 @dataclass(frozen=True)
