@@ -67,7 +67,10 @@ def replay(tx: Tx, attempt: Attempt) -> Response | None:
             "This Idempotency-Key was already used for a different request (method, path or body); use a new key.",
             title="Idempotency-Key reused",
         )
-    response = Response(row.body, status=row.status, headers=json.loads(row.headers))
+    headers = json.loads(row.headers)
+    response = Response(row.body, status=row.status, headers=headers)
+    if "Content-Type" not in headers:
+        del response.headers["Content-Type"]  # a 204 had none: not the text/html Response would claim
     response.headers["Idempotent-Replayed"] = "true"
     return response
 

@@ -53,6 +53,15 @@ def test_a_replayed_delete_answers_204_again_instead_of_404(client):
     assert replay.headers["Idempotent-Replayed"] == "true"
 
 
+def test_a_replayed_delete_has_no_content_type_like_the_first_answer(client):
+    item = post(client, key="create").get_json()
+    headers = {"Idempotency-Key": "delete-it"}
+    first = client.delete(f"/items/{item['id']}", headers=headers)
+    replay = client.delete(f"/items/{item['id']}", headers=headers)
+    assert "Content-Type" not in first.headers
+    assert "Content-Type" not in replay.headers
+
+
 def test_a_failed_command_is_not_remembered_so_a_corrected_retry_runs(app, client):
     assert post(client, body={"name": ""}).status_code == 400
     assert query(app, "SELECT count(*) FROM idempotency_keys") == [(0,)]
