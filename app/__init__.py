@@ -3,7 +3,7 @@
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import auth, cli, config, db, errors, http, logs, metrics, operations
+from app import auth, cli, config, db, errors, http, logs, metrics, openapi, operations
 from app.bus import Bus, events_committed
 from app.projector import Projector
 
@@ -22,6 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     operations.init_app(app)
     metrics.init_app(app)
+    openapi.init_app(app)
     if app.config["PROXY_HOPS"]:
         hops = app.config["PROXY_HOPS"]  # trust X-Forwarded-* from exactly this many proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)

@@ -4,7 +4,7 @@ import json
 from http import HTTPStatus
 
 from flask import Flask, Response, current_app, g
-from marshmallow import ValidationError
+from marshmallow import INCLUDE, Schema, ValidationError, fields
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -39,6 +39,26 @@ def problem_response(problem: Problem) -> Response:
     response = Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=problem.status, mimetype=PROBLEM_JSON)
     response.headers.update(problem.headers)
     return response
+
+
+class ProblemSchema(Schema):
+    """The body of every error: RFC 9457 problem details, with ``errors`` or ``current_version`` when they apply."""
+
+    class Meta:
+        unknown = INCLUDE  # RFC 9457 lets a problem carry extension members
+
+    type = fields.String(required=True, metadata={"example": "about:blank"})
+    title = fields.String(required=True, metadata={"example": "Validation failed"})
+    status = fields.Integer(required=True, metadata={"example": 400})
+    detail = fields.String(required=True, metadata={"example": "The request has invalid fields; see 'errors'."})
+    errors = fields.Dict(
+        keys=fields.String(),
+        metadata={
+            "description": "Per offending field, its messages (an object of the same shape for a nested object).",
+            "example": {"name": ["Length must be between 1 and 200."]},
+        },
+    )
+    current_version = fields.Integer(metadata={"description": "412 only: the version the resource is at."})
 
 
 def _from_http_exception(exc: HTTPException) -> Response:

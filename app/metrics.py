@@ -22,6 +22,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from app.bus import command_handled, events_committed
+from app.openapi import Reply, operation
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["route", "method", "status"])
 LATENCY = Histogram(
@@ -61,6 +62,17 @@ def _counters() -> CollectorRegistry:
 
 
 @routes.get("/metrics")
+@operation(
+    "Prometheus metrics: requests, latency, commands, events, projection lag and failures",
+    reply=Reply(
+        "The Prometheus text format",
+        {"type": "string"},
+        example='http_requests_total{method="GET",route="/items",status="200"} 3.0\n',
+        media_type="text/plain",
+    ),
+    errors=(503,),
+    tag="operations",
+)
 def metrics():
     projections = CollectorRegistry()
     projections.register(ProjectionCollector())

@@ -7,13 +7,68 @@
 """
 
 from flask import Blueprint, Flask, current_app, jsonify
+from marshmallow import Schema, fields, validate
 
 from app.db import transaction
+from app.openapi import Reply, operation
 
 routes = Blueprint("operations", __name__)
 
 
+class HealthSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["ok", "unavailable"]))
+    reason = fields.String(metadata={"description": "503 only: what failed."})
+
+
+class ReadinessSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["ready", "not ready", "unavailable"]))
+    reasons = fields.List(fields.String(), metadata={"description": "Not ready: each lagging or failing projection."})
+    reason = fields.String(metadata={"description": "Unavailable: what failed."})
+
+
+class ProjectionErrorSchema(Schema):
+    type = fields.String(required=True, allow_none=True)
+    message = fields.String(required=True, allow_none=True)
+    position = fields.Integer(required=True, allow_none=True)
+    retries = fields.Integer(required=True)
+    failed_at = fields.String(required=True, allow_none=True)
+    next_retry_at = fields.String(required=True, allow_none=True)
+
+
+class RebuildSchema(Schema):
+    position = fields.Integer(required=True, allow_none=True)
+    head = fields.Integer(required=True, allow_none=True)
+    started_at = fields.String(required=True, allow_none=True)
+
+
+class SkipSchema(Schema):
+    position = fields.Integer(required=True)
+    reason = fields.String(required=True, allow_none=True)
+    by = fields.String(required=True, allow_none=True)
+    at = fields.String(required=True, allow_none=True)
+
+
+class ProjectionStatusSchema(Schema):
+    name = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(["live", "catching_up", "failing", "rebuilding"]))
+    checkpoint = fields.Integer(required=True)
+    head = fields.Integer(required=True)
+    lag = fields.Integer(required=True)
+    last_advanced_at = fields.String(required=True, allow_none=True)
+    last_error = fields.Nested(ProjectionErrorSchema, required=True, allow_none=True)
+    rebuild = fields.Nested(RebuildSchema, required=True, allow_none=True)
+    last_skip = fields.Nested(SkipSchema, required=True, allow_none=True)
+
+
+UNAVAILABLE = {"status": "unavailable", "reason": "OperationalError: the database did not answer"}
+
+
 @routes.get("/healthz")
+@operation(
+    "Liveness: does the database answer?",
+    reply=Reply("The database answers", HealthSchema, example={"status": "ok"}),
+    replies={503: Reply("The database did not answer", HealthSchema, example=UNAVAILABLE)},
+)
 def healthz():
     try:
         with transaction("query") as tx:
@@ -24,6 +79,17 @@ def healthz():
 
 
 @routes.get("/readyz")
+@operation(
+    "Readiness: is the read model close enough to the log?",
+    reply=Reply("Ready", ReadinessSchema, example={"status": "ready"}),
+    replies={
+        503: Reply(
+            "Not ready: a projection lags more than READY_MAX_LAG events or is failing; or the database did not answer",
+            ReadinessSchema,
+            example={"status": "not ready", "reasons": ["item_list is 250 events behind"]},
+        )
+    },
+)
 def readyz():
     try:
         statuses = current_app.extensions["projector"].status()
@@ -42,6 +108,18 @@ def readyz():
 
 
 @routes.get("/projections")
+@operation(
+    "Each projection's checkpoint, lag, state and last error",
+    reply=Reply(
+        "Every projection",
+        {"type": "array", "items": ProjectionStatusSchema},
+        example=[
+            {"name": "item_list", "state": "live", "checkpoint": 2, "head": 2, "lag": 0,
+             "last_advanced_at": "2024-01-01T00:00:00.000000Z", "last_error": None, "rebuild": None, "last_skip": None}
+        ],
+    ),
+    errors=(503,),
+)
 def projections():
     """``[{name, state, checkpoint, head, lag, last_advanced_at, last_error, rebuild, last_skip}]``."""
     return jsonify(current_app.extensions["projector"].status())

@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from flask import Response, current_app, jsonify, request
+from marshmallow import Schema, fields, validate
 
 from app.errors import invalid
+
+#: The largest integer SQLite stores; a larger one in a query would be an OverflowError, not a 400.
+INTEGER_MAX = 2**63 - 1
 
 
 def encode_cursor(key: Sequence) -> str:
@@ -27,9 +31,15 @@ def decode_cursor(cursor: str, arity: int) -> tuple:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError):
         key = None
-    if not (isinstance(key, list) and len(key) == arity and all(isinstance(v, str | int) and not isinstance(v, bool) for v in key)):
+    if not (isinstance(key, list) and len(key) == arity and all(_sort_key_value(v) for v in key)):
         raise invalid({"cursor": ["Not a cursor from this service's Link header."]})
     return tuple(key)
+
+
+def _sort_key_value(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, str) or (isinstance(value, int) and -INTEGER_MAX - 1 <= value <= INTEGER_MAX)
 
 
 def limit_from_request() -> int:
@@ -41,6 +51,23 @@ def limit_from_request() -> int:
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= maximum:
         raise invalid({"limit": [f"Must be an integer from 1 to {maximum}."]})
     return int(raw)
+
+
+class LimitArgs(Schema):
+    """``?limit=``, as the API description shows it (the parsing is above)."""
+
+    limit = fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={"description": "Rows per page (at most PAGE_SIZE_MAX).", "example": 10},
+    )
+
+
+class PageArgs(LimitArgs):
+    """``?limit=&cursor=``, as the API description shows them."""
+
+    cursor = fields.String(
+        metadata={"description": "Where the page starts: copy it from the previous page's Link header; it is opaque."}
+    )
 
 
 @dataclass(frozen=True)

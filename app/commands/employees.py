@@ -21,6 +21,7 @@ from app.messages.employees import (
     HireEmployee,
     UpdateEmployee,
 )
+from app.openapi import Reply, operation
 
 STREAM = "employee"
 
@@ -99,7 +100,32 @@ HANDLERS = {HireEmployee: hire_employee, UpdateEmployee: update_employee, Delete
 routes = Blueprint("employees", __name__)
 
 
+JANE = {
+    "firstName": "Jane",
+    "lastName": "Roe",
+    "address": {"street": "1 Elm Street", "zip": "12345", "city": "Springfield"},
+}
+JANE_ID = "5d1f0c2e-8a3b-4c6d-9e7f-0a1b2c3d4e5f"
+JOHN = {
+    "firstName": "John",
+    "lastName": "Doe",
+    "address": {"street": "1 Main Street", "zip": "02112", "city": "Boston"},
+}
+JOHN_ID = "12a33c84-ee60-45a1-848d-428ad3259abc"
+
+
+def _with_ids(employee: dict, employee_id: str) -> dict:
+    return {"id": employee_id, **employee, "address": {"id": employee_id, **employee["address"]}}
+
+
 @routes.post("/employees")
+@operation(
+    "Hire an employee",
+    body=EMPLOYEE,
+    example=JANE,
+    status=201,
+    reply=Reply("The employee hired", EMPLOYEE, example=_with_ids(JANE, JANE_ID), headers=("Location", "ETag")),
+)
 def create():
     fields = EMPLOYEE.load(json_body())
     employee = execute(HireEmployee(employee_id=str(uuid.uuid4()), **fields))
@@ -108,6 +134,13 @@ def create():
 
 
 @routes.put("/employees/<uuid:employee_id>")
+@operation(
+    "Replace an employee's names and address",
+    body=EMPLOYEE,
+    example=JOHN,
+    reply=Reply("The employee as they are now", EMPLOYEE, example=_with_ids(JOHN, JOHN_ID), headers=("ETag",)),
+    errors=(404,),
+)
 def update(employee_id: str):
     fields = EMPLOYEE.load(json_body())
     employee = execute(UpdateEmployee(employee_id=employee_id, expected_version=if_match(), **fields))
@@ -115,6 +148,7 @@ def update(employee_id: str):
 
 
 @routes.delete("/employees/<uuid:employee_id>")
+@operation("Remove an employee (and their address)", status=204, reply=Reply("Removed; no body"), errors=(404,))
 def delete(employee_id: str):
     execute(DeleteEmployee(employee_id=employee_id, expected_version=if_match()))
     return no_content()

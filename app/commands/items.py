@@ -12,6 +12,7 @@ from app.bus import UnitOfWork, execute, expect_version
 from app.errors import NotFound
 from app.http import etag, if_match, json_body, no_content
 from app.messages.items import ITEM, CreateItem, DeleteItem, ItemCreated, ItemDeleted, ItemUpdated, UpdateItem
+from app.openapi import Reply, operation
 
 STREAM = "item"
 
@@ -77,7 +78,20 @@ HANDLERS = {CreateItem: create_item, UpdateItem: update_item, DeleteItem: delete
 routes = Blueprint("items", __name__)
 
 
+EGGS = {"name": "Eggs", "description": "Free range, a dozen", "price": 4.25}
+EGGS_ID = "0b7e3c1a-4f0e-4d55-9a3b-6c2f1d8e9a10"
+BACON = {"name": "Bacon", "description": "Smoked, thick cut", "price": 6.5}
+BACON_ID = "12a33c84-ee60-45a1-848d-428ad3259abc"
+
+
 @routes.post("/items")
+@operation(
+    "Create an item",
+    body=ITEM,
+    example=EGGS,
+    status=201,
+    reply=Reply("The item created", ITEM, example={"id": EGGS_ID, **EGGS}, headers=("Location", "ETag")),
+)
 def create():
     fields = ITEM.load(json_body())
     item = execute(CreateItem(item_id=str(uuid.uuid4()), **fields))
@@ -86,6 +100,13 @@ def create():
 
 
 @routes.put("/items/<uuid:item_id>")
+@operation(
+    "Replace an item's name, description and price",
+    body=ITEM,
+    example=BACON,
+    reply=Reply("The item as it is now", ITEM, example={"id": BACON_ID, **BACON}, headers=("ETag",)),
+    errors=(404,),
+)
 def update(item_id: str):
     fields = ITEM.load(json_body())
     item = execute(UpdateItem(item_id=item_id, expected_version=if_match(), **fields))
@@ -93,6 +114,7 @@ def update(item_id: str):
 
 
 @routes.delete("/items/<uuid:item_id>")
+@operation("Delete an item", status=204, reply=Reply("Deleted; no body"), errors=(404,))
 def delete(item_id: str):
     execute(DeleteItem(item_id=item_id, expected_version=if_match()))
     return no_content()

@@ -24,6 +24,7 @@ from app.messages.users import (
     UserUpdated,
     email_key,
 )
+from app.openapi import Reply, operation
 
 STREAM = "user"
 
@@ -115,7 +116,19 @@ HANDLERS = {RegisterUser: register_user, UpdateUser: update_user, DeleteUser: de
 routes = Blueprint("users", __name__)
 
 
+ADA = {"first_name": "Ada", "last_name": "Lovelace", "email": "Ada@Example.com"}
+ADA_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+
+
 @routes.post("/users")
+@operation(
+    "Register a user",
+    body=USER,
+    example=ADA,
+    status=201,
+    reply=Reply("The user registered", USER, example={"id": ADA_ID, **ADA}, headers=("Location", "ETag")),
+    errors=(409,),
+)
 def create():
     fields = USER.load(json_body())
     user = execute(RegisterUser(user_id=str(uuid.uuid4()), **fields))
@@ -124,6 +137,13 @@ def create():
 
 
 @routes.put("/users/<uuid:user_id>")
+@operation(
+    "Replace a user's names and email",
+    body=USER,
+    example={**ADA, "last_name": "King"},
+    reply=Reply("The user now", USER, example={"id": ADA_ID, **ADA, "last_name": "King"}, headers=("ETag",)),
+    errors=(404, 409),
+)
 def update(user_id: str):
     fields = USER.load(json_body())
     user = execute(UpdateUser(user_id=user_id, expected_version=if_match(), **fields))
@@ -131,6 +151,7 @@ def update(user_id: str):
 
 
 @routes.delete("/users/<uuid:user_id>")
+@operation("Delete a user (their email is free again)", status=204, reply=Reply("Deleted; no body"), errors=(404,))
 def delete(user_id: str):
     execute(DeleteUser(user_id=user_id, expected_version=if_match()))
     return no_content()

@@ -80,7 +80,7 @@ def list_name(first_name: str, last_name: str) -> str:
 class AddressSchema(Schema):
     """``{id, street, zip, city}``; the address id is the employee's id."""
 
-    id = fields.String(dump_only=True)
+    id = fields.String(dump_only=True, metadata={"format": "uuid"})
     street = Trimmed(required=True, validate=validate.Length(min=1, max=50))
     zip = Trimmed(required=True, validate=validate.Length(min=1, max=10))
     city = Trimmed(required=True, validate=validate.Length(min=1, max=50))
@@ -94,7 +94,7 @@ class EmployeeSchema(Schema):
     commands and events: ``load`` flattens the address and ``dump`` nests it again.
     """
 
-    id = fields.String(dump_only=True)
+    id = fields.String(dump_only=True, metadata={"format": "uuid"})
     first_name = Trimmed(data_key="firstName", required=True, validate=validate.Length(min=1, max=100))
     last_name = Trimmed(data_key="lastName", required=True, validate=validate.Length(min=1, max=100))
     address = fields.Nested(AddressSchema, required=True)
@@ -111,4 +111,13 @@ class EmployeeSchema(Schema):
         return {"id": flat["id"], "first_name": flat["first_name"], "last_name": flat["last_name"], "address": address}
 
 
+class EmployeeSummarySchema(Schema):
+    """``{id, name, city}``: a row of GET /employees, with ``name`` as ``list_name`` makes it."""
+
+    id = fields.String(required=True, metadata={"format": "uuid"})
+    name = fields.String(required=True, metadata={"description": '"<lastName>, <firstName>"'})
+    city = fields.String(required=True)
+
+
 EMPLOYEE = EmployeeSchema()
+EMPLOYEE_SUMMARY = EmployeeSummarySchema()

@@ -68,7 +68,7 @@ class ItemSchema(Schema):
     sample see exactly their fields.
     """
 
-    id = fields.String(dump_only=True)
+    id = fields.String(dump_only=True, metadata={"format": "uuid"})
     name = Trimmed(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(required=True, validate=validate.Length(max=2000))
     price_cents = Money(data_key="price", load_default=None)
@@ -81,3 +81,4 @@ class ItemSchema(Schema):
 
 
 ITEM = ItemSchema()
+ITEM_SUMMARY = ItemSchema(only=("id", "name"))  # a row of GET /items

@@ -73,7 +73,7 @@ class UserSchema(Schema):
     The email is kept exactly as given; uniqueness is decided on its ``email_key``.
     """
 
-    id = fields.String(dump_only=True)
+    id = fields.String(dump_only=True, metadata={"format": "uuid"})
     first_name = Trimmed(required=True, validate=validate.Length(min=1, max=100))
     last_name = Trimmed(required=True, validate=validate.Length(min=1, max=100))
     email = fields.Email(required=True, validate=validate.Length(max=254))

@@ -2,18 +2,46 @@
 GET /employees/<id>, from read tables only."""
 
 from flask import Blueprint, request
+from marshmallow import fields
 
 from app.db import transaction
 from app.errors import NotFound
 from app.http import document_response
-from app.messages.employees import EMPLOYEE, EmployeeLeft
-from app.pagination import Page
-from app.queries.events import document_as_of
+from app.messages.employees import EMPLOYEE, EMPLOYEE_SUMMARY, EmployeeLeft
+from app.openapi import Reply, operation
+from app.pagination import Page, PageArgs
+from app.queries.events import AsOfArgs, document_as_of
 
 routes = Blueprint("employees", __name__)
 
 
+JOHN_ID = "12a33c84-ee60-45a1-848d-428ad3259abc"
+JOHN = {
+    "id": JOHN_ID,
+    "firstName": "John",
+    "lastName": "Doe",
+    "address": {"id": JOHN_ID, "street": "1 Main Street", "zip": "02112", "city": "Boston"},
+}
+
+
+class EmployeeListArgs(PageArgs):
+    city = fields.String(
+        metadata={"description": "Only employees in exactly this city (case-sensitive).", "example": "Boston"}
+    )
+
+
 @routes.get("/employees")
+@operation(
+    "List employees by name, optionally in one city",
+    query=EmployeeListArgs,
+    reply=Reply(
+        "One page of employees, by name then id",
+        {"type": "array", "items": EMPLOYEE_SUMMARY},
+        example=[{"id": JOHN_ID, "name": "Doe, John", "city": "Boston"}],
+        headers=("Link",),
+    ),
+    errors=(400,),
+)
 def index():
     """``[{id, name, city}]`` ordered by name ("<lastName>, <firstName>"), then id; ``?city=`` keeps
     only employees in exactly that city."""
@@ -34,6 +62,13 @@ def index():
 
 
 @routes.get("/employees/<uuid:employee_id>")
+@operation(
+    "Read an employee (now, or as of a past moment)",
+    query=AsOfArgs,
+    reply=Reply("The employee", EMPLOYEE, example=JOHN, headers=("ETag",)),
+    if_none_match=True,
+    errors=(400, 404),
+)
 def show(employee_id: str):
     """``{id, firstName, lastName, address: {id, street, zip, city}}``; 404 if unknown.
     The document was rendered by the projection."""

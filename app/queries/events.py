@@ -12,18 +12,73 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, request
-from marshmallow import Schema
+from marshmallow import Schema, fields, validate
 
 from app.db import transaction
 from app.documents import render
 from app.errors import NotFound, invalid
 from app.http import document_response
-from app.pagination import Page, limit_from_request
+from app.openapi import Reply, operation
+from app.pagination import INTEGER_MAX, LimitArgs, Page, PageArgs, limit_from_request
 
 routes = Blueprint("events", __name__)
 
 STREAMS = {"items": "item", "employees": "employee", "users": "user", "orders": "order", "devices": "device"}
 _COLUMNS = "position, event_id, stream_type, stream_id, version, type, schema_version, payload, occurred_at, correlation_id, causation_id"
+
+
+class EventSchema(Schema):
+    """One event of the log, as the feed and the histories show it."""
+
+    position = fields.Integer(required=True, metadata={"description": "Its place in the whole log: 1, 2, 3 …"})
+    event_id = fields.String(required=True, metadata={"format": "uuid"})
+    stream_type = fields.String(required=True, metadata={"example": "item"})
+    stream_id = fields.String(required=True, metadata={"description": "The id of the resource it belongs to."})
+    version = fields.Integer(required=True, metadata={"description": "Its place in its stream: 1, 2, 3 …"})
+    type = fields.String(required=True, metadata={"example": "ItemCreated"})
+    schema_version = fields.Integer(required=True)
+    data = fields.Dict(required=True, metadata={"description": "The event's fields: the state it recorded."})
+    occurred_at = fields.String(required=True, metadata={"format": "date-time"})
+    correlation_id = fields.String(
+        required=True, allow_none=True, metadata={"description": "The X-Request-ID of the request that appended it."}
+    )
+    causation_id = fields.String(
+        required=True, allow_none=True, metadata={"description": "The event that caused it, if another event did."}
+    )
+
+
+class FeedArgs(LimitArgs):
+    after = fields.Integer(
+        validate=validate.Range(min=0, max=INTEGER_MAX),
+        metadata={"description": "The last position you have; the feed starts after it.", "example": 0},
+    )
+    stream_type = fields.String(metadata={"description": "Only events of this stream type.", "example": "item"})
+    type = fields.String(metadata={"description": "Only events of this type.", "example": "ItemCreated"})
+
+
+class AsOfArgs(Schema):
+    as_of = fields.String(
+        metadata={
+            "description": "Answer the state as it was then: a log position, or an ISO 8601 time with a timezone.",
+            "example": "2025-01-01T00:00:00+00:00",
+        }
+    )
+
+
+SEED_EVENT = {
+    "position": 1,
+    "event_id": "c0f7a1d2-5b1e-4c38-9a8e-000000000001",
+    "stream_type": "item",
+    "stream_id": "12a33c84-ee60-45a1-848d-428ad3259abc",
+    "version": 1,
+    "type": "ItemCreated",
+    "schema_version": 1,
+    "data": {"name": "Bacon", "description": "Everything tastes better, with bacon 🥓", "price_cents": None},
+    "occurred_at": "2024-01-01T00:00:00.000000Z",
+    "correlation_id": "seed",
+    "causation_id": None,
+}
+EVENTS = {"type": "array", "items": EventSchema}
 
 
 def _event(row) -> dict:
@@ -34,12 +89,18 @@ def _event(row) -> dict:
 
 def _non_negative(name: str) -> int:
     raw = request.args.get(name, "0")
-    if not raw.isascii() or not raw.isdigit():
-        raise invalid({name: ["Must be a position: a whole number, 0 or more."]})
+    if not raw.isascii() or not raw.isdigit() or int(raw) > INTEGER_MAX:
+        raise invalid({name: [f"Must be a position: a whole number from 0 to {INTEGER_MAX}."]})
     return int(raw)
 
 
 @routes.get("/events")
+@operation(
+    "Follow the event log",
+    query=FeedArgs,
+    reply=Reply("Events after `after`, in position order", EVENTS, example=[SEED_EVENT], headers=("Link",)),
+    errors=(400,),
+)
 def feed():
     """``[{position, event_id, stream_type, stream_id, version, type, data, ...}]`` after ``after``."""
     after, limit = _non_negative("after"), limit_from_request()
@@ -62,6 +123,12 @@ def feed():
 
 
 @routes.get(f"/<any({','.join(STREAMS)}):module>/<uuid:stream_id>/history")
+@operation(
+    "A resource's history: its events, oldest first",
+    query=PageArgs,
+    reply=Reply("One page of the stream's events, by version", EVENTS, example=[SEED_EVENT], headers=("Link",)),
+    errors=(400, 404),
+)
 def history(module: str, stream_id: str):
     """The stream's events, oldest first; 404 if the stream has none."""
     page = Page.from_request(key_arity=1)
@@ -83,6 +150,8 @@ def history(module: str, stream_id: str):
 def _point(raw: str) -> tuple[str, object]:
     """``as_of`` as ("position", int) or ("occurred_at", ISO text in the log's UTC format)."""
     if raw.isascii() and raw.isdigit():
+        if int(raw) > INTEGER_MAX:
+            raise invalid({"as_of": [f"A log position is at most {INTEGER_MAX}."]})
         return "position", int(raw)
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))

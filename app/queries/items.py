@@ -5,14 +5,29 @@ from flask import Blueprint, request
 from app.db import transaction
 from app.errors import NotFound
 from app.http import document_response
-from app.messages.items import ITEM, ItemDeleted
-from app.pagination import Page
-from app.queries.events import document_as_of
+from app.messages.items import ITEM, ITEM_SUMMARY, ItemDeleted
+from app.openapi import Reply, operation
+from app.pagination import Page, PageArgs
+from app.queries.events import AsOfArgs, document_as_of
 
 routes = Blueprint("items", __name__)
 
 
+BACON = {"id": "12a33c84-ee60-45a1-848d-428ad3259abc", "name": "Bacon"}
+
+
 @routes.get("/items")
+@operation(
+    "List items by name",
+    query=PageArgs,
+    reply=Reply(
+        "One page of items, by name then id",
+        {"type": "array", "items": ITEM_SUMMARY},
+        example=[BACON],
+        headers=("Link",),
+    ),
+    errors=(400,),
+)
 def index():
     """``[{id, name}]`` ordered by name, then id."""
     page = Page.from_request(key_arity=2)
@@ -31,6 +46,18 @@ def index():
 
 
 @routes.get("/items/<uuid:item_id>")
+@operation(
+    "Read an item (now, or as of a past moment)",
+    query=AsOfArgs,
+    reply=Reply(
+        "The item; `price` only when it has one",
+        ITEM,
+        example={**BACON, "description": "Everything tastes better, with bacon 🥓"},
+        headers=("ETag",),
+    ),
+    if_none_match=True,
+    errors=(400, 404),
+)
 def show(item_id: str):
     """``{id, name, description, price?}``; 404 if unknown. The document was rendered by the projection."""
     if "as_of" in request.args:

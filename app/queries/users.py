@@ -2,18 +2,40 @@
 and GET /users/<id>, from read tables only."""
 
 from flask import Blueprint, request
+from marshmallow import fields
 
 from app.db import transaction
 from app.errors import NotFound
 from app.http import document_response
 from app.messages.users import USER, UserDeleted, email_key
-from app.pagination import Page
-from app.queries.events import document_as_of
+from app.openapi import Reply, operation
+from app.pagination import Page, PageArgs
+from app.queries.events import AsOfArgs, document_as_of
 
 routes = Blueprint("users", __name__)
 
 
+ADA = {
+    "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "email": "Ada@Example.com",
+}
+
+
+class UserListArgs(PageArgs):
+    email = fields.String(
+        metadata={"description": "Only the user with this email, ignoring case.", "example": "ada@example.com"}
+    )
+
+
 @routes.get("/users")
+@operation(
+    "List users by last name and first name, or find one by email",
+    query=UserListArgs,
+    reply=Reply("One page of users", {"type": "array", "items": USER}, example=[ADA], headers=("Link",)),
+    errors=(400,),
+)
 def index():
     """``[{id, first_name, last_name, email}]`` ordered by last name, first name, then id;
     ``?email=`` keeps only the user with that email, compared case-insensitively."""
@@ -39,6 +61,13 @@ def index():
 
 
 @routes.get("/users/<uuid:user_id>")
+@operation(
+    "Read a user (now, or as of a past moment)",
+    query=AsOfArgs,
+    reply=Reply("The user", USER, example=ADA, headers=("ETag",)),
+    if_none_match=True,
+    errors=(400, 404),
+)
 def show(user_id: str):
     """``{id, first_name, last_name, email}``; 404 if unknown. The document was rendered by the projection."""
     if "as_of" in request.args:

@@ -38,7 +38,7 @@ def test_the_feed_filters_by_stream_type_and_event_type(client):
     assert {e["type"] for e in client.get("/events?type=ItemCreated").get_json()} == {"ItemCreated"}
 
 
-@pytest.mark.parametrize("after", ["-1", "x", "1.5"])
+@pytest.mark.parametrize("after", ["-1", "x", "1.5", "9223372036854775808"])
 def test_a_bad_after_answers_400(client, after):
     assert client.get(f"/events?after={after}").status_code == 400
 
@@ -83,7 +83,7 @@ def test_as_of_now_equals_the_live_read(client):
         assert client.get(f"{url}?as_of={now}").get_json() == client.get(url).get_json()
 
 
-@pytest.mark.parametrize("as_of", ["yesterday", "2024-01-01", "2024-01-01T00:00:00", "-5"])
+@pytest.mark.parametrize("as_of", ["yesterday", "2024-01-01", "2024-01-01T00:00:00", "-5", "30313804036992323584"])
 def test_an_as_of_that_is_neither_a_position_nor_a_zoned_time_answers_400(client, as_of):
     response = client.get(f"/items/{BACON_ID}?as_of={as_of}")
     assert response.status_code == 400

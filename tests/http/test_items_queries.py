@@ -87,7 +87,10 @@ def test_a_limit_outside_1_to_1000_answers_400(client, limit):
     assert "limit" in response.get_json()["errors"]
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "W10", "WyJhIl0", "bnVsbA", "%00", "W3RydWUsIngiXQ"])
+# The last one is ["a", 2**63]: an integer SQLite cannot hold.
+@pytest.mark.parametrize(
+    "cursor", ["garbage", "W10", "WyJhIl0", "bnVsbA", "%00", "W3RydWUsIngiXQ", "WyJhIiw5MjIzMzcyMDM2ODU0Nzc1ODA4XQ"]
+)
 def test_a_cursor_this_service_did_not_issue_answers_400(client, cursor):
     response = client.get(f"/items?cursor={cursor}")
     assert response.status_code == 400
