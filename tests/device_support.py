@@ -10,6 +10,11 @@ def ago(**delta) -> str:
     return (datetime.now(UTC) - timedelta(**delta)).isoformat()
 
 
+def stored_ago(**delta) -> str:
+    """A time that long before now, as the service stores times (UTC, microseconds, Z)."""
+    return (datetime.now(UTC) - timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def create_device(client, name: str = "Boiler 1", kind: str = "sensor") -> dict:
     response = client.post("/devices", json={"name": name, "kind": kind})
     assert response.status_code == 201, response.get_json()

@@ -29,7 +29,7 @@ def test_concurrent_batches_for_one_device_are_all_counted_each_at_its_own_versi
 
     def post(n: int) -> int:
         readings = [
-            {"metric": "load", "value": n + k / 100, "recorded_at": f"2026-01-01T00:{n % 60:02d}:00Z"}
+            {"metric": "load", "value": n + k / 100, "recorded_at": f"2024-01-01T00:{n % 60:02d}:00Z"}
             for k in range(50)
         ]
         return requests.post(url, json={"readings": readings}, timeout=30).status_code

@@ -295,7 +295,7 @@ class Devices:
         elif action == "telemetry":
             n, batch = args
             device_id = self.ids[n % len(self.ids)]
-            times = [f"2026-01-01T00:00:0{s}.000000Z" for _, _, s in batch]
+            times = [f"2024-01-01T00:00:0{s}.000000Z" for _, _, s in batch]
             body = {"readings": [{"metric": m, "value": v, "recorded_at": t} for (m, v, _), t in zip(batch, times)]}
             response = client.post(f"/devices/{device_id}/telemetry", json=body)
             device = self.model.get(device_id)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from app import create_app
 
-BASE = datetime(2026, 1, 1, tzinfo=UTC)
+BASE = datetime(2024, 1, 1, tzinfo=UTC)
 DEVICES = 3
 EPSILON = 2.0**-52
 
