@@ -201,15 +201,21 @@ _ERRORS = {
 def build(app: Flask) -> dict:
     """The OpenAPI document of every route registered in ``app`` (static files aside)."""
     plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
-    spec = APISpec(
-        title=TITLE,
-        version=VERSION,
-        openapi_version="3.0.3",
-        plugins=[plugin],
-        info={"description": _DESCRIPTION},
-    )
+    spec = APISpec(TITLE, VERSION, "3.0.3", plugins=[plugin], info={"description": _DESCRIPTION})
     plugin.converter.add_attribute_function(_money)
     _components(spec)
+    paths = _operations(app)
+    _link_created_resources(paths)
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    document = spec.to_dict()
+    document["tags"] = [{"name": tag} for tag in _tags(document)]
+    _page_sizes(document, app.config)
+    return document
+
+
+def _operations(app: Flask) -> dict[str, dict]:
+    """{path: {method: operation}} for every route, in path order, then GET, POST, PUT, DELETE."""
     paths: dict[str, dict] = {}
     used_ids: set[str] = set()
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: path_of(r)[0]):
@@ -221,12 +227,33 @@ def build(app: Flask) -> dict:
             op = _operation(app, rule, method, described, path, path_parameters)
             op["operationId"] = _operation_id(rule.endpoint, method, used_ids)
             paths.setdefault(path, {})[method.lower()] = op
+    return {path: dict(sorted(ops.items(), key=lambda op: _method_rank(op[0].upper()))) for path, ops in paths.items()}
+
+
+_ONE_OF = re.compile(r"^/\{(\w+)\}$")
+
+
+def _link_created_resources(paths: dict[str, dict]) -> None:
+    """A 201 from POST /things links to the operations on /things/{id}, with the id from its body
+    (what its Location header points at), so clients, and schemathesis, can follow it."""
     for path, operations in paths.items():
-        spec.path(path=path, operations=dict(sorted(operations.items(), key=lambda op: _method_rank(op[0].upper()))))
-    document = spec.to_dict()
-    document["tags"] = [{"name": tag} for tag in _tags(document)]
-    _page_sizes(document, app.config)
-    return document
+        created = operations.get("post", {}).get("responses", {}).get("201")
+        if created is None or "content" not in created:
+            continue
+        for other, their_operations in paths.items():
+            one = _ONE_OF.match(other[len(path) :]) if other.startswith(path) else None
+            if one:
+                created["links"] = {
+                    _link_name(method, op): {
+                        "operationId": op["operationId"],
+                        "parameters": {one[1]: "$response.body#/id"},
+                    }
+                    for method, op in their_operations.items()
+                }
+
+
+def _link_name(method: str, op: dict) -> str:
+    return {"get": "read", "put": "replace", "delete": "delete"}.get(method, op["operationId"])
 
 
 _METHOD_ORDER = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -360,8 +387,21 @@ def _responses(d: Operation, described: bool, command: bool, errors: set[int]) -
     for status, reply in d.replies.items():
         responses[str(status)] = _reply(reply)
     for status in errors - {int(s) for s in responses if s.isdigit()}:
-        responses[str(status)] = _ERRORS[status].name
+        responses[str(status)] = _error(status)
+    for status, (name, _) in _REFUSALS.items():
+        responses.setdefault(str(status), name)
     return dict(sorted(responses.items()))
+
+
+def _error(status: int) -> str | dict:
+    """The shared answer for this status, or a plain problem+json one for a status no other route has."""
+    if status in _ERRORS:
+        return _ERRORS[status].name
+    return {
+        "description": HTTPStatus(status).phrase,
+        "headers": {"X-Request-ID": "X-Request-ID"},
+        "content": {PROBLEM_JSON: {"schema": "Problem"}},
+    }
 
 
 def _reply(reply: Reply, extra_headers: Iterable[str] = ()) -> dict:
@@ -387,6 +427,17 @@ def _request_body(d: Operation) -> dict:
     return {"required": True, "content": {"application/json": media}}
 
 
+# Refused by the HTTP server (gunicorn) before the app sees the request: its own HTML page,
+# without the app's headers. Any request can meet them, so every operation lists them.
+_REFUSALS = {
+    414: (
+        "UriTooLong",
+        "The request line (method, path and query) is longer than the server accepts (gunicorn: 4094 bytes).",
+    ),
+    431: ("HeadersTooLarge", "A request header is longer than the server accepts (gunicorn: 8190 bytes)."),
+}
+
+
 def _components(spec: APISpec) -> None:
     spec.components.security_scheme(
         "bearerAuth",
@@ -402,6 +453,10 @@ def _components(spec: APISpec) -> None:
         spec.components.header(name, header)
     for name, parameter in _PARAMETERS.items():
         spec.components.parameter(name, parameter["in"], {k: v for k, v in parameter.items() if k != "in"})
+    for name, description in _REFUSALS.values():
+        spec.components.response(
+            name, {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+        )
     for status, error in _ERRORS.items():
         example = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": error.detail}
         if status == 412:
