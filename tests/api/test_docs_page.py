@@ -1,6 +1,7 @@
 """GET /docs in a real browser: headless Chromium from the system's packages, driven by Playwright,
 against real gunicorn. The page works offline: everything it loads comes from the server itself."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,9 +28,10 @@ def system_chromium() -> str:
     """Debian's chromium, installed when missing (CI machines start without it); never a download of Playwright's."""
     if not shutil.which(CHROMIUM):
         install = ["apt-get", "install", "-y", "-q", "chromium"]
-        if subprocess.run(install, capture_output=True, check=False).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=True)
-            subprocess.run(install, capture_output=True, check=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if subprocess.run(install, capture_output=True, check=False, env=env).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=True, env=env)
+            subprocess.run(install, capture_output=True, check=True, env=env)
     return CHROMIUM
 
 
