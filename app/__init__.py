@@ -5,6 +5,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import auth, cli, config, db, errors, http, logs, metrics, openapi, operations
 from app.bus import Bus, events_committed
+from app.process_manager import ProcessManagers
 from app.projector import Projector
 
 
@@ -28,7 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
 
     # Imported here: importing the packages discovers the modules in them.
-    from app import commands, messages, projections, queries  # noqa: F401
+    from app import commands, messages, process_managers, projections, queries  # noqa: F401
 
     app.extensions["bus"] = Bus(commands.HANDLERS)
     projector = Projector(
@@ -38,6 +39,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.extensions["projector"] = projector
     events_committed.connect(projector.on_events_committed, sender=app, weak=False)
+    managers = ProcessManagers(process_managers.ALL, retry_seconds=app.config["PROJECTION_RETRY_SECONDS"])
+    app.extensions["process_managers"] = managers
+    events_committed.connect(managers.on_events_committed, sender=app, weak=False)
     if app.config["APP_ROLE"] in ("all", "command"):
         commands.init_app(app)
     if app.config["APP_ROLE"] in ("all", "query"):
@@ -47,4 +51,5 @@ def create_app(test_config: dict | None = None) -> Flask:
         db.migrate(app.config["DATABASE_PATH"], app.config["SQLITE_BUSY_TIMEOUT_MS"])
         with app.app_context():
             projector.catch_up_or_log("start", force=True)
+            managers.run_or_log("start", force=True)
     return app

@@ -1,0 +1,225 @@
+"""Process managers react to events by executing commands: followers of the log, like
+projections, but on the command side of the wall.
+
+A process manager is a name and a reaction per event type; a reaction gets the bus's unit
+of work and the event, and executes commands (``app.bus.execute``), which append their
+events as any command does. The runner keeps each manager's checkpoint in a write table
+(``process_checkpoints``) and, for each event the manager reacts to, in ONE transaction:
+opens a unit of work whose causation id is that event's id, reads the checkpoint, runs the
+reaction, and moves the checkpoint past the event. Hence:
+
+- a crash anywhere before that commit keeps neither the commands' effects nor the moved
+  checkpoint: the next run (the next command, or the next start) reacts to the event again;
+- once it has committed, the checkpoint is past the event: a replay never reacts twice;
+- two workers racing for one event queue on the write lock; the second finds the
+  checkpoint moved and looks again.
+
+The events a manager does not react to are found without the write lock (a read of the
+log after the checkpoint, filtered by type); the checkpoint moves over them only now and
+then (PASS_OVER_EVERY events, or at start), so most commands cost the manager one read.
+
+A reaction that raises is rolled back, logged and recorded (error, position, retries) and
+retried with exponential backoff at later commands and at every start; it never fails the
+command whose events triggered it, which has committed already.
+"""
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+
+from app.bus import UnitOfWork, bus
+from app.db import Tx, transaction
+from app.eventlog import Event, Recorded, head, utc_now
+
+log = logging.getLogger(__name__)
+
+Reaction = Callable[[UnitOfWork, Recorded], None]
+MAX_BACKOFF = timedelta(minutes=5)
+PASS_OVER_EVERY = 100  # events without a reaction that may pile up before the checkpoint moves over them
+
+
+class ProcessManager:
+    """A named reaction to events: for each event type, a function that executes commands."""
+
+    def __init__(self, name: str, reactions: Mapping[type[Event], Reaction]):
+        self.name = name
+        self.reactions = {cls.type_name: reaction for cls, reaction in reactions.items()}
+
+    def __repr__(self) -> str:
+        return f"ProcessManager({self.name!r})"
+
+
+_SAVE_CHECKPOINT = """
+INSERT INTO process_checkpoints (name, position, updated_at) VALUES (:name, :position, :now)
+ON CONFLICT (name) DO UPDATE SET
+    position = excluded.position, updated_at = excluded.updated_at, error_type = NULL,
+    error_message = NULL, error_position = NULL, error_count = 0, failed_at = NULL, retry_at = NULL
+"""
+
+_SAVE_FAILURE = """
+INSERT INTO process_checkpoints
+    (name, error_type, error_message, error_position, error_count, failed_at, retry_at)
+VALUES (:name, :type, :message, :position, 1, :now, :retry_at)
+ON CONFLICT (name) DO UPDATE SET
+    error_count = CASE WHEN error_position = excluded.error_position THEN error_count + 1 ELSE 1 END,
+    error_type = excluded.error_type, error_message = excluded.error_message,
+    error_position = excluded.error_position, failed_at = excluded.failed_at, retry_at = excluded.retry_at
+"""
+
+_NEXT_REACTION = f"""
+SELECT {", ".join(field.name for field in dataclasses.fields(Recorded))} FROM events
+WHERE position > :position AND type IN (SELECT value FROM json_each(:types))
+ORDER BY position LIMIT 1
+"""
+
+# Set while this context runs the managers: the commands a reaction executes publish their
+# events too, and the run in progress goes on to those itself instead of starting another.
+_running: ContextVar[bool] = ContextVar("process_managers_running", default=False)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class ProcessManagers:
+    """Runs every process manager after each commit and at start; listens to the bus's events_committed."""
+
+    def __init__(self, managers: Iterable[ProcessManager], retry_seconds: float = 1.0):
+        self.managers = list(managers)
+        self.retry_seconds = retry_seconds
+        names = [m.name for m in self.managers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"process manager names must be unique: {names}")
+
+    def on_events_committed(self, _sender, events: list[Recorded]) -> None:
+        """Blinker receiver: react to the new events before the response leaves."""
+        self.run_or_log(f"events up to {events[-1].position} committed")
+
+    def run_or_log(self, reason: str, force: bool = False) -> None:
+        """Run every manager, never raising (the triggering commands have committed already);
+        a process serving only queries executes no commands, so it runs none."""
+        if _running.get() or current_app.config["APP_ROLE"] == "query":
+            return
+        token = _running.set(True)
+        try:
+            self.run(force=force)
+        except Exception:
+            log.exception("process managers (%s) failed; they will be retried", reason)
+        finally:
+            _running.reset(token)
+
+    def run(self, force: bool = False) -> int:
+        """React to every pending event, manager by manager; returns the reactions run.
+
+        A failing manager is passed over until its next retry is due, unless ``force``.
+        """
+        return sum(self._follow(manager, force) for manager in self.managers)
+
+    def _follow(self, manager: ProcessManager, force: bool) -> int:
+        reactions = 0
+        while True:
+            with transaction("command", read_only=True) as tx:
+                position, waiting = self._checkpoint(tx, manager.name)
+                if waiting and not force:
+                    return reactions
+                event = self._next_reaction(tx, manager, position)
+                newest = head(tx)
+            if event is None:
+                if newest - position >= (1 if force else PASS_OVER_EVERY):
+                    self._pass_over(manager, position, newest)
+                return reactions
+            try:
+                reactions += self._react(manager, event, position)
+            except Exception as exc:
+                log.exception("process manager %s failed on event %s (%s)", manager.name, event.position, event.type)
+                self._record_failure(manager, event, exc)
+                return reactions
+
+    def _checkpoint(self, tx: Tx, name: str) -> tuple[int, bool]:
+        """The manager's position, and whether it is waiting to retry a failure."""
+        row = tx.first("SELECT position, retry_at FROM process_checkpoints WHERE name = :name", name=name)
+        if row is None:
+            return 0, False
+        return row.position, bool(row.retry_at and row.retry_at > _iso(datetime.now(UTC)))
+
+    def _next_reaction(self, tx: Tx, manager: ProcessManager, position: int) -> Recorded | None:
+        """The first event after ``position`` that the manager reacts to."""
+        row = tx.first(_NEXT_REACTION, position=position, types=json.dumps(list(manager.reactions)))
+        return None if row is None else Recorded(*row)
+
+    def _react(self, manager: ProcessManager, event: Recorded, seen_at: int) -> int:
+        """React to ``event`` and move the checkpoint to it, in one unit of work; 0 (and no
+        change) if another process moved the checkpoint since ``seen_at``."""
+        with bus().unit_of_work(causation_id=event.event_id) as uow:
+            # The events it appends belong to the request that appended their cause.
+            uow.correlation_id = event.correlation_id
+            position, _ = self._checkpoint(uow, manager.name)
+            if position != seen_at:
+                return 0
+            manager.reactions[event.type](uow, event)
+            uow.execute(_SAVE_CHECKPOINT, name=manager.name, position=event.position, now=utc_now())
+        return 1
+
+    def _pass_over(self, manager: ProcessManager, seen_at: int, newest: int) -> None:
+        """Move the checkpoint over events the manager does not react to (up to ``newest``)."""
+        with transaction("command") as tx:
+            position, _ = self._checkpoint(tx, manager.name)
+            if position == seen_at:
+                tx.execute(_SAVE_CHECKPOINT, name=manager.name, position=newest, now=utc_now())
+
+    def _record_failure(self, manager: ProcessManager, event: Recorded, exc: Exception) -> None:
+        """Note the failure at ``event`` and when to retry it: the backoff doubles per failure there."""
+        with transaction("command") as tx:
+            errors = tx.scalar(
+                "SELECT error_count FROM process_checkpoints WHERE name = :name AND error_position = :position",
+                name=manager.name,
+                position=event.position,
+            )
+            backoff = min(timedelta(seconds=self.retry_seconds * 2 ** (errors or 0)), MAX_BACKOFF)
+            tx.execute(
+                _SAVE_FAILURE,
+                name=manager.name,
+                type=type(exc).__name__,
+                message=str(exc)[:500],
+                position=event.position,
+                now=utc_now(),
+                retry_at=_iso(datetime.now(UTC) + backoff),
+            )
+
+    def status(self) -> list[dict]:
+        """Each manager's checkpoint, the events it has yet to react to, and its last error."""
+        with transaction("command", read_only=True) as tx:
+            newest = head(tx)
+            rows = {row.name: row for row in tx.all("SELECT * FROM process_checkpoints")}
+            return [self._status_of(tx, manager, rows.get(manager.name), newest) for manager in self.managers]
+
+    def _status_of(self, tx: Tx, manager: ProcessManager, row, newest: int) -> dict:
+        checkpoint = row.position if row else 0
+        pending = tx.scalar(
+            "SELECT count(*) FROM events WHERE position > :position AND type IN (SELECT value FROM json_each(:types))",
+            position=checkpoint,
+            types=json.dumps(list(manager.reactions)),
+        )
+        failing = bool(row and row.error_count)
+        return {
+            "name": manager.name,
+            "state": "failing" if failing else "live" if pending == 0 else "catching_up",
+            "checkpoint": checkpoint,
+            "head": newest,
+            "pending": pending,
+            "last_error": {
+                "type": row.error_type,
+                "message": row.error_message,
+                "position": row.error_position,
+                "retries": row.error_count,
+                "failed_at": row.failed_at,
+                "next_retry_at": row.retry_at,
+            }
+            if failing
+            else None,
+        }

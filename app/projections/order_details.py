@@ -1,0 +1,110 @@
+"""order_details keeps order_details_view: each order's reply to GET /orders/<id>, rendered
+ahead of time, with its user's name and email as they are now.
+
+The user part comes from this projection's own copy of users (order_details_user_view),
+kept from the users module's events: when a user changes their name or email, every
+document of theirs is rendered again; when a user is deleted, their orders stay, showing
+the user's id with name and email null. Lines and prices are the OrderPlaced snapshot.
+"""
+
+import json
+
+from app.db import Tx
+from app.documents import render
+from app.eventlog import Recorded
+from app.messages.orders import ORDER, OrderCancelled, OrderPlaced, OrderShipped, customer_name
+from app.messages.users import UserDeleted, UserRegistered, UserUpdated
+from app.projector import Projection
+
+
+def _user(tx: Tx, user_id: str) -> dict:
+    row = tx.first("SELECT name, email FROM order_details_user_view WHERE id = :id", id=user_id)
+    name, email = row if row is not None else (None, None)
+    return {"id": user_id, "name": name, "email": email}
+
+
+def _save(tx: Tx, order_id: str, user_id: str, version: int, state: dict) -> None:
+    tx.execute(
+        "INSERT INTO order_details_view (id, user_id, version, state, document)"
+        " VALUES (:id, :user_id, :version, :state, :document)"
+        " ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state,"
+        " document = excluded.document",
+        id=order_id,
+        user_id=user_id,
+        version=version,
+        state=json.dumps(state, ensure_ascii=False, separators=(",", ":")),
+        document=render(ORDER, order_id, {**state, "user": _user(tx, user_id)}),
+    )
+
+
+def on_order_placed(tx: Tx, e: Recorded) -> None:
+    placed = e.data
+    state = {
+        "status": "placed",
+        "placed_at": placed.placed_at,
+        "lines": placed.lines,
+        "total_cents": placed.total_cents,
+    }
+    _save(tx, e.stream_id, placed.user_id, e.version, state)
+
+
+def _change(tx: Tx, e: Recorded, **changes) -> None:
+    row = tx.first("SELECT user_id, state FROM order_details_view WHERE id = :id", id=e.stream_id)
+    if row is not None:
+        _save(tx, e.stream_id, row.user_id, e.version, {**json.loads(row.state), **changes})
+
+
+def on_order_shipped(tx: Tx, e: Recorded) -> None:
+    _change(tx, e, status="shipped", shipped_at=e.data.shipped_at)
+
+
+def on_order_cancelled(tx: Tx, e: Recorded) -> None:
+    _change(tx, e, status="cancelled", cancelled_at=e.data.cancelled_at, cancellation_reason=e.data.reason)
+
+
+def _render_orders_of(tx: Tx, user_id: str) -> None:
+    """Render every order document of the user again, with the user as this projection knows them now."""
+    user = _user(tx, user_id)
+    rows = tx.all("SELECT id, state FROM order_details_view WHERE user_id = :user_id", user_id=user_id)
+    tx.execute_many(
+        "UPDATE order_details_view SET document = :document WHERE id = :id",
+        [{"id": row.id, "document": render(ORDER, row.id, {**json.loads(row.state), "user": user})} for row in rows],
+    )
+
+
+def on_user_registered(tx: Tx, e: Recorded) -> None:
+    tx.execute(
+        "INSERT INTO order_details_user_view (id, name, email) VALUES (:id, :name, :email)",
+        id=e.stream_id,
+        name=customer_name(e.data.first_name, e.data.last_name),
+        email=e.data.email,
+    )
+
+
+def on_user_updated(tx: Tx, e: Recorded) -> None:
+    tx.execute(
+        "UPDATE order_details_user_view SET name = :name, email = :email WHERE id = :id",
+        id=e.stream_id,
+        name=customer_name(e.data.first_name, e.data.last_name),
+        email=e.data.email,
+    )
+    _render_orders_of(tx, e.stream_id)
+
+
+def on_user_deleted(tx: Tx, e: Recorded) -> None:
+    tx.execute("DELETE FROM order_details_user_view WHERE id = :id", id=e.stream_id)
+    _render_orders_of(tx, e.stream_id)
+
+
+projection = Projection(
+    "order_details",
+    tables=["order_details_view", "order_details_user_view"],
+    handlers={
+        OrderPlaced: on_order_placed,
+        OrderShipped: on_order_shipped,
+        OrderCancelled: on_order_cancelled,
+        UserRegistered: on_user_registered,
+        UserUpdated: on_user_updated,
+        UserDeleted: on_user_deleted,
+    },
+)

@@ -1,0 +1,115 @@
+"""Orders, read side: GET /orders/<id>, GET /orders (``?status=``) and GET /users/<id>/orders,
+each one indexed read of tables kept by projections, newest first where it is a list."""
+
+from flask import Blueprint, Response, request
+from marshmallow import fields, validate
+
+from app.db import Tx, transaction
+from app.errors import NotFound, invalid
+from app.http import etag
+from app.messages.orders import (
+    ORDER,
+    ORDER_EXAMPLE,
+    ORDER_SUMMARY,
+    ORDER_SUMMARY_EXAMPLE,
+    STATUSES,
+    USER_ORDER_SUMMARY,
+    USER_ORDER_SUMMARY_EXAMPLE,
+)
+from app.openapi import Reply, operation
+from app.pagination import Page, PageArgs
+
+routes = Blueprint("orders", __name__)
+
+_COLUMNS = "id, user_id, status, placed_at, item_count, total_cents"
+
+
+def _newest_first(tx: Tx, table: str, conditions: list[str], params: dict, page: Page) -> list[dict]:
+    """A page of ``table`` by (placed_at, id) descending, after the page's cursor."""
+    if page.after is not None:
+        conditions = [*conditions, "(placed_at, id) < (:placed_at, :id)"]
+        params = {**params, "placed_at": page.after[0], "id": page.after[1]}
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = tx.all(
+        f"SELECT {_COLUMNS} FROM {table} {where} ORDER BY placed_at DESC, id DESC LIMIT :n", n=page.fetch, **params
+    )
+    return [row._asdict() for row in rows]
+
+
+def _key(order: dict) -> tuple[str, str]:
+    return order["placed_at"], order["id"]
+
+
+class OrderListArgs(PageArgs):
+    status = fields.String(
+        validate=validate.OneOf(STATUSES), metadata={"description": "Only orders in this status.", "example": "placed"}
+    )
+
+
+@routes.get("/orders")
+@operation(
+    "List orders newest first, or those in one status",
+    query=OrderListArgs,
+    reply=Reply(
+        "One page of orders, newest first",
+        {"type": "array", "items": ORDER_SUMMARY},
+        example=[ORDER_SUMMARY_EXAMPLE],
+        headers=("Link",),
+    ),
+    errors=(400,),
+)
+def index():
+    """``[{id, user_id, status, placed_at, item_count, total}]``, newest first; ``?status=``
+    keeps the orders in that status. 400 for an unknown status or a bad limit or cursor."""
+    page = Page.from_request(key_arity=2)
+    status = request.args.get("status")
+    if status is not None and status not in STATUSES:
+        raise invalid({"status": [f"Must be one of: {', '.join(STATUSES)}."]})
+    conditions, params = (["status = :status"], {"status": status}) if status else ([], {})
+    with transaction("query") as tx:
+        rows = _newest_first(tx, "order_list_view", conditions, params, page)
+    return page.response(ORDER_SUMMARY.dump(rows, many=True), key=_key)
+
+
+@routes.get("/users/<uuid:user_id>/orders")
+@operation(
+    "A user's order history, newest first",
+    query=PageArgs,
+    reply=Reply(
+        "One page of the user's orders, newest first",
+        {"type": "array", "items": USER_ORDER_SUMMARY},
+        example=[USER_ORDER_SUMMARY_EXAMPLE],
+        headers=("Link",),
+    ),
+    errors=(400, 404),
+)
+def history(user_id: str):
+    """The user's orders ``[{id, status, placed_at, item_count, total}]``, newest first;
+    404 if the user is unknown (or deleted)."""
+    page = Page.from_request(key_arity=2)
+    with transaction("query") as tx:  # one snapshot: the user and their orders as of one moment
+        known = tx.first("SELECT 1 FROM order_history_user_view WHERE id = :id", id=user_id)
+        rows = _newest_first(tx, "order_history_view", ["user_id = :user_id"], {"user_id": user_id}, page)
+    if known is None:
+        raise NotFound("user", user_id)
+    return page.response(USER_ORDER_SUMMARY.dump(rows, many=True), key=_key)
+
+
+@routes.get("/orders/<uuid:order_id>")
+@operation(
+    "Read an order",
+    reply=Reply("The order, with its user as they are now", ORDER, example=ORDER_EXAMPLE, headers=("ETag",)),
+    errors=(400, 404),
+)
+def show(order_id: str):
+    """``{id, status, placed_at, user: {id, name, email}, lines: [...], total, ...}``; 404 if unknown.
+
+    The ETag is the order's version, the one If-Match on ship and cancel compares. The
+    document also shows the user as they are now, which that version does not count, so
+    this read always answers in full and never 304.
+    """
+    with transaction("query") as tx:
+        row = tx.first("SELECT document, version FROM order_details_view WHERE id = :id", id=order_id)
+    if row is None:
+        raise NotFound("order", order_id)
+    return Response(row.document, mimetype="application/json", headers={"ETag": etag(row.version)})
