@@ -20,15 +20,19 @@ from app.eventlog import utc_now
 from app.http import etag, if_match, json_body
 from app.messages.devices import (
     DEVICE,
+    AcceptedSchema,
     DecommissionDevice,
+    DecommissionedDeviceSchema,
     DeviceDecommissioned,
     DeviceRegistered,
     RecordTelemetry,
     RegisterDevice,
     TelemetryRecorded,
+    TelemetrySchema,
     load_readings,
     name_key,
 )
+from app.openapi import Reply, operation
 
 STREAM = "device"
 
@@ -134,8 +138,25 @@ HANDLERS = {
 
 routes = Blueprint("devices", __name__)
 
+BOILER_ID = "5d0c6a9e-1f2b-4c3d-8e4f-5a6b7c8d9e01"
+BOILER = {"id": BOILER_ID, "name": "Boiler room 1", "kind": "sensor", "registered_at": "2026-11-23T08:00:00.000000Z"}
+BATCH = {
+    "readings": [
+        {"metric": "temperature", "value": 21.5, "recorded_at": "2026-11-23T09:00:00Z"},
+        {"metric": "temperature", "value": 21.75, "recorded_at": "2026-11-23T10:01:00+01:00"},
+    ]
+}
+
 
 @routes.post("/devices")
+@operation(
+    "Register a device",
+    body=DEVICE,
+    example={"name": "Boiler room 1", "kind": "sensor"},
+    status=201,
+    reply=Reply("The device registered, active", DEVICE, example=BOILER, headers=("Location", "ETag")),
+    errors=(409,),
+)
 def register():
     fields = DEVICE.load(json_body())
     device = execute(RegisterDevice(device_id=str(uuid.uuid4()), **fields))
@@ -144,6 +165,17 @@ def register():
 
 
 @routes.post("/devices/<uuid:device_id>/telemetry")
+@operation(
+    "Record readings: one, or a batch of up to 1,000 (all or none)",
+    description="The body is `{readings: [...]}` or one reading `{metric, value, recorded_at?}` on its own. "
+    "A batch is accepted whole or not at all: a 400 names each bad reading by its index "
+    "(`readings.3.value`). 404 for an unknown device, 409 for a decommissioned one.",
+    body=TelemetrySchema,
+    example=BATCH,
+    status=202,
+    reply=Reply("Recorded", AcceptedSchema, example={"accepted": 2}),
+    errors=(404, 409),
+)
 def telemetry(device_id: str):
     readings = load_readings(json_body(), now=datetime.now(UTC))
     accepted = execute(RecordTelemetry(device_id=device_id, readings=readings))
@@ -151,6 +183,17 @@ def telemetry(device_id: str):
 
 
 @routes.post("/devices/<uuid:device_id>/decommission")
+@operation(
+    "Decommission a device: it takes no more telemetry, leaves the fleet statistics, frees its name",
+    reply=Reply(
+        "The device, decommissioned",
+        DecommissionedDeviceSchema,
+        example={**BOILER, "status": "decommissioned", "decommissioned_at": "2026-11-23T12:00:00.000000Z"},
+        headers=("ETag",),
+    ),
+    if_match=True,
+    errors=(404, 409),
+)
 def decommission(device_id: str):
     device, decommissioned_at = execute(DecommissionDevice(device_id=device_id, expected_version=if_match()))
     reply = {**DEVICE.dump(device), "status": device.status, "decommissioned_at": decommissioned_at}

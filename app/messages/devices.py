@@ -82,17 +82,103 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", " ".join(name.split())).casefold())
 
 
-class DeviceSchema(Schema):
-    """``{id, name, kind, registered_at}``, the reply to POST /devices, whose body is ``{name, kind}``.
-    The decommission reply adds ``status`` and ``decommissioned_at``."""
+_UUID = {"format": "uuid"}
+_UTC = {"format": "date-time", "description": "ISO 8601 in UTC with microseconds, e.g. 2026-11-23T08:00:00.000000Z"}
 
-    id = fields.String(dump_only=True)
-    name = Trimmed(required=True, validate=validate.Length(min=1, max=100))
+
+class DeviceSchema(Schema):
+    """``{id, name, kind, registered_at}``, the reply to POST /devices, whose body is ``{name, kind}``."""
+
+    id = fields.String(dump_only=True, metadata=_UUID)
+    name = Trimmed(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "Trimmed; unique among active devices, ignoring case and runs of spaces."},
+    )
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    registered_at = fields.String(dump_only=True)
+    registered_at = fields.String(dump_only=True, metadata=_UTC)
 
 
 DEVICE = DeviceSchema()
+
+# The shapes below describe replies for the API description; the query side writes them itself.
+
+
+class DecommissionedDeviceSchema(DeviceSchema):
+    """The reply to POST /devices/<id>/decommission."""
+
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    decommissioned_at = fields.String(required=True, metadata=_UTC)
+
+
+class DeviceRowSchema(Schema):
+    """A row of GET /devices."""
+
+    id = fields.String(required=True, metadata=_UUID)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    last_seen_at = fields.String(
+        required=True, allow_none=True, metadata={**_UTC, "description": "The latest recorded_at of its readings."}
+    )
+    reading_count = fields.Integer(required=True)
+
+
+class MetricStatsSchema(Schema):
+    """One metric of one device; ``last_value`` is the reading with the latest ``recorded_at``."""
+
+    count = fields.Integer(required=True)
+    min = fields.Float(required=True)
+    max = fields.Float(required=True)
+    mean = fields.Float(required=True)
+    last_value = fields.Float(required=True)
+    last_recorded_at = fields.String(required=True, metadata=_UTC)
+
+
+class DeviceDetailsSchema(DeviceRowSchema):
+    """The reply to GET /devices/<id>: the device and its statistics per metric."""
+
+    registered_at = fields.String(required=True, metadata=_UTC)
+    decommissioned_at = fields.String(required=True, allow_none=True, metadata=_UTC)
+    metrics = fields.Dict(keys=fields.String(), values=fields.Nested(MetricStatsSchema), required=True)
+
+
+class ReadingSchema(Schema):
+    """One reading: as sent (``recorded_at`` optional, any timezone) and as listed (UTC)."""
+
+    metric = fields.String(
+        required=True, validate=validate.Regexp(f"^{METRIC.pattern}$"), metadata={"example": "temperature"}
+    )
+    value = fields.Float(required=True, metadata={"description": "A finite number."})
+    recorded_at = fields.String(
+        metadata={
+            "format": "date-time",
+            "description": "ISO 8601 with a timezone, at most 5 minutes ahead; the time it arrived when absent.",
+        }
+    )
+
+
+class TelemetrySchema(Schema):
+    """The body of POST /devices/<id>/telemetry: ``{readings: [...]}``, or one reading on its own."""
+
+    readings = fields.List(
+        fields.Nested(ReadingSchema), required=True, validate=validate.Length(min=1, max=MAX_READINGS)
+    )
+
+
+class AcceptedSchema(Schema):
+    accepted = fields.Integer(required=True, metadata={"description": "How many readings were recorded."})
+
+
+class FleetStatsSchema(Schema):
+    """A row of GET /telemetry/stats: one metric over the active devices that reported it."""
+
+    metric = fields.String(required=True)
+    devices = fields.Integer(required=True)
+    count = fields.Integer(required=True)
+    min = fields.Float(required=True)
+    max = fields.Float(required=True)
+    mean = fields.Float(required=True)
 
 
 # ---------------------------------------------------------------- readings

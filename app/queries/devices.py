@@ -12,16 +12,59 @@
 import json
 
 from flask import Blueprint, request
+from marshmallow import fields, validate
 
 from app.db import Tx, transaction
 from app.errors import NotFound, invalid
 from app.http import document_response
-from app.messages.devices import BAD_METRIC, KINDS, METRIC, MISSING_FIELD, STATUSES, parse_time
-from app.pagination import Page
+from app.messages.devices import (
+    BAD_METRIC,
+    KINDS,
+    METRIC,
+    MISSING_FIELD,
+    STATUSES,
+    DeviceDetailsSchema,
+    DeviceRowSchema,
+    FleetStatsSchema,
+    ReadingSchema,
+    parse_time,
+)
+from app.openapi import Reply, operation
+from app.pagination import Page, PageArgs
 
 routes = Blueprint("devices", __name__)
 
 _DEVICE_COLUMNS = "id, name, kind, status, registered_at, decommissioned_at, last_seen_at, reading_count"
+
+BOILER_ID = "5d0c6a9e-1f2b-4c3d-8e4f-5a6b7c8d9e01"
+BOILER = {
+    "id": BOILER_ID,
+    "name": "Boiler room 1",
+    "kind": "sensor",
+    "status": "active",
+    "last_seen_at": "2026-11-23T09:01:00.000000Z",
+    "reading_count": 2,
+}
+TEMPERATURE = {"count": 2, "min": 21.5, "max": 21.75, "mean": 21.625}
+_METRIC = {"description": "1 to 50 of a-z, 0-9, '_' and '.'", "example": "temperature"}
+_TIME = {"description": "ISO 8601 with a timezone", "example": "2026-11-23T00:00:00Z"}
+
+
+class DeviceListArgs(PageArgs):
+    kind = fields.String(validate=validate.OneOf(KINDS), metadata={"description": "Only devices of this kind."})
+    status = fields.String(validate=validate.OneOf(STATUSES), metadata={"description": "Only devices in this status."})
+
+
+class SeriesArgs(PageArgs):
+    metric = fields.String(required=True, validate=validate.Regexp(f"^{METRIC.pattern}$"), metadata=_METRIC)
+    from_ = fields.String(data_key="from", metadata={**_TIME, "description": "From this time on (inclusive)."})
+    to = fields.String(metadata={**_TIME, "description": "Before this time (exclusive)."})
+
+
+class FleetArgs(PageArgs):
+    metric = fields.String(
+        validate=validate.Regexp(f"^{METRIC.pattern}$"), metadata={**_METRIC, "description": "Only this metric."}
+    )
 
 
 def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
@@ -33,6 +76,17 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
 
 
 @routes.get("/devices")
+@operation(
+    "List devices by name",
+    query=DeviceListArgs,
+    reply=Reply(
+        "One page of devices, by name then id",
+        {"type": "array", "items": DeviceRowSchema},
+        example=[BOILER],
+        headers=("Link",),
+    ),
+    errors=(400,),
+)
 def index():
     """``[{id, name, kind, status, last_seen_at, reading_count}]`` by name, then id; 400 for an
     unknown ``kind`` or ``status``, a bad ``limit`` or ``cursor``."""
@@ -76,6 +130,24 @@ def _metrics(tx: Tx, device_id: str) -> dict:
 
 
 @routes.get("/devices/<uuid:device_id>")
+@operation(
+    "Read a device and its statistics per metric",
+    reply=Reply(
+        "The device; `mean` is sum / count, `last_value` the reading with the latest `recorded_at`",
+        DeviceDetailsSchema,
+        example={
+            **BOILER,
+            "registered_at": "2026-11-23T08:00:00.000000Z",
+            "decommissioned_at": None,
+            "metrics": {
+                "temperature": {**TEMPERATURE, "last_value": 21.75, "last_recorded_at": "2026-11-23T09:01:00.000000Z"}
+            },
+        },
+        headers=("ETag",),
+    ),
+    if_none_match=True,
+    errors=(404,),
+)
 def show(device_id: str):
     """The device with ``metrics: {<metric>: {count, min, max, mean, last_value, last_recorded_at}}``;
     ETag: its version. 404 if unknown."""
@@ -109,6 +181,17 @@ def _series_conditions() -> tuple[list[str], dict]:
 
 
 @routes.get("/devices/<uuid:device_id>/telemetry")
+@operation(
+    "Read one metric's readings in time order",
+    query=SeriesArgs,
+    reply=Reply(
+        "One page of readings, oldest first (equal times in arrival order)",
+        {"type": "array", "items": ReadingSchema},
+        example=[{"metric": "temperature", "value": 21.5, "recorded_at": "2026-11-23T09:00:00.000000Z"}],
+        headers=("Link",),
+    ),
+    errors=(400, 404),
+)
 def series(device_id: str):
     """``[{metric, value, recorded_at}]`` of one metric, oldest first, within ``[from, to)``;
     404 if the device is unknown, 400 for a missing or bad ``metric``, a bad ``from`` or ``to``."""
@@ -134,6 +217,18 @@ def series(device_id: str):
 
 
 @routes.get("/telemetry/stats")
+@operation(
+    "Fleet statistics per metric over the active devices",
+    tag="devices",
+    query=FleetArgs,
+    reply=Reply(
+        "One page of metrics, by name",
+        {"type": "array", "items": FleetStatsSchema},
+        example=[{"metric": "temperature", "devices": 1, **TEMPERATURE}],
+        headers=("Link",),
+    ),
+    errors=(400,),
+)
 def fleet():
     """``[{metric, devices, count, min, max, mean}]`` over active devices, by metric;
     ``?metric=`` keeps one. Count and sum are kept per metric; min and max are one index
