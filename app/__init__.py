@@ -41,7 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     events_committed.connect(projector.on_events_committed, sender=app, weak=False)
     managers = ProcessManagers(process_managers.ALL, retry_seconds=app.config["PROJECTION_RETRY_SECONDS"])
     app.extensions["process_managers"] = managers
-    events_committed.connect(managers.on_events_committed, sender=app, weak=False)
+    events_committed.connect(managers.on_events_committed, sender=app)  # weak: it goes with the app
     if app.config["APP_ROLE"] in ("all", "command"):
         commands.init_app(app)
     if app.config["APP_ROLE"] in ("all", "query"):
