@@ -20,12 +20,19 @@ def _figures(runs: list[dict]) -> dict:
         "p99_ms": _median(runs, "p99_us") / 1000,
         "errors": sum(run["errors"] for run in runs),
         "rounds": len(runs),
+        "sequential": any(run.get("sequential") for run in runs),
     }
+
+
+def _ratio(mine: float, theirs: float) -> float | None:
+    return mine / theirs if theirs else None
 
 
 def _verdict(key: str, row: dict, rows: dict) -> tuple[bool | None, str]:
     """Whether the product meets the issue's target for this scenario, and the figure that decides."""
     vs_base, vs_ceiling = row.get("x_baseline"), row.get("x_ceiling")
+    if vs_base is None or vs_ceiling is None:
+        return None, "a target answered nothing"
     if key == "item_by_id":
         return vs_base >= 1.0 and vs_ceiling >= 0.5, f"{vs_base:.2f}× baseline, {vs_ceiling:.2f}× ceiling"
     if key == "items_page":
@@ -36,8 +43,8 @@ def _verdict(key: str, row: dict, rows: dict) -> tuple[bool | None, str]:
         return vs_base >= 0.5, f"{vs_base:.2f}× baseline"
     if key == "deep_page_n" and "deep_page_1" in rows:
         first = rows["deep_page_1"]
-        mine = row["product"]["p50_ms"] / first["product"]["p50_ms"]
-        theirs = row["baseline"]["p50_ms"] / first["baseline"]["p50_ms"]
+        mine = _ratio(row["product"]["p50_ms"], first["product"]["p50_ms"]) or float("nan")
+        theirs = _ratio(row["baseline"]["p50_ms"], first["baseline"]["p50_ms"]) or float("nan")
         row["p50_ratio"] = {"product": mine, "baseline": theirs}
         return mine <= 1.2, f"p50 page N / page 1: product {mine:.2f}, baseline (OFFSET) {theirs:.2f}"
     return None, ""
@@ -65,8 +72,8 @@ def summarize(result: dict, scenarios: list, pending: list, size) -> dict:
         row = {"title": scenario.title, "data": scenario.data, "target": scenario.target}
         for name, runs in scenario.runs.items():
             row[name] = _figures(runs)
-        row["x_ceiling"] = row["product"]["rps"] / row["ceiling"]["rps"]
-        row["x_baseline"] = row["product"]["rps"] / row["baseline"]["rps"]
+        row["x_ceiling"] = _ratio(row["product"]["rps"], row["ceiling"]["rps"])
+        row["x_baseline"] = _ratio(row["product"]["rps"], row["baseline"]["rps"])
         rows[scenario.key] = row
     for key, row in rows.items():
         row["met"], row["evidence"] = _verdict(key, row, rows)
@@ -92,6 +99,10 @@ def _ms(value: float) -> str:
     return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
+def _x(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.2f}×"
+
+
 def _met(met: bool | None) -> str:
     return {True: "met", False: "**missed**", None: "—"}[met]
 
@@ -111,10 +122,11 @@ def table(result: dict) -> str:
         errors = sum(row[t]["errors"] for t in ("product", "baseline", "ceiling"))
         note = f" ({row['evidence']})" if key == "deep_page_n" else ""
         note += f" [{errors} failed requests]" if errors else ""
+        note += " (baseline †)" if b.get("sequential") else ""
         lines.append(
             f"| {row['title']} | {row['data']} | {_n(p['rps'])} | {_ms(p['p50_ms'])} | {_ms(p['p99_ms'])}"
             f" | {_n(b['rps'])} | {_ms(b['p50_ms'])} | {_ms(b['p99_ms'])} | {_n(c['rps'])}"
-            f" | {row['x_ceiling']:.2f}× | {row['x_baseline']:.2f}× | {row['target']} | {_met(row['met'])}{note} |"
+            f" | {_x(row['x_ceiling'])} | {_x(row['x_baseline'])} | {row['target']} | {_met(row['met'])}{note} |"
         )
     for pending in summary["pending"]:
         built = (ROOT / "app" / "commands" / f"{pending['module']}.py").exists()
@@ -138,6 +150,12 @@ def table(result: dict) -> str:
             f"| worker memory (RSS, largest worker) | after all rounds | {product['max_mb']:.0f} MB"
             f" | | | | | | | | | < 100 MB, not growing | {_met(product['met'])}"
             f" (growth first→last round {growth}; {others}) |"
+        )
+    if any(row["baseline"].get("sequential") for row in summary["rows"].values()):
+        lines.append("")
+        lines.append(
+            "† wrk completed fewer than 10 requests in its run, so these baseline figures are"
+            " 3 requests sent one after another (req/s = 1 / mean latency, p99 = the slowest)."
         )
     return "\n".join(lines)
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +18,18 @@ BENCH = ROOT / "bench"
 def gunicorn_flags(workers: int) -> list[str]:
     """The command-line settings every target runs with. The ceiling and the baseline run
     from bench/, so they never pick up the product's gunicorn.conf.py."""
-    return ["--workers", str(workers), "--worker-class", "sync", "--timeout", "120", "--backlog", "2048"]
+    return [
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--timeout",
+        "120",
+        "--graceful-timeout",
+        "10",
+        "--backlog",
+        "2048",
+    ]
 
 
 def free_port() -> int:
@@ -41,6 +53,31 @@ class Server:
             pids += [int(pid) for pid in children]
         return sorted(pids)
 
+    def cpu_seconds(self) -> float:
+        """CPU time its workers have used so far (utime + stime)."""
+        ticks = 0
+        for pid in self.worker_pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def wait_idle(self, limit: float = 120) -> float:
+        """Wait until its workers stop using CPU: requests a load generator gave up on are
+        still worked off after it stops, and must not slow the next target measured.
+        Returns the seconds waited."""
+        started = time.monotonic()
+        used = self.cpu_seconds()
+        while time.monotonic() - started < limit:
+            time.sleep(0.5)
+            now = self.cpu_seconds()
+            if now - used < 0.02:
+                break
+            used = now
+        return time.monotonic() - started
+
     def record_rss(self) -> dict[int, float]:
         """VmRSS of each worker, in MB, appended to ``rss_rounds``."""
         sample = {}
@@ -55,12 +92,19 @@ class Server:
         return sample
 
     def stop(self) -> None:
+        """SIGTERM the master; if it has not exited in 30 s, SIGKILL it and its workers."""
+        workers = self.worker_pids() if self.process.poll() is None else []
         self.process.terminate()
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+            for pid in workers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
 
 def start(
