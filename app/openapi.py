@@ -51,6 +51,7 @@ class Operation:
     description: str | None = None
     body: Schema | type[Schema] | None = None
     example: Any = None
+    body_required: bool = True
     status: int = 200
     reply: Reply | None = None
     replies: Mapping[int, Reply] = field(default_factory=dict)
@@ -62,10 +63,11 @@ class Operation:
 
 
 def operation(summary: str | None = None, **details):
-    """Describe a route for the API description: ``body`` (a schema) and its ``example``; the
-    success ``status`` and its ``reply`` (a Reply); other ``replies`` by status; ``query`` (a
-    schema of the query parameters); the ``errors`` it answers besides those added for its kind;
-    ``if_match`` (default: PUT and DELETE take it); ``if_none_match`` (answers 304); ``tag``."""
+    """Describe a route for the API description: ``body`` (a schema), its ``example``, and
+    ``body_required=False`` when it may be left out; the success ``status`` and its ``reply`` (a
+    Reply); other ``replies`` by status; ``query`` (a schema of the query parameters); the
+    ``errors`` it answers besides those added for its kind; ``if_match`` (default: PUT and DELETE
+    take it); ``if_none_match`` (answers 304); ``tag``."""
     described = Operation(summary, **details)
 
     def describe(view):
@@ -424,7 +426,7 @@ def _request_body(d: Operation) -> dict:
     media: dict[str, Any] = {"schema": d.body}
     if d.example is not None:
         media["example"] = d.example
-    return {"required": True, "content": {"application/json": media}}
+    return {"required": d.body_required, "content": {"application/json": media}}
 
 
 # Refused by the HTTP server (gunicorn) before the app sees the request: its own HTML page,

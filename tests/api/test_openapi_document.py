@@ -5,6 +5,7 @@ from flask import Blueprint
 from openapi_spec_validator import validate
 
 from app import create_app, openapi
+from app.errors import ProblemSchema
 
 
 def make_app(tmp_path, **config):
@@ -189,3 +190,18 @@ def test_every_operation_lists_the_servers_refusals_of_overlong_requests(documen
     for path, method, op in operations(document):
         assert {"414", "431"} <= set(op["responses"]), f"{method} {path}"
         assert op["responses"]["414"] == {"$ref": "#/components/responses/UriTooLong"}
+
+
+def test_a_route_may_say_its_body_is_optional(tmp_path):
+    app = make_app(tmp_path)
+    notes = Blueprint("notes", __name__)
+
+    @notes.post("/notes/<uuid:note_id>/close")
+    @openapi.operation("Close a note", body=ProblemSchema, body_required=False, if_match=True)
+    def close(note_id):
+        """Never reached."""
+
+    app.register_blueprint(notes, name="commands.notes")
+    op = openapi.build(app)["paths"]["/notes/{note_id}/close"]["post"]
+    assert op["requestBody"]["required"] is False
+    assert {"412", "428"} <= set(op["responses"])
