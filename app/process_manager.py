@@ -23,7 +23,6 @@ retried with exponential backoff at later commands and at every start; it never 
 command whose events triggered it, which has committed already.
 """
 
-import dataclasses
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -34,7 +33,7 @@ from flask import current_app
 
 from app.bus import UnitOfWork, bus
 from app.db import Tx, transaction
-from app.eventlog import Event, Recorded, head, utc_now
+from app.eventlog import Event, Recorded, head, read_after, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +68,6 @@ ON CONFLICT (name) DO UPDATE SET
     error_count = CASE WHEN error_position = excluded.error_position THEN error_count + 1 ELSE 1 END,
     error_type = excluded.error_type, error_message = excluded.error_message,
     error_position = excluded.error_position, failed_at = excluded.failed_at, retry_at = excluded.retry_at
-"""
-
-_NEXT_REACTION = f"""
-SELECT {", ".join(field.name for field in dataclasses.fields(Recorded))} FROM events
-WHERE position > :position AND type IN (SELECT value FROM json_each(:types))
-ORDER BY position LIMIT 1
 """
 
 # Set while this context runs the managers: the commands a reaction executes publish their
@@ -149,8 +142,8 @@ class ProcessManagers:
 
     def _next_reaction(self, tx: Tx, manager: ProcessManager, position: int) -> Recorded | None:
         """The first event after ``position`` that the manager reacts to."""
-        row = tx.first(_NEXT_REACTION, position=position, types=json.dumps(list(manager.reactions)))
-        return None if row is None else Recorded(*row)
+        found = read_after(tx, position, 1, types=manager.reactions)
+        return found[0] if found else None
 
     def _react(self, manager: ProcessManager, event: Recorded, seen_at: int) -> int:
         """React to ``event`` and move the checkpoint to it, in one unit of work; 0 (and no
