@@ -309,7 +309,7 @@ def _value_problem(value, _latest: str) -> str | None:
         return NOT_A_NUMBER
     try:
         return None if math.isfinite(float(value)) else NOT_FINITE
-    except OverflowError:  # an integer beyond float's range
+    except (OverflowError, ValueError):  # an integer beyond float's range; a signaling NaN
         return NOT_FINITE
 
 
