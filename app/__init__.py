@@ -38,7 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         retry_seconds=app.config["PROJECTION_RETRY_SECONDS"],
     )
     app.extensions["projector"] = projector
-    events_committed.connect(projector.on_events_committed, sender=app, weak=False)
+    events_committed.connect(projector.on_events_committed, sender=app)  # weak: goes with its app
     managers = ProcessManagers(process_managers.ALL, retry_seconds=app.config["PROJECTION_RETRY_SECONDS"])
     app.extensions["process_managers"] = managers
     events_committed.connect(managers.on_events_committed, sender=app)  # weak: it goes with the app
