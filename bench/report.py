@@ -92,7 +92,7 @@ def summarize(result: dict, scenarios: list, pending: list, size) -> dict:
 
 
 def _n(value: float) -> str:
-    return f"{value:,.0f}"
+    return f"{value:,.0f}" if value >= 10 else f"{value:.2f}"
 
 
 def _ms(value: float) -> str:
@@ -139,7 +139,14 @@ def table(result: dict) -> str:
             f"| projection rebuild (in-process) | {_n(small['events'])} / {_n(large['events'])} events"
             f" | {_n(small['events_per_s'])} / {_n(large['events_per_s'])} events/s | | | | | | | | |"
             f" ≥ 20,000 events/s, linear | {_met(verdict['met'])}"
-            f" ({small['seconds']:.1f}s / {large['seconds']:.1f}s; {'linear' if verdict['linear'] else 'not linear'}) |"
+            f" ({small['seconds']:.1f}s / {large['seconds']:.1f}s; {'linear' if verdict['linear'] else 'not linear'}"
+            + (
+                f"; per CPU second of the rebuilding process: {_n(small['events_per_cpu_s'])}"
+                f" / {_n(large['events_per_cpu_s'])} events"
+                if "events_per_cpu_s" in small
+                else ""
+            )
+            + ") |"
         )
     rss = summary["rss"]
     if "product" in rss:

@@ -50,7 +50,7 @@ class Size:
 
 
 FULL = Size(rows=100_000, deep_rows=1_000_000, deep_page=1_000, rebuild_small=100_000, duration=10, warmup=2, rounds=3)
-QUICK = Size(rows=5_000, deep_rows=20_000, deep_page=100, rebuild_small=5_000, duration=1, warmup=0, rounds=3)
+QUICK = Size(rows=5_000, deep_rows=15_000, deep_page=100, rebuild_small=5_000, duration=1, warmup=0, rounds=3)
 
 
 @dataclass
@@ -260,16 +260,24 @@ def phase_deep(size: Size, work: Path, load: dict, workers: int, result: dict) -
     log(f"phase 2: filling {small:,} employees, timing a rebuild")
     app = fill.product_app(product_db)
     seconds = fill.fill_product(app, employees=small)
-    rebuilds = [fill.rebuild_product(app)]
+    cpu: list[float] = []
+    rebuilds = [fill.rebuild_product(app, cpu)]
     log(f"rebuild of {rebuilds[0][0]:,} events: {rebuilds[0][1]:.1f}s; filling up to {total:,} employees")
     seconds += fill.fill_product(app, employees=total - small, employees_start=small)
-    rebuilds.append(fill.rebuild_product(app))
+    rebuilds.append(fill.rebuild_product(app, cpu))
     log(f"rebuild of {rebuilds[1][0]:,} events: {rebuilds[1][1]:.1f}s")
     fill.close_product(app)
     result["fill"]["product_deep"] = {"commands": total, "seconds": seconds}
     result["fill"]["baseline_deep"] = {"seconds": fill.fill_baseline(baseline_db, employees=total)}
     result["rebuild"] = [
-        {"events": events, "seconds": secs, "events_per_s": events / secs} for events, secs in rebuilds
+        {
+            "events": events,
+            "seconds": secs,
+            "events_per_s": events / secs,
+            "cpu_seconds": used,
+            "events_per_cpu_s": events / used,
+        }
+        for (events, secs), used in zip(rebuilds, cpu, strict=True)
     ]
 
     label = f"{total // 1_000_000}M" if total >= 1_000_000 else f"{total // 1000}k"
