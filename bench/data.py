@@ -1,10 +1,12 @@
 """The benchmark's data: the same logical rows for the product and the baseline, made
-from a fixed seed so every run (and both targets) see identical items, employees and users."""
+from a fixed seed so every run (and both targets) see identical items, employees, users,
+orders and telemetry readings."""
 
 import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 SEED = 11  # the issue number; any fixed value keeps runs comparable
 
@@ -194,3 +196,53 @@ def users(count: int, seed: int = SEED) -> Iterator[User]:
     for n in range(count):
         first, last = rng.choice(_FIRST), f"{rng.choice(_LAST)}{rng.randrange(10_000)}"
         yield User(_uuid(rng), first, last, f"{first}.{last}.{n}@example.com".lower())
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    user_id: str
+    lines: tuple[tuple[str, int], ...]  # (item_id, quantity), as POST /orders takes them
+    fate: str  # "placed", or "shipped" / "cancelled" after it was placed
+
+
+def orders(count: int, user_ids: list[str], item_ids: list[str], seed: int = SEED) -> Iterator[Order]:
+    """Orders of 1 to 4 lines, each for a user drawn at random (about count / users each);
+    one in ten is then shipped and one in twenty cancelled, so every shape of the reply is measured."""
+    rng = random.Random(f"orders-{seed}")
+    for n in range(count):
+        lines = tuple((item_id, rng.randrange(1, 6)) for item_id in rng.sample(item_ids, rng.randrange(1, 5)))
+        fate = "shipped" if n % 10 == 1 else "cancelled" if n % 20 == 2 else "placed"
+        yield Order(_uuid(rng), rng.choice(user_ids), lines, fate)
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    name: str
+    kind: str
+    readings: int  # how many readings it is filled with
+
+
+def devices(many: int, seed: int = SEED) -> list[Device]:
+    """One device with a single reading, one with ``many``, and one that POST requests feed."""
+    rng = random.Random(f"devices-{seed}")
+    return [
+        Device(_uuid(rng), "Bench one reading", "sensor", 1),
+        Device(_uuid(rng), "Bench many readings", "sensor", many),
+        Device(_uuid(rng), "Bench telemetry target", "meter", 0),
+    ]
+
+
+READINGS_FROM = datetime(2024, 1, 1, tzinfo=UTC)  # in the past: the product refuses readings ahead of its clock
+
+
+def readings(count: int, seed: int = SEED) -> Iterator[tuple[str, float, str]]:
+    """``(metric, value, recorded_at)`` as the product stores them, a second apart from
+    READINGS_FROM. One metric, so a device with one reading and one with a million answer
+    documents of the same size. Values are whole quarters: every sum of them is exact, so
+    the product's running sums and the baseline's SUM() give the same mean to the last bit."""
+    rng = random.Random(f"readings-{seed}")
+    for n in range(count):
+        at = READINGS_FROM + timedelta(seconds=n)
+        yield "temperature", rng.randrange(-400, 1600) / 4, at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

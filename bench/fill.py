@@ -3,18 +3,23 @@
 The product is filled through its own code: each row is a command run by the module's
 own handler (write rows and events in one transaction per chunk), and its read model is
 then made by ``Projector.rebuild()``, exactly as an operator's rebuild would make it.
-The baseline gets the same rows with plain ``executemany``.
+The baseline gets the same rows with plain ``executemany``; where the product's clock
+stamped a row (an order's placed_at, a device's registered_at), it copies the product's
+write rows instead.
 """
 
 import itertools
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench import data
 
 CHUNK = 10_000  # commands per write transaction while filling
+READINGS_PER_BATCH = 1_000  # the API's largest telemetry batch
+BATCHES_PER_TRANSACTION = 100  # 100,000 readings per write transaction
 BASELINE_SCHEMA = Path(__file__).resolve().parent / "baseline" / "schema.sql"
 
 
@@ -46,8 +51,8 @@ def _commands(items: int, employees: int, users: int, employees_start: int) -> I
         yield RegisterUser(user_id=u.id, first_name=u.first_name, last_name=u.last_name, email=u.email)
 
 
-def fill_product(app, items: int = 0, employees: int = 0, users: int = 0, employees_start: int = 0) -> float:
-    """Run one command per row through the module handlers, CHUNK commands per transaction;
+def run_commands(app, commands: Iterable, chunk: int = CHUNK) -> float:
+    """Run each command through its module's handler, ``chunk`` commands per write transaction;
     the read model is left to ``rebuild_product``. Returns the seconds it took."""
     from app.bus import UnitOfWork
     from app.db import transaction
@@ -55,12 +60,48 @@ def fill_product(app, items: int = 0, employees: int = 0, users: int = 0, employ
     handlers = app.extensions["bus"].handlers
     started = time.perf_counter()
     with app.app_context():
-        for chunk in _chunks(_commands(items, employees, users, employees_start), CHUNK):
+        for commands_of_chunk in _chunks(commands, chunk):
             with transaction("command") as tx:
                 uow = UnitOfWork(tx, "bench-fill")
-                for command in chunk:
+                for command in commands_of_chunk:
                     handlers[type(command)](uow, command)
     return time.perf_counter() - started
+
+
+def fill_product(app, items: int = 0, employees: int = 0, users: int = 0, employees_start: int = 0) -> float:
+    """Items, employees and users from data.py, one command per row."""
+    return run_commands(app, _commands(items, employees, users, employees_start))
+
+
+def fill_product_orders(app, users: int, items: int, orders: Iterable[data.Order]) -> float:
+    """``users`` users and ``items`` items, then each order placed, and shipped or
+    cancelled as its ``fate`` says."""
+    from app.messages.orders import CancelOrder, PlaceOrder, ShipOrder
+
+    def commands() -> Iterator:
+        yield from _commands(items, 0, users, 0)
+        for order in orders:
+            yield PlaceOrder(order_id=order.id, user_id=order.user_id, lines=order.lines)
+            if order.fate == "shipped":
+                yield ShipOrder(order_id=order.id)
+            elif order.fate == "cancelled":
+                yield CancelOrder(order_id=order.id)
+
+    return run_commands(app, commands())
+
+
+def fill_product_devices(app, devices: list[data.Device]) -> float:
+    """Each device registered, then its readings as telemetry arrives: batches of
+    READINGS_PER_BATCH, one TelemetryRecorded event each."""
+    from app.messages.devices import RecordTelemetry, RegisterDevice
+
+    def commands() -> Iterator:
+        for device in devices:
+            yield RegisterDevice(device_id=device.id, name=device.name, kind=device.kind)
+            for batch in _chunks(data.readings(device.readings), READINGS_PER_BATCH):
+                yield RecordTelemetry(device_id=device.id, readings=batch)
+
+    return run_commands(app, commands(), chunk=BATCHES_PER_TRANSACTION)
 
 
 def rebuild_product(app, cpu: list | None = None) -> tuple[int, float]:
@@ -87,13 +128,27 @@ def close_product(app) -> None:
             engine.dispose()
 
 
-def fill_baseline(path: str, items: int = 0, employees: int = 0, users: int = 0, employees_start: int = 0) -> float:
-    """The same rows, written the plain way. Returns the seconds it took."""
-    started = time.perf_counter()
+@contextmanager
+def _baseline(path: str, attach: str | None = None) -> Iterator[sqlite3.Connection]:
+    """A fresh baseline file with its schema, written in one transaction; ``attach``: the
+    product's file, attached as ``product`` to copy rows from."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.executescript(BASELINE_SCHEMA.read_text(encoding="utf-8"))
+        if attach:
+            conn.execute("ATTACH DATABASE ? AS product", (attach,))
         conn.execute("BEGIN")
+        yield conn
+        conn.execute("COMMIT")
+        conn.execute("ANALYZE main")
+    finally:
+        conn.close()
+
+
+def fill_baseline(path: str, items: int = 0, employees: int = 0, users: int = 0, employees_start: int = 0) -> float:
+    """The same rows, written the plain way. Returns the seconds it took."""
+    started = time.perf_counter()
+    with _baseline(path) as conn:
         conn.executemany(
             "INSERT INTO items (id, name, description, price_cents) VALUES (?, ?, ?, ?)",
             ((i.id, i.name, i.description, i.price_cents) for i in data.items(items)),
@@ -111,8 +166,40 @@ def fill_baseline(path: str, items: int = 0, employees: int = 0, users: int = 0,
             "INSERT INTO users (id, first_name, last_name, email) VALUES (?, ?, ?, ?)",
             ((u.id, u.first_name, u.last_name, u.email) for u in data.users(users)),
         )
-        conn.execute("COMMIT")
-        conn.execute("ANALYZE")
-    finally:
-        conn.close()
+    return time.perf_counter() - started
+
+
+# What the baseline copies of the product's write tables for orders (the seeded item is in both).
+_ORDER_TABLES = {
+    "users": "id, first_name, last_name, email",
+    "items": "id, name, description, price_cents",
+    "orders": "id, user_id, status, placed_at, shipped_at, cancelled_at, cancellation_reason, version",
+    "order_lines": "order_id, line_no, item_id, name, quantity, unit_price_cents",
+}
+
+
+def fill_baseline_orders(path: str, product_path: str) -> float:
+    """Users, items, orders and their lines copied from the product's write tables: placed_at
+    (and shipped_at, cancelled_at) are the product's clock when it ran each command."""
+    started = time.perf_counter()
+    with _baseline(path, attach=product_path) as conn:
+        for table, columns in _ORDER_TABLES.items():
+            conn.execute(f"INSERT OR IGNORE INTO {table} ({columns}) SELECT {columns} FROM product.{table}")
+    return time.perf_counter() - started
+
+
+def fill_baseline_devices(path: str, product_path: str, devices: list[data.Device]) -> float:
+    """The devices copied from the product's write table (registered_at is its clock), and
+    their readings from data.py, one row each."""
+    started = time.perf_counter()
+    with _baseline(path, attach=product_path) as conn:
+        conn.execute(
+            "INSERT INTO devices (id, name, kind, status, registered_at)"
+            " SELECT id, name, kind, status, registered_at FROM product.devices"
+        )
+        for device in devices:
+            conn.executemany(
+                "INSERT INTO readings (device_id, metric, value, recorded_at) VALUES (?, ?, ?, ?)",
+                ((device.id, *reading) for reading in data.readings(device.readings)),
+            )
     return time.perf_counter() - started

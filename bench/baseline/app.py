@@ -1,17 +1,21 @@
-"""The plain CRUD baseline: the product's routes and JSON shapes for items, employees and
-users, written the way a competent developer would in an afternoon without CQRS.
+"""The plain CRUD baseline: the product's routes and JSON shapes for items, employees,
+users, orders and devices, written the way a competent developer would in an afternoon
+without CQRS.
 
 sqlite3 on normalized tables (schema.sql), one connection per thread kept open, WAL on;
 lists join and ORDER BY at query time and paginate with OFFSET/LIMIT (the Link header
-carries ``offset``). Writes are single INSERT/UPDATE/DELETE statements.
+carries ``offset``); an order's totals and a device's statistics are added up at query
+time. Writes are single INSERT/UPDATE/DELETE statements (a telemetry batch: one executemany).
 """
 
 import json
+import math
 import os
 import re
 import sqlite3
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from flask import Flask, Response, abort, jsonify, request
@@ -86,14 +90,18 @@ def check_uuid(value: str) -> str:
         abort(problem(400, "not a UUID"))
 
 
+def money(cents: int):
+    """Cents as the JSON number the product sends: 4.25, or 4 when whole."""
+    return cents // 100 if cents % 100 == 0 else cents / 100
+
+
 # ---------------------------------------------------------------- items
 
 
 def item_json(row) -> dict:
     item = {"id": row["id"], "name": row["name"], "description": row["description"]}
-    cents = row["price_cents"]
-    if cents is not None:
-        item["price"] = cents // 100 if cents % 100 == 0 else cents / 100
+    if row["price_cents"] is not None:
+        item["price"] = money(row["price_cents"])
     return item
 
 
@@ -291,3 +299,154 @@ def users_create():
         return problem(409, "email taken", errors={"email": ["Another user already has this email address."]})
     user = {"id": user_id, "first_name": first, "last_name": last, "email": email}
     return user, 201, {"Location": f"{request.base_url}/{user_id}"}
+
+
+# ---------------------------------------------------------------- orders
+
+
+@app.get("/users/<user_id>/orders")
+def users_orders(user_id: str):
+    user_id, conn = check_uuid(user_id), db()
+    limit, offset = page_args()
+    if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
+        return problem(404, "no such user")
+    rows = conn.execute(
+        "SELECT o.id, o.status, o.placed_at, sum(l.quantity) AS item_count,"
+        " sum(l.quantity * l.unit_price_cents) AS total_cents"
+        " FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.user_id = ?"
+        " GROUP BY o.id ORDER BY o.placed_at DESC, o.id DESC LIMIT ? OFFSET ?",
+        (user_id, limit + 1, offset),
+    )
+    orders = [
+        {
+            "id": row["id"],
+            "status": row["status"],
+            "placed_at": row["placed_at"],
+            "item_count": row["item_count"],
+            "total": money(row["total_cents"]),
+        }
+        for row in rows
+    ]
+    return page_response(orders, limit, offset)
+
+
+@app.get("/orders/<order_id>")
+def orders_show(order_id: str):
+    conn = db()
+    order = conn.execute(
+        "SELECT o.*, u.first_name, u.last_name, u.email FROM orders o LEFT JOIN users u ON u.id = o.user_id"
+        " WHERE o.id = ?",
+        (check_uuid(order_id),),
+    ).fetchone()
+    if order is None:
+        return problem(404, "no such order")
+    lines = conn.execute(
+        "SELECT item_id, name, quantity, unit_price_cents FROM order_lines WHERE order_id = ? ORDER BY line_no",
+        (order["id"],),
+    ).fetchall()
+    known = order["first_name"] is not None  # a deleted user's orders show their id only
+    body = {
+        "id": order["id"],
+        "status": order["status"],
+        "placed_at": order["placed_at"],
+        "user": {
+            "id": order["user_id"],
+            "name": f"{order['first_name']} {order['last_name']}" if known else None,
+            "email": order["email"],
+        },
+        "lines": [
+            {
+                "item_id": line["item_id"],
+                "name": line["name"],
+                "quantity": line["quantity"],
+                "unit_price": money(line["unit_price_cents"]),
+                "line_total": money(line["quantity"] * line["unit_price_cents"]),
+            }
+            for line in lines
+        ],
+        "total": money(sum(line["quantity"] * line["unit_price_cents"] for line in lines)),
+    }
+    for name in ("shipped_at", "cancelled_at", "cancellation_reason"):
+        if order[name] is not None:
+            body[name] = order[name]
+    return jsonify(body), {"ETag": f'"{order["version"]}"'}
+
+
+# ---------------------------------------------------------------- devices
+
+_METRIC = re.compile(r"^[a-z0-9_.]{1,50}$")
+_MAX_FUTURE = timedelta(minutes=5)
+
+
+def reading_row(device_id: str, reading, now: datetime) -> tuple | None:
+    """``(device_id, metric, value, recorded_at in UTC)`` of a reading as sent; None if it is invalid."""
+    if not isinstance(reading, dict) or not reading.keys() <= {"metric", "value", "recorded_at"}:
+        return None
+    metric, value = reading.get("metric"), reading.get("value")
+    if not isinstance(metric, str) or not _METRIC.match(metric):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    try:
+        at = datetime.fromisoformat(reading["recorded_at"]) if "recorded_at" in reading else now
+    except (TypeError, ValueError):
+        return None
+    if at.tzinfo is None or at > now + _MAX_FUTURE:
+        return None
+    return device_id, metric, float(value), at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@app.post("/devices/<device_id>/telemetry")
+def devices_telemetry(device_id: str):
+    device_id, data, now, conn = check_uuid(device_id), body(), datetime.now(UTC), db()
+    batch = data.get("readings", [data])
+    if not isinstance(batch, list) or not 1 <= len(batch) <= 1000:
+        return problem(400, "readings: 1 to 1000 of them")
+    rows = [reading_row(device_id, reading, now) for reading in batch]
+    if None in rows:
+        return problem(400, "Validation failed", errors={f"readings.{rows.index(None)}": ["Invalid reading."]})
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        device = conn.execute("SELECT status FROM devices WHERE id = ?", (device_id,)).fetchone()
+        if device is None or device["status"] != "active":
+            abort(problem(404, "no such device") if device is None else problem(409, "decommissioned"))
+        conn.executemany("INSERT INTO readings (device_id, metric, value, recorded_at) VALUES (?, ?, ?, ?)", rows)
+    return {"accepted": len(rows)}, 202
+
+
+@app.get("/devices/<device_id>")
+def devices_show(device_id: str):
+    device_id, conn = check_uuid(device_id), db()
+    device = conn.execute(
+        "SELECT id, name, kind, status, registered_at, decommissioned_at FROM devices WHERE id = ?", (device_id,)
+    ).fetchone()
+    if device is None:
+        return problem(404, "no such device")
+    stats = conn.execute(
+        "SELECT metric, count(*) AS count, sum(value) AS sum, min(value) AS min, max(value) AS max,"
+        " max(recorded_at) AS last_seen_at FROM readings WHERE device_id = ? GROUP BY metric ORDER BY metric",
+        (device_id,),
+    ).fetchall()
+    metrics = {}
+    for row in stats:
+        last = conn.execute(
+            "SELECT value, recorded_at FROM readings WHERE device_id = ? AND metric = ?"
+            " ORDER BY recorded_at DESC, id DESC LIMIT 1",
+            (device_id, row["metric"]),
+        ).fetchone()
+        metrics[row["metric"]] = {
+            "count": row["count"],
+            "min": row["min"],
+            "max": row["max"],
+            "mean": row["sum"] / row["count"],
+            "last_value": last["value"],
+            "last_recorded_at": last["recorded_at"],
+        }
+    return jsonify(
+        {
+            **dict(device),
+            "last_seen_at": max((row["last_seen_at"] for row in stats), default=None),
+            "reading_count": sum(row["count"] for row in stats),
+            "metrics": metrics,
+        }
+    )
