@@ -8,9 +8,11 @@ Prints one table, and writes bench/results/<date>.json and a PNG chart beside it
 
     python -m bench.run            # the full run (100k and 1M rows)
     python -m bench.run --quick    # a smaller run, under 2 minutes
+    python -m bench.run --quick --only orders    # one phase (rows, deep, orders, devices)
 
-Adding a scenario: add a ``Scenario`` to a phase in ``phases()``; a module that does not
-exist yet is listed in ``PENDING`` and shows in the table as "module not built yet".
+Adding a scenario: add a ``Scenario`` to a phase (``phase_*``) and its verdict to
+report.py; a scenario whose module does not exist yet is listed in ``PENDING`` and shows
+in the table as "module not built yet".
 """
 
 import argparse
@@ -26,7 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bench import data, fill, report, servers
@@ -44,13 +46,39 @@ class Size:
     deep_rows: int  # employees in phase 2
     deep_page: int  # the page reached by cursor (product) or OFFSET (baseline)
     rebuild_small: int  # employees filled before the first timed rebuild
+    order_users: int  # users in phase 3
+    orders: int  # orders in phase 3, spread over those users
+    readings: int  # readings of the busier device in phase 4
     duration: float  # seconds per wrk run
     warmup: float  # seconds of unmeasured load per target before the rounds
     rounds: int
 
 
-FULL = Size(rows=100_000, deep_rows=1_000_000, deep_page=1_000, rebuild_small=100_000, duration=10, warmup=2, rounds=3)
-QUICK = Size(rows=5_000, deep_rows=15_000, deep_page=100, rebuild_small=5_000, duration=1, warmup=0, rounds=3)
+FULL = Size(
+    rows=100_000,
+    deep_rows=1_000_000,
+    deep_page=1_000,
+    rebuild_small=100_000,
+    order_users=10_000,
+    orders=100_000,
+    readings=1_000_000,
+    duration=10,
+    warmup=2,
+    rounds=3,
+)
+QUICK = Size(
+    rows=5_000,
+    deep_rows=15_000,
+    deep_page=100,
+    rebuild_small=5_000,
+    order_users=1_000,
+    orders=5_000,
+    readings=20_000,
+    duration=1,
+    warmup=0,
+    rounds=1,  # QUICK checks the harness: one round, or it would not fit in 2 minutes
+)
+ORDER_ITEMS = 1_000  # the items that orders' lines are drawn from
 
 
 @dataclass
@@ -63,14 +91,15 @@ class Scenario:
     paths: dict[str, str] = field(default_factory=dict)  # target -> path (or a file of paths, see paths.lua)
     runs: dict[str, list[dict]] = field(default_factory=dict)
 
+    @property
+    def posts(self) -> bool:
+        """Whether its requests are commands, which are never re-sent one by one (see ``sequential``)."""
+        return self.script.startswith("post_")
 
-# Scenarios from the issue that this harness does not run yet: shown in the table all the same,
-# as "module not built yet" until app/commands/<module>.py exists.
-PENDING = [
-    ("GET /users/<id>/orders and GET /orders/<id>", "10k users, 100k orders", "≥ 2× baseline", "orders"),
-    ("GET /devices/<id>, 1 reading vs 1M readings", "1M readings", "latency ratio ≤ 1.2", "devices"),
-    ("POST /devices/<id>/telemetry, batches of 100", "—", "≥ 50,000 readings/s", "devices"),
-]
+
+# Scenarios from the issue that this harness does not run yet, as (title, data, target, module):
+# shown in the table all the same, as "module not built yet" until app/commands/<module>.py exists.
+PENDING: list[tuple[str, str, str, str]] = []
 
 
 def log(message: str) -> None:
@@ -82,7 +111,12 @@ def log(message: str) -> None:
 
 def wrk(url: str, script: str, paths_file: str | None, duration: float, threads: int, connections: int) -> dict:
     """One wrk run; its figures as report.lua prints them, plus requests/s."""
-    env = {**os.environ, "BENCH_LUA": str(LUA), "BENCH_PATHS": paths_file or ""}
+    env = {
+        **os.environ,
+        "BENCH_LUA": str(LUA),
+        "BENCH_PATHS": paths_file or "",
+        "BENCH_BATCH": str(report.READINGS_PER_POST),
+    }
     argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--timeout", "60s"]
     argv += ["-s", str(LUA / script), url]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=duration + 120, check=True)
@@ -90,8 +124,11 @@ def wrk(url: str, script: str, paths_file: str | None, duration: float, threads:
     if line is None:
         raise RuntimeError(f"wrk printed no figures:\n{done.stdout}\n{done.stderr}")
     figures = json.loads(line.removeprefix("BENCH_JSON "))
-    figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
-    figures["errors"] = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors"))
+    seconds = figures["duration_us"] / 1e6
+    figures["rps"] = figures["requests"] / seconds
+    answers = ("status_errors", "other_status_errors")  # requests answered, but not with a 2xx
+    figures["ok_rps"] = (figures["requests"] - sum(figures[k] for k in answers)) / seconds
+    figures["errors"] = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", *answers))
     return figures
 
 
@@ -142,7 +179,7 @@ def run_phase(scenarios: list[Scenario], targets: dict[str, servers.Server], siz
                     targets[name].url + path, _script(scenario, paths_file), paths_file, size.duration, **load
                 )
                 figures["idle_wait_s"] = targets[name].wait_idle()
-                if figures["requests"] < MIN_REQUESTS and scenario.script != "post_item.lua":
+                if figures["requests"] < MIN_REQUESTS and not scenario.posts:
                     figures = {**sequential(targets[name].url + path, paths_file), "wrk": figures}
                 scenario.runs.setdefault(name, []).append(figures)
                 log(
@@ -157,13 +194,24 @@ def run_phase(scenarios: list[Scenario], targets: dict[str, servers.Server], siz
 # ---------------------------------------------------------------- checks
 
 
-def same_answers(targets: dict[str, servers.Server], pairs: list[tuple[str, str]]) -> None:
-    """Product and baseline must answer the same JSON, or the comparison means nothing."""
+def same_answers(targets: dict[str, servers.Server], pairs: list[tuple[str, str]], headers: tuple = ()) -> None:
+    """Product and baseline must answer the same JSON (and ``headers``), or the comparison means nothing."""
     for product_path, baseline_path in pairs:
-        mine, _ = servers.get_json(targets["product"].url + product_path)
-        theirs, _ = servers.get_json(targets["baseline"].url + baseline_path)
-        if mine != theirs:
+        mine, my_headers = servers.get_json(targets["product"].url + product_path)
+        theirs, their_headers = servers.get_json(targets["baseline"].url + baseline_path)
+        if mine != theirs or any(my_headers.get(h) != their_headers.get(h) for h in headers):
             raise RuntimeError(f"product {product_path} and baseline {baseline_path} answer differently")
+
+
+def accepts_telemetry(targets: dict[str, servers.Server], path: str) -> None:
+    """Product and baseline must accept a batch whole, as the same 202, or the scenario
+    would measure refusals."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    batch = [{"metric": "temperature", "value": n / 4, "recorded_at": now} for n in range(report.READINGS_PER_POST)]
+    for name in ("product", "baseline"):
+        answer = servers.post_json(targets[name].url + path, {"readings": batch})
+        if answer != (202, {"accepted": report.READINGS_PER_POST}):
+            raise RuntimeError(f"{name} did not accept a telemetry batch: {answer}")
 
 
 def cursor_path(server: servers.Server, first: str, page: int) -> str:
@@ -177,6 +225,11 @@ def cursor_path(server: servers.Server, first: str, page: int) -> str:
 
 
 # ---------------------------------------------------------------- phases
+
+
+def _label(n: int) -> str:
+    """A row count as the table shows it: 1M, 100k, 5k, 1."""
+    return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k" if n >= 1000 else str(n)
 
 
 def phase_rows(size: Size, work: Path, load: dict, workers: int, result: dict) -> list[Scenario]:
@@ -199,7 +252,7 @@ def phase_rows(size: Size, work: Path, load: dict, workers: int, result: dict) -
 
     ids = work / "item-ids.txt"
     ids.write_text("".join(f"/items/{item.id}\n" for item in data.items(n)))
-    label = f"{n // 1000}k" if n >= 1000 else str(n)
+    label = _label(n)
     scenarios = [
         Scenario(
             "item_by_id",
@@ -280,7 +333,7 @@ def phase_deep(size: Size, work: Path, load: dict, workers: int, result: dict) -
         for (events, secs), used in zip(rebuilds, cpu, strict=True)
     ]
 
-    label = f"{total // 1_000_000}M" if total >= 1_000_000 else f"{total // 1000}k"
+    label = _label(total)
     offset = f"/employees?limit=100&offset={(size.deep_page - 1) * 100}"
     targets = _start_all(product_db, baseline_db, workers, work)
     try:
@@ -312,12 +365,124 @@ def phase_deep(size: Size, work: Path, load: dict, workers: int, result: dict) -
     return scenarios
 
 
+def phase_orders(size: Size, work: Path, load: dict, workers: int, result: dict) -> list[Scenario]:
+    """Users with orders: a user's order history and one order, read models against joins at query time."""
+    product_db, baseline_db = str(work / "product-orders.db"), str(work / "baseline-orders.db")
+    users = list(data.users(size.order_users))
+    items = list(data.items(ORDER_ITEMS))
+    orders = list(data.orders(size.orders, [u.id for u in users], [i.id for i in items]))
+    log(f"phase 3: filling {len(users):,} users and {len(orders):,} orders")
+    app = fill.product_app(product_db)
+    seconds = fill.fill_product_orders(app, users=len(users), items=len(items), orders=orders)
+    events, rebuilt = fill.rebuild_product(app)
+    fill.close_product(app)
+    result["fill"]["product_orders"] = {"events": events, "seconds": seconds, "rebuild_seconds": rebuilt}
+    result["fill"]["baseline_orders"] = {"seconds": fill.fill_baseline_orders(baseline_db, product_db)}
+    log(f"product filled in {seconds:.1f}s ({events:,} events), read model rebuilt in {rebuilt:.1f}s")
+
+    histories, singles = work / "user-orders.txt", work / "order-ids.txt"
+    histories.write_text("".join(f"/users/{u.id}/orders\n" for u in users))
+    singles.write_text("".join(f"/orders/{o.id}\n" for o in orders))
+    label = f"{_label(len(users))} users, {_label(len(orders))} orders"
+    scenarios = [
+        Scenario(
+            "user_orders",
+            "GET /users/<id>/orders",
+            label,
+            "≥ 2× baseline",
+            "paths.lua",
+            {"product": f"@{histories}", "ceiling": "/users/x/orders", "baseline": f"@{histories}"},
+        ),
+        Scenario(
+            "order_by_id",
+            "GET /orders/<id>",
+            label,
+            "≥ 2× baseline",
+            "paths.lua",
+            {"product": f"@{singles}", "ceiling": "/orders/x", "baseline": f"@{singles}"},
+        ),
+    ]
+    targets = _start_all(product_db, baseline_db, workers, work)
+    try:
+        samples = [f"/users/{o.user_id}/orders" for o in orders[:3]]
+        for fate in ("placed", "shipped", "cancelled"):  # every shape of the reply
+            samples.append(f"/orders/{next(o for o in orders if o.fate == fate).id}")
+        same_answers(targets, [(path, path) for path in samples], headers=("ETag",))
+        run_phase(scenarios, targets, size, load)
+        result["rss"]["orders"] = {name: server.rss_rounds for name, server in targets.items()}
+    finally:
+        _stop_all(targets)
+    return scenarios
+
+
+def phase_devices(size: Size, work: Path, load: dict, workers: int, result: dict) -> list[Scenario]:
+    """A device with 1 reading against one with a million: statistics kept as readings arrive
+    against statistics worked out at query time; and telemetry batches posted."""
+    product_db, baseline_db = str(work / "product-devices.db"), str(work / "baseline-devices.db")
+    devices = data.devices(size.readings)
+    few, many, fed = devices
+    log(f"phase 4: filling a device with {few.readings} reading and one with {many.readings:,}")
+    app = fill.product_app(product_db)
+    seconds = fill.fill_product_devices(app, devices)
+    events, rebuilt = fill.rebuild_product(app)
+    fill.close_product(app)
+    result["fill"]["product_devices"] = {
+        "readings": few.readings + many.readings,
+        "events": events,
+        "seconds": seconds,
+        "rebuild_seconds": rebuilt,
+    }
+    result["fill"]["baseline_devices"] = {"seconds": fill.fill_baseline_devices(baseline_db, product_db, devices)}
+    log(f"product filled in {seconds:.1f}s ({events:,} events), read model rebuilt in {rebuilt:.1f}s")
+
+    label = f"{_label(many.readings)} readings"
+    telemetry = f"/devices/{fed.id}/telemetry"
+    scenarios = [
+        Scenario(
+            "device_few",
+            "GET /devices/<id>, 1 reading",
+            "1 reading",
+            "(reference for many readings)",
+            "get.lua",
+            {"product": f"/devices/{few.id}", "ceiling": "/devices/x", "baseline": f"/devices/{few.id}"},
+        ),
+        Scenario(
+            "device_many",
+            f"GET /devices/<id>, {label}",
+            label,
+            "p50 ratio to 1 reading ≤ 1.2",
+            "get.lua",
+            {"product": f"/devices/{many.id}", "ceiling": "/devices/x", "baseline": f"/devices/{many.id}"},
+        ),
+        Scenario(
+            "post_telemetry",
+            f"POST /devices/<id>/telemetry ({report.READINGS_PER_POST} readings a request)",
+            f"batches of {report.READINGS_PER_POST}",
+            f"≥ {report.TELEMETRY_TARGET:,} readings/s",
+            "post_telemetry.lua",
+            {"product": telemetry, "ceiling": "/", "baseline": telemetry},
+        ),
+    ]
+    targets = _start_all(product_db, baseline_db, workers, work)
+    try:
+        same_answers(targets, [(f"/devices/{d.id}", f"/devices/{d.id}") for d in (few, many)])
+        accepts_telemetry(targets, telemetry)
+        run_phase(scenarios, targets, size, load)
+        result["rss"]["devices"] = {name: server.rss_rounds for name, server in targets.items()}
+    finally:
+        _stop_all(targets)
+    return scenarios
+
+
 def _start_all(product_db: str, baseline_db: str, workers: int, work: Path) -> dict[str, servers.Server]:
+    """The three targets, booted side by side (each takes seconds, mostly waiting)."""
     started: dict[str, servers.Server] = {}
     try:
         started["product"] = servers.product(product_db, workers, work)
         started["ceiling"] = servers.ceiling(workers, work)
         started["baseline"] = servers.baseline(baseline_db, workers, work)
+        for server in started.values():
+            server.wait_until_serving()
     except BaseException:
         _stop_all(started)
         raise
@@ -325,9 +490,14 @@ def _start_all(product_db: str, baseline_db: str, workers: int, work: Path) -> d
 
 
 def _stop_all(targets: dict[str, servers.Server]) -> None:
+    """Every target told to stop at once, then waited for: each takes a second or two to drain."""
+    for server in targets.values():
+        server.terminate()
     for server in targets.values():
         server.stop()
 
+
+PHASES = {"rows": phase_rows, "deep": phase_deep, "orders": phase_orders, "devices": phase_devices}
 
 # ---------------------------------------------------------------- machine
 
@@ -360,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "4")))
     parser.add_argument("--connections", type=int, default=int(os.environ.get("BENCH_CONNECTIONS", "8")))
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--only", choices=("rows", "deep"), help="run one phase (for development)")
+    parser.add_argument("--only", choices=PHASES, help="run one phase (for development)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
     if shutil.which("wrk") is None:
@@ -380,10 +550,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="cqrs-bench-"))
     scenarios: list[Scenario] = []
     try:
-        if args.only in (None, "rows"):
-            scenarios += phase_rows(size, work, load, args.workers, result)
-        if args.only in (None, "deep"):
-            scenarios += phase_deep(size, work, load, args.workers, result)
+        for name, phase in PHASES.items():
+            if args.only in (None, name):
+                scenarios += phase(size, work, load, args.workers, result)
     except BaseException:
         log(f"failed; gunicorn logs are kept in {work}")
         raise

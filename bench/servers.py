@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,10 @@ class Server:
     process: subprocess.Popen
     url: str
     log: Path
+    ready_path: str  # answers 200 once the app has booted
+    workers: int
     rss_rounds: list[dict[int, float]] = field(default_factory=list)
+    stopping_workers: list[int] | None = None  # its workers when it was told to stop
 
     def worker_pids(self) -> list[int]:
         pids = []
@@ -71,7 +75,7 @@ class Server:
         started = time.monotonic()
         used = self.cpu_seconds()
         while time.monotonic() - started < limit:
-            time.sleep(0.2)
+            time.sleep(0.1)
             now = self.cpu_seconds()
             if now - used < 0.01:
                 break
@@ -91,16 +95,38 @@ class Server:
         self.rss_rounds.append(sample)
         return sample
 
+    def wait_until_serving(self) -> None:
+        """Return once every worker has booted (and, for the product, caught up); raise if it exits or never does."""
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + self.ready_path, timeout=10) as reply:
+                    if reply.status == 200 and len(self.worker_pids()) == self.workers:
+                        time.sleep(1)  # the last worker may have answered before the others finished booting
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not start:\n{self.log.read_text()[-3000:]}")
+
+    def terminate(self) -> None:
+        """SIGTERM the master, which stops its workers; ``stop`` waits for it."""
+        if self.stopping_workers is None:
+            self.stopping_workers = self.worker_pids() if self.process.poll() is None else []
+            self.process.terminate()
+
     def stop(self) -> None:
         """SIGTERM the master; if it has not exited in 30 s, SIGKILL it and its workers."""
-        workers = self.worker_pids() if self.process.poll() is None else []
-        self.process.terminate()
+        self.terminate()
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            for pid in workers:
+            for pid in self.stopping_workers:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -110,32 +136,13 @@ class Server:
 def start(
     name: str, app: str, cwd: Path, env: dict, workers: int, log_dir: Path, ready_path: str, config: list[str] = ()
 ) -> Server:
+    """Launch gunicorn and return at once: ``Server.wait_until_serving`` waits for it to boot."""
     port = free_port()
     log = log_dir / f"{name}.log"
     argv = [sys.executable, "-m", "gunicorn", *config, *gunicorn_flags(workers), "--bind", f"127.0.0.1:{port}", app]
     with open(log, "ab") as out:
         process = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(name, process, f"http://127.0.0.1:{port}", log)
-    _wait_until_serving(server, ready_path, workers)
-    return server
-
-
-def _wait_until_serving(server: Server, path: str, workers: int) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"{server.name} exited:\n{server.log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(server.url + path, timeout=10) as reply:
-                if reply.status == 200 and len(server.worker_pids()) == workers:
-                    # every worker has booted (and, for the product, caught up) before loading starts
-                    time.sleep(1)
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"{server.name} did not start:\n{server.log.read_text()[-3000:]}")
+    return Server(name, process, f"http://127.0.0.1:{port}", log, ready_path, workers)
 
 
 def product(database: str, workers: int, log_dir: Path) -> Server:
@@ -159,3 +166,15 @@ def baseline(database: str, workers: int, log_dir: Path) -> Server:
 def get_json(url: str) -> tuple[object, dict]:
     with urllib.request.urlopen(url, timeout=120) as reply:
         return json.loads(reply.read()), dict(reply.headers)
+
+
+def post_json(url: str, body: dict) -> tuple[int, object]:
+    """POST ``body`` as JSON: (status, the JSON answer; for an error status, its text)."""
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
