@@ -43,10 +43,9 @@ def on_starting(server):
         os.remove(stale)  # counts from an earlier run of the server
 
     from app import create_app
-    from app.db import db
+    from app.db import dispose
 
     app = create_app()
     with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()  # no connection may cross the fork into the workers
+        dispose()  # no connection may cross the fork into the workers
     os.environ["APP_SKIP_STARTUP"] = "1"

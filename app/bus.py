@@ -39,7 +39,7 @@ class UnitOfWork(Tx):
     __slots__ = ("correlation_id", "causation_id", "recorded")
 
     def __init__(self, tx: Tx, correlation_id: str | None, causation_id: str | None = None):
-        super().__init__(tx.connection)
+        super().__init__(tx.raw, tx.begin)
         self.correlation_id = correlation_id
         self.causation_id = causation_id
         self.recorded: list[Recorded] = []
@@ -82,8 +82,11 @@ class Bus:
     @contextmanager
     def unit_of_work(self, causation_id: str | None = None) -> Iterator[UnitOfWork]:
         """One write transaction for the commands executed inside the block; their events
-        are published once it has committed (and not at all if the block raises)."""
-        with transaction("command") as tx:
+        are published once it has committed (and not at all if the block raises).
+
+        It takes the write lock at its first statement, not before: a command route
+        parses and validates its request without holding up the other writers."""
+        with transaction("command", on_demand=True) as tx:
             uow = UnitOfWork(tx, request_id(), causation_id)
             token = _ambient.set(uow)
             try:

@@ -20,7 +20,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Connection, event
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
 db = SQLAlchemy()
@@ -69,13 +69,6 @@ def _configure_engine(engine, role: str, busy_timeout_ms: int, synchronous: str)
             dbapi_connection.execute("PRAGMA query_only = ON")
         dbapi_connection.set_authorizer(_authorizer(role))
 
-    @event.listens_for(engine, "begin")
-    def on_begin(connection):
-        # IMMEDIATE takes the write lock up front, so concurrent writers queue on
-        # busy_timeout instead of failing to upgrade a read lock ("database is locked").
-        reading = role == "query" or connection.get_execution_options().get("read_only")
-        _run(connection.connection.driver_connection, "BEGIN" if reading else "BEGIN IMMEDIATE", ())
-
 
 def init_app(app: Flask) -> None:
     """Create the engines for the three roles and register the init-db command."""
@@ -92,7 +85,54 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         for role in ROLES:
             _configure_engine(db.engines[_BIND_KEY[role]], role, busy_ms, app.config["SQLITE_SYNCHRONOUS"])
+        app.extensions["sqlite_pools"] = {role: _Pool(db.engines[_BIND_KEY[role]]) for role in ROLES}
     app.cli.add_command(init_db_command)
+
+
+class _Pool:
+    """Open sqlite3 connections of one role, kept for reuse: a checkout is a list.pop().
+
+    SQLAlchemy's engine opens and configures each connection (pragmas, authorizer);
+    its pool's checkout, reset and event layers cost more than a short SQLite read.
+    Connections never cross a fork: a new process starts with an empty pool.
+    """
+
+    MAX_IDLE = 16
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.idle: list[sqlite3.Connection] = []
+        self.pid = os.getpid()
+
+    def checkout(self) -> sqlite3.Connection:
+        if self.pid != os.getpid():
+            self.idle, self.pid = [], os.getpid()  # the parent's connections stay the parent's
+        try:
+            return self.idle.pop()
+        except IndexError:
+            fairy = self.engine.raw_connection()
+            fairy.detach()  # ours from now on; SQLAlchemy's pool forgets it
+            return fairy.dbapi_connection
+
+    def checkin(self, raw: sqlite3.Connection) -> None:
+        if raw.in_transaction:  # a COMMIT that failed, or an error SQLite did not roll back itself
+            raw.rollback()
+        if len(self.idle) < self.MAX_IDLE and self.pid == os.getpid():
+            self.idle.append(raw)
+        else:
+            raw.close()
+
+    def close(self) -> None:
+        while self.idle:
+            self.idle.pop().close()
+
+
+def dispose() -> None:
+    """Close every connection of the current app (before a fork, or when done with a database)."""
+    for pool in current_app.extensions["sqlite_pools"].values():
+        pool.close()
+    for engine in db.engines.values():
+        engine.dispose()
 
 
 def migrate(database_path: str, busy_timeout_ms: int) -> None:
@@ -157,6 +197,10 @@ class Rows:
     def all(self) -> list[tuple]:
         return list(map(self._make, self._cursor.fetchall()))
 
+    def tuples(self) -> list[tuple]:
+        """The rows as plain tuples (no names: the cheapest way out)."""
+        return self._cursor.fetchall()
+
     def first(self) -> tuple | None:
         row = self._cursor.fetchone()
         self._cursor.close()
@@ -175,16 +219,15 @@ class Rows:
 class Tx:
     """SQL inside one transaction: statement text and named parameters in, rows out.
 
-    Statements go straight to the sqlite3 connection of the SQLAlchemy connection
-    that holds the transaction: SQLAlchemy's per-statement compile and result layers
-    cost more than SQLite's own work on these short statements.
+    Statements go straight to the sqlite3 connection: SQLAlchemy's per-statement
+    compile and result layers cost more than SQLite's own work on these short statements.
     """
 
-    __slots__ = ("connection", "_raw")
+    __slots__ = ("raw", "begin")
 
-    def __init__(self, connection: Connection):
-        self.connection = connection
-        self._raw = connection.connection.driver_connection
+    def __init__(self, raw: sqlite3.Connection, begin: str | None = None):
+        self.raw = raw
+        self.begin = begin  # for a transaction that begins at its first statement: the BEGIN to run then
 
     def execute(self, sql: str, **params) -> Rows:
         return self.execute_with(sql, params)
@@ -204,31 +247,64 @@ class Tx:
             self.execute_with(sql, rows)
 
     def execute_with(self, sql: str, params) -> Rows:
-        return Rows(_run(self._raw, sql, params))
+        if self.begin and not self.raw.in_transaction:
+            _run(self.raw, self.begin, ())
+        return Rows(_run(self.raw, sql, params))
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """A savepoint: the block's changes are kept if it ends, undone if it raises.
-
-        Plain SQL, so it costs what SQLite's SAVEPOINT costs (SQLAlchemy's begin_nested
-        compiles the statement anew each time)."""
-        _run(self._raw, "SAVEPOINT tx_savepoint", ())
+        """A savepoint: the block's changes are kept if it ends, undone if it raises."""
+        self.execute_with("SAVEPOINT tx_savepoint", ())
         try:
             yield
         except BaseException:
-            _run(self._raw, "ROLLBACK TO tx_savepoint", ())
-            _run(self._raw, "RELEASE tx_savepoint", ())
+            _run(self.raw, "ROLLBACK TO tx_savepoint", ())
+            _run(self.raw, "RELEASE tx_savepoint", ())
             raise
-        _run(self._raw, "RELEASE tx_savepoint", ())
+        _run(self.raw, "RELEASE tx_savepoint", ())
 
 
 @contextmanager
-def transaction(role: str, read_only: bool = False) -> Iterator[Tx]:
+def transaction(role: str, read_only: bool = False, on_demand: bool = False) -> Iterator[Tx]:
     """One transaction as ``role``: commits when the block ends, rolls back if it raises.
 
     Command and projector transactions begin IMMEDIATE (they hold the write lock)
     unless ``read_only``; query transactions are always plain snapshot reads.
+    ``on_demand``: see ``transaction_on``.
     """
-    engine = db.engines[_BIND_KEY[role]]
-    with engine.connect().execution_options(read_only=read_only) as connection, connection.begin():
-        yield Tx(connection)
+    immediate = not (read_only or role == "query")
+    with connection(role) as raw, transaction_on(raw, immediate, on_demand) as tx:
+        yield tx
+
+
+@contextmanager
+def connection(role: str) -> Iterator[sqlite3.Connection]:
+    """A connection of ``role`` for the block, for code that runs several transactions on it."""
+    pool = current_app.extensions["sqlite_pools"][role]
+    raw = pool.checkout()
+    try:
+        yield raw
+    finally:
+        pool.checkin(raw)
+
+
+@contextmanager
+def transaction_on(raw: sqlite3.Connection, immediate: bool, on_demand: bool = False) -> Iterator[Tx]:
+    """A transaction on ``raw``. IMMEDIATE takes the write lock up front, so concurrent
+    writers queue on busy_timeout instead of failing to upgrade a read lock.
+
+    ``on_demand``: BEGIN waits for the block's first statement, so what the block does
+    before it (parsing, validating a request) holds no lock; a block that runs no
+    statement never begins.
+    """
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    if not on_demand:
+        _run(raw, begin, ())
+    try:
+        yield Tx(raw, begin if on_demand else None)
+    except BaseException:
+        if raw.in_transaction:
+            raw.rollback()
+        raise
+    if raw.in_transaction:
+        _run(raw, "COMMIT", ())

@@ -18,14 +18,13 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 
 from app import eventlog
-from app.db import Tx, db, transaction
+from app.db import Tx, connection, transaction, transaction_on
 from app.eventlog import Event, Recorded, utc_now
 
 log = logging.getLogger(__name__)
@@ -187,7 +186,7 @@ class Projector:
     def _advance(self, tx: Tx, projection: Projection, events: list[Recorded]) -> bool:
         """Apply events and move the checkpoint, all or nothing; on failure keep the good prefix."""
         try:
-            with tx.connection.begin_nested():
+            with tx.savepoint():
                 _apply(tx, projection, events)
                 tx.execute(_SAVE_CHECKPOINT, name=projection.name, position=events[-1].position, now=utc_now())
             return True
@@ -196,7 +195,7 @@ class Projector:
         log.error("projection %s failed on event %s (%s)", projection.name, bad.position, bad.type, exc_info=cause)
         before = [e for e in events if e.position < bad.position]
         if before:
-            with tx.connection.begin_nested():
+            with tx.savepoint():
                 _apply(tx, projection, before)
                 tx.execute(_SAVE_CHECKPOINT, name=projection.name, position=before[-1].position, now=utc_now())
         errors = tx.scalar(
@@ -253,15 +252,14 @@ class Projector:
         scratch = f"{current_app.config['DATABASE_PATH']}.rebuild-{projection.name}"
         _remove(scratch)
         try:
-            with db.engines["projector"].connect() as connection:
-                raw = connection.connection.driver_connection
+            with connection("projector") as raw:
                 raw.execute("ATTACH DATABASE ? AS shadow", (scratch,))
                 try:
                     raw.execute("PRAGMA shadow.journal_mode = MEMORY")  # a scratch file: no fsyncs
                     raw.execute("PRAGMA shadow.synchronous = OFF")
                     # Rows arrive in event order, not key order: keep the copies' pages in memory.
                     raw.execute(f"PRAGMA shadow.cache_size = {-REBUILD_CACHE_KIB}")
-                    return self._fill_and_swap(connection, projection, progress)
+                    return self._fill_and_swap(raw, projection, progress)
                 finally:
                     raw.execute("DETACH DATABASE shadow")
         finally:
@@ -269,9 +267,9 @@ class Projector:
             with transaction("projector") as tx:
                 tx.execute("DELETE FROM projection_rebuilds WHERE name = :name", name=projection.name)
 
-    def _fill_and_swap(self, connection, projection: Projection, progress: Progress | None) -> int:
-        shadow = _Renamed(connection, {table: f"shadow.{table}" for table in projection.tables})
-        with _transaction(connection, locking=False) as tx:
+    def _fill_and_swap(self, raw, projection: Projection, progress: Progress | None) -> int:
+        shadow = _Renamed(raw, {table: f"shadow.{table}" for table in projection.tables})
+        with transaction_on(raw, immediate=False) as tx:
             head = eventlog.head(tx)
             for table in projection.tables:
                 ddl = tx.scalar("SELECT sql FROM main.sqlite_schema WHERE type = 'table' AND name = :n", n=table)
@@ -280,7 +278,7 @@ class Projector:
         types = projection.event_types()  # replay only what it handles: the rest would change nothing
         position, done, reported = 0, 0, 0.0
         while True:
-            with _transaction(connection, locking=False) as tx:  # reads main, writes only the scratch file
+            with transaction_on(raw, immediate=False) as tx:  # reads main, writes only the scratch file
                 events = eventlog.read_after(tx, position, self.batch_size, types)
                 _apply_or_fail(shadow, projection, events)
             if events:
@@ -292,7 +290,7 @@ class Projector:
                 self._record_rebuild(projection, position, head)
             if len(events) < self.batch_size:
                 break
-        with _transaction(connection, locking=True) as tx:  # no new events from here to the commit
+        with transaction_on(raw, immediate=True) as tx:  # no new events from here to the commit
             while events := eventlog.read_after(tx, position, self.batch_size, types):
                 _apply_or_fail(shadow, projection, events)
                 position, done = events[-1].position, done + len(events)
@@ -374,8 +372,8 @@ class _Renamed(Tx):
 
     __slots__ = ("_pattern", "_renames")
 
-    def __init__(self, connection, renames: dict[str, str]):
-        super().__init__(connection)
+    def __init__(self, raw, renames: dict[str, str]):
+        super().__init__(raw)
         self._renames = renames
         self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, renames)) + r")\b")
 
@@ -394,14 +392,6 @@ def _renamed(pattern: re.Pattern, renames: dict[str, str], sql: str) -> str:
             _RENAMED.clear()
         renamed = _RENAMED[key] = pattern.sub(lambda m: renames[m.group(1)], sql)
     return renamed
-
-
-@contextmanager
-def _transaction(connection, locking: bool) -> Iterator[Tx]:
-    """A transaction on an open connection: BEGIN IMMEDIATE when ``locking``, else BEGIN."""
-    connection.execution_options(read_only=not locking)
-    with connection.begin():
-        yield Tx(connection)
 
 
 def _apply_or_fail(tx: Tx, projection: Projection, events: list[Recorded]) -> None:

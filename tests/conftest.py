@@ -1,7 +1,7 @@
 import pytest
 
 from app import create_app
-from app.db import db
+from app.db import dispose
 
 
 @pytest.fixture
@@ -10,8 +10,7 @@ def app(tmp_path):
     app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "LOG_FORMAT": "json"})
     yield app
     with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
+        dispose()
 
 
 @pytest.fixture

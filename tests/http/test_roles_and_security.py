@@ -3,7 +3,7 @@
 import pytest
 
 from app import create_app
-from app.db import db
+from app.db import dispose
 from tests.support import BACON_ID
 
 
@@ -93,8 +93,7 @@ def test_reads_must_be_revalidated_and_nothing_else_is_cached(client):
 def test_the_health_check_answers_503_when_the_database_cannot_answer(tmp_path):
     app = make_app(tmp_path)
     with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
+        dispose()
     for path in tmp_path.glob("cqrs.db*"):
         path.unlink()  # gone: a new connection finds an empty file without our tables
     response = app.test_client().get("/healthz")
