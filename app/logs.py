@@ -11,6 +11,8 @@ import time
 
 from flask import Flask, g, has_request_context, request
 
+from app.http import seconds_since_start
+
 _HANDLER_NAME = "cqrs-service"
 _ACCESS = logging.getLogger("app.access")
 _FIELDS = ("method", "path", "status", "duration_ms")
@@ -70,12 +72,8 @@ def configure(level: str, fmt: str) -> None:
     root.setLevel(level)
 
 
-def _start_clock() -> None:
-    g.started = time.perf_counter()
-
-
 def _log_access(response):
-    duration = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    duration = seconds_since_start() * 1000
     _ACCESS.info(
         "%s %s %s",
         request.method,
@@ -93,5 +91,4 @@ def _log_access(response):
 
 def init_app(app: Flask) -> None:
     configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
-    app.before_request(_start_clock)
     app.after_request(_log_access)

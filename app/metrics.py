@@ -7,9 +7,8 @@ PROMETHEUS_MULTIPROC_DIR so that every worker's counts add up in one answer.
 """
 
 import os
-import time
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -22,6 +21,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from app.bus import command_handled, events_committed
+from app.http import seconds_since_start
 from app.openapi import Reply, operation
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["route", "method", "status"])
@@ -80,14 +80,15 @@ def metrics():
     return Response(body, mimetype=CONTENT_TYPE_LATEST)
 
 
-def _start() -> None:
-    g.metrics_started = time.perf_counter()
+_children: dict[tuple, tuple] = {}  # (route, method, status) -> its request counter and latency histogram
 
 
 def _count(response):
-    route = request.url_rule.rule if request.url_rule else "unmatched"
-    REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-    LATENCY.labels(route).observe(time.perf_counter() - g.get("metrics_started", time.perf_counter()))
+    key = (request.url_rule.rule if request.url_rule else "unmatched", request.method, response.status_code)
+    if (children := _children.get(key)) is None:  # .labels() validates and hashes its arguments on every call
+        children = _children[key] = (REQUESTS.labels(key[0], key[1], str(key[2])), LATENCY.labels(key[0]))
+    children[0].inc()
+    children[1].observe(seconds_since_start())
     return response
 
 
@@ -102,7 +103,6 @@ def _count_events(_sender, events) -> None:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(routes)
-    app.before_request(_start)
     app.after_request(_count)
     command_handled.connect(_count_command)
     events_committed.connect(_count_events)
