@@ -57,8 +57,12 @@ def index():
         params["name"], params["id"] = page.after
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     with transaction("query") as tx:
-        rows = tx.all(f"SELECT id, name, city FROM employee_list_view {where} ORDER BY name, id LIMIT :n", **params)
-    return page.response([row._asdict() for row in rows], key=lambda employee: (employee["name"], employee["id"]))
+        rows = tx.execute(
+            f"SELECT json_object('id', id, 'name', name, 'city', city), name, id FROM employee_list_view {where}"
+            " ORDER BY name, id LIMIT :n",
+            **params,
+        ).tuples()
+    return page.rendered(rows)
 
 
 @routes.get("/employees/<uuid:employee_id>")

@@ -31,18 +31,17 @@ BACON = {"id": "12a33c84-ee60-45a1-848d-428ad3259abc", "name": "Bacon"}
 def index():
     """``[{id, name}]`` ordered by name, then id."""
     page = Page.from_request(key_arity=2)
+    after = "WHERE (name, id) > (:name, :id)" if page.after else ""
+    name, item_id = page.after or (None, None)
     with transaction("query") as tx:
-        if page.after is None:
-            rows = tx.all("SELECT id, name FROM item_list_view ORDER BY name, id LIMIT :n", n=page.fetch)
-        else:
-            name, item_id = page.after
-            rows = tx.all(
-                "SELECT id, name FROM item_list_view WHERE (name, id) > (:name, :id) ORDER BY name, id LIMIT :n",
-                name=name,
-                id=item_id,
-                n=page.fetch,
-            )
-    return page.response([row._asdict() for row in rows], key=lambda item: (item["name"], item["id"]))
+        rows = tx.execute(
+            f"SELECT json_object('id', id, 'name', name), name, id FROM item_list_view {after}"
+            " ORDER BY name, id LIMIT :n",
+            name=name,
+            id=item_id,
+            n=page.fetch,
+        ).tuples()
+    return page.rendered(rows)
 
 
 @routes.get("/items/<uuid:item_id>")

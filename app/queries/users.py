@@ -50,14 +50,12 @@ def index():
         params["last_name"], params["first_name"], params["id"] = page.after
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     with transaction("query") as tx:
-        rows = tx.all(
-            f"SELECT id, first_name, last_name, email FROM user_list_view {where}"
-            " ORDER BY last_name, first_name, id LIMIT :n",
+        rows = tx.execute(
+            "SELECT json_object('id', id, 'first_name', first_name, 'last_name', last_name, 'email', email),"
+            f" last_name, first_name, id FROM user_list_view {where} ORDER BY last_name, first_name, id LIMIT :n",
             **params,
-        )
-    return page.response(
-        [row._asdict() for row in rows], key=lambda user: (user["last_name"], user["first_name"], user["id"])
-    )
+        ).tuples()
+    return page.rendered(rows)
 
 
 @routes.get("/users/<uuid:user_id>")
