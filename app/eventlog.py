@@ -113,13 +113,22 @@ def append(
         "version": version,
         "type": data.type_name,
         "schema_version": data.schema_version,
-        "payload": json.dumps(dataclasses.asdict(data), ensure_ascii=False, separators=(",", ":")),
+        "payload": _encode(vars(data)),  # its fields, shallow: asdict() deep-copies every list first
         "occurred_at": utc_now(),
         "correlation_id": correlation_id,
         "causation_id": causation_id,
     }
     position = tx.scalar(_APPEND, **fields)
     return Recorded(position=position, **fields)
+
+
+def _nested(value):
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_nested).encode
 
 
 _COLUMNS = (
