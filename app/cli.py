@@ -12,7 +12,8 @@ from flask.cli import AppGroup
 
 from app import eventlog
 from app.db import transaction
-from app.projector import RebuildFailed, SkipRefused
+from app.projector import SkipRefused
+from app.rebuild import RebuildFailed
 
 projections = AppGroup("projections", help="See, apply, rebuild or unblock the read model.")
 events = AppGroup("events", help="Read the event log.")

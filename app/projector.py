@@ -15,23 +15,17 @@ An operator can fix the code and catch up, or skip the event on record.
 """
 
 import logging
-import os
-import re
-import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app
-
 from app import eventlog
-from app.db import Tx, connection, transaction, transaction_on
+from app.db import Tx, transaction
 from app.eventlog import Event, Recorded, utc_now
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Tx, Recorded], None]
 Progress = Callable[[int, int], None]  # (events applied so far, events to apply in all)
-REBUILD_CACHE_KIB = 256 * 1024  # page cache of a rebuild's scratch file, at most
 MAX_BACKOFF = timedelta(minutes=5)
 
 
@@ -68,10 +62,6 @@ class HandlerFailed(Exception):
         self.event = event
 
 
-class RebuildFailed(RuntimeError):
-    """A handler raised while rebuilding; the live read model was left as it was."""
-
-
 class SkipRefused(ValueError):
     """Only the event a projection is stuck on can be skipped."""
 
@@ -84,7 +74,7 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-_SAVE_CHECKPOINT = """
+SAVE_CHECKPOINT = """
 INSERT INTO projection_checkpoints (name, position, updated_at) VALUES (:name, :position, :now)
 ON CONFLICT (name) DO UPDATE SET
     position = excluded.position, updated_at = excluded.updated_at, error_type = NULL,
@@ -173,10 +163,10 @@ class Projector:
         try:
             with tx.savepoint():
                 for projection, pending in due:
-                    _apply(tx, projection, pending)
+                    apply_events(tx, projection, pending)
                 now = utc_now()
                 tx.execute_many(
-                    _SAVE_CHECKPOINT,
+                    SAVE_CHECKPOINT,
                     [{"name": projection.name, "position": pending[-1].position, "now": now} for projection, pending in due],
                 )
             return True
@@ -187,8 +177,8 @@ class Projector:
         """Apply events and move the checkpoint, all or nothing; on failure keep the good prefix."""
         try:
             with tx.savepoint():
-                _apply(tx, projection, events)
-                tx.execute(_SAVE_CHECKPOINT, name=projection.name, position=events[-1].position, now=utc_now())
+                apply_events(tx, projection, events)
+                tx.execute(SAVE_CHECKPOINT, name=projection.name, position=events[-1].position, now=utc_now())
             return True
         except HandlerFailed as failure:
             bad, cause = failure.event, failure.__cause__
@@ -196,8 +186,8 @@ class Projector:
         before = [e for e in events if e.position < bad.position]
         if before:
             with tx.savepoint():
-                _apply(tx, projection, before)
-                tx.execute(_SAVE_CHECKPOINT, name=projection.name, position=before[-1].position, now=utc_now())
+                apply_events(tx, projection, before)
+                tx.execute(SAVE_CHECKPOINT, name=projection.name, position=before[-1].position, now=utc_now())
         errors = tx.scalar(
             "SELECT error_count FROM projection_checkpoints WHERE name = :name AND error_position = :position",
             name=projection.name,
@@ -233,85 +223,15 @@ class Projector:
                 by=skipped_by,
                 now=utc_now(),
             )
-            tx.execute(_SAVE_CHECKPOINT, name=name, position=position, now=utc_now())
+            tx.execute(SAVE_CHECKPOINT, name=name, position=position, now=utc_now())
         self.catch_up(force=True)
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
-        """Replay the whole log into fresh copies of the chosen read models, then swap them in.
+        """Replay the whole log into fresh copies of the chosen read models, then swap them
+        in (see app/rebuild.py); returns the events replayed."""
+        from app.rebuild import rebuild  # it builds on this module
 
-        The copies fill in a scratch SQLite file attached beside the database, in
-        transactions that only read the main file: queries keep answering from the live
-        tables and commands keep committing meanwhile. The last events, the copy into
-        the live tables and the checkpoint then commit in one transaction holding the
-        write lock: readers see the old read model or the new one, never a mix.
-        Returns the events replayed.
-        """
-        return sum(self._rebuild(projection, progress) for projection in self.by_name(names))
-
-    def _rebuild(self, projection: Projection, progress: Progress | None) -> int:
-        scratch = f"{current_app.config['DATABASE_PATH']}.rebuild-{projection.name}"
-        _remove(scratch)
-        try:
-            with connection("projector") as raw:
-                raw.execute("ATTACH DATABASE ? AS shadow", (scratch,))
-                try:
-                    raw.execute("PRAGMA shadow.journal_mode = MEMORY")  # a scratch file: no fsyncs
-                    raw.execute("PRAGMA shadow.synchronous = OFF")
-                    # Rows arrive in event order, not key order: keep the copies' pages in memory.
-                    raw.execute(f"PRAGMA shadow.cache_size = {-REBUILD_CACHE_KIB}")
-                    return self._fill_and_swap(raw, projection, progress)
-                finally:
-                    raw.execute("DETACH DATABASE shadow")
-        finally:
-            _remove(scratch)
-            with transaction("projector") as tx:
-                tx.execute("DELETE FROM projection_rebuilds WHERE name = :name", name=projection.name)
-
-    def _fill_and_swap(self, raw, projection: Projection, progress: Progress | None) -> int:
-        shadow = _Renamed(raw, {table: f"shadow.{table}" for table in projection.tables})
-        with transaction_on(raw, immediate=False) as tx:
-            head = eventlog.head(tx)
-            for table in projection.tables:
-                ddl = tx.scalar("SELECT sql FROM main.sqlite_schema WHERE type = 'table' AND name = :n", n=table)
-                tx.execute(re.sub(rf"\b{re.escape(table)}\b", f"shadow.{table}", ddl, count=1))
-        self._record_rebuild(projection, 0, head)
-        types = projection.event_types()  # replay only what it handles: the rest would change nothing
-        position, done, reported = 0, 0, 0.0
-        while True:
-            with transaction_on(raw, immediate=False) as tx:  # reads main, writes only the scratch file
-                events = eventlog.read_after(tx, position, self.batch_size, types)
-                _apply_or_fail(shadow, projection, events)
-            if events:
-                position, done = events[-1].position, done + len(events)
-            if progress:
-                progress(position if len(events) == self.batch_size else head, max(head, position))
-            if time.monotonic() - reported > 1:
-                reported = time.monotonic()
-                self._record_rebuild(projection, position, head)
-            if len(events) < self.batch_size:
-                break
-        with transaction_on(raw, immediate=True) as tx:  # no new events from here to the commit
-            while events := eventlog.read_after(tx, position, self.batch_size, types):
-                _apply_or_fail(shadow, projection, events)
-                position, done = events[-1].position, done + len(events)
-            position = max(position, eventlog.head(tx))  # every later event is of a type it ignores
-            for table in projection.tables:
-                _replace_with_shadow(tx, table)
-            tx.execute(_SAVE_CHECKPOINT, name=projection.name, position=position, now=utc_now())
-        if progress:
-            progress(done, done)
-        return done
-
-    def _record_rebuild(self, projection: Projection, position: int, head: int) -> None:
-        with transaction("projector") as tx:
-            tx.execute(
-                "INSERT INTO projection_rebuilds (name, position, head, started_at) VALUES (:name, :position, :head, :now)"
-                " ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-                name=projection.name,
-                position=position,
-                head=head,
-                now=utc_now(),
-            )
+        return rebuild(self, self.by_name(names), progress)
 
     def status(self) -> list[dict]:
         """Each projection's checkpoint, lag behind the log's head, state and last error."""
@@ -357,65 +277,14 @@ def _status_of(name: str, head: int, row, rebuild, skip) -> dict:
     }
 
 
-def _apply(tx: Tx, projection: Projection, events: list[Recorded]) -> None:
+def apply_events(tx: Tx, projection: Projection, events: list[Recorded]) -> None:
+    """Hand each event to the projection's handler for its type, in order (live and rebuild
+    alike); HandlerFailed names the event whose handler raised."""
+    handlers, every_event = projection.handlers, projection.every_event
     for event in events:
-        handler = projection.handler_for(event.type)
+        handler = every_event or handlers.get(event.type)
         if handler is not None:
             try:
                 handler(tx, event)
             except Exception as exc:
                 raise HandlerFailed(event) from exc
-
-
-class _Renamed(Tx):
-    """A Tx whose SQL addresses other tables (the shadow copies) instead of the live ones."""
-
-    __slots__ = ("_pattern", "_renames")
-
-    def __init__(self, raw, renames: dict[str, str]):
-        super().__init__(raw)
-        self._renames = renames
-        self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, renames)) + r")\b")
-
-    def execute_with(self, sql: str, params):
-        return super().execute_with(_renamed(self._pattern, self._renames, sql), params)
-
-
-_RENAMED: dict[tuple, str] = {}
-
-
-def _renamed(pattern: re.Pattern, renames: dict[str, str], sql: str) -> str:
-    """``sql`` with the tables renamed; remembered, since handlers repeat the same few statements."""
-    key = (pattern.pattern, sql)
-    if (renamed := _RENAMED.get(key)) is None:
-        if len(_RENAMED) > 4096:
-            _RENAMED.clear()
-        renamed = _RENAMED[key] = pattern.sub(lambda m: renames[m.group(1)], sql)
-    return renamed
-
-
-def _apply_or_fail(tx: Tx, projection: Projection, events: list[Recorded]) -> None:
-    try:
-        _apply(tx, projection, events)
-    except HandlerFailed as failure:
-        raise RebuildFailed(
-            f"{projection.name}: event {failure.event.position} ({failure.event.type}) failed:"
-            f" {failure.__cause__!r}; the live read model is unchanged"
-        ) from failure.__cause__
-
-
-def _replace_with_shadow(tx: Tx, table: str) -> None:
-    """Swap the live table's rows for the shadow's: recreate it, copy, then build its indexes."""
-    schema = tx.all("SELECT type, sql FROM main.sqlite_schema WHERE tbl_name = :n AND sql IS NOT NULL", n=table)
-    tx.execute(f"DROP TABLE main.{table}")
-    tx.execute(next(sql for kind, sql in schema if kind == "table"))
-    tx.execute(f"INSERT INTO main.{table} SELECT * FROM shadow.{table}")
-    for kind, sql in schema:
-        if kind == "index":
-            tx.execute(sql)
-
-
-def _remove(path: str) -> None:
-    for name in (path, f"{path}-journal"):
-        if os.path.exists(name):
-            os.remove(name)
