@@ -46,12 +46,10 @@ def _verdict(key: str, row: dict, rows: dict) -> tuple[bool | None, str]:
         return vs_base >= 1.0 and vs_ceiling >= 0.5, f"{vs_base:.2f}× baseline, {vs_ceiling:.2f}× ceiling"
     if key == "items_page":
         return vs_base >= 1.0, f"{vs_base:.2f}× baseline"
-    if key == "employees_page":
+    if key in ("employees_page", "user_orders", "order_by_id"):
         return vs_base >= 2.0, f"{vs_base:.2f}× baseline"
     if key == "post_item":
         return vs_base >= 0.5, f"{vs_base:.2f}× baseline"
-    if key in ("user_orders", "order_by_id"):
-        return vs_base >= 2.0, f"{vs_base:.2f}× baseline"
     if key == "post_telemetry":
         mine, theirs = (READINGS_PER_POST * row[name]["ok_rps"] for name in ("product", "baseline"))
         row["readings_per_s"] = {"product": mine, "baseline": theirs}
