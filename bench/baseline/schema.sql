@@ -36,7 +36,7 @@ CREATE INDEX IF NOT EXISTS users_by_name ON users (last_name, first_name, id);
 -- contract says) and its user, joined and added up at query time.
 CREATE TABLE IF NOT EXISTS orders (
     id                  TEXT    PRIMARY KEY,
-    user_id             TEXT    NOT NULL,                -- no foreign key: a deleted user's orders stay
+    user_id             TEXT    NOT NULL,               -- no foreign key: a deleted user's orders stay
     status              TEXT    NOT NULL,
     placed_at           TEXT    NOT NULL,
     shipped_at          TEXT,
