@@ -4,7 +4,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import auth, cli, config, db, errors, http, logs, metrics, openapi, operations
-from app.bus import Bus, events_committed
+from app.bus import Bus, events_committed, events_recorded
 from app.process_manager import ProcessManagers
 from app.projector import Projector
 
@@ -38,7 +38,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         retry_seconds=app.config["PROJECTION_RETRY_SECONDS"],
     )
     app.extensions["projector"] = projector
-    events_committed.connect(projector.on_events_committed, sender=app)  # weak: goes with its app
+    events_recorded.connect(projector.on_events_recorded, sender=app)  # weak: goes with its app
+    events_committed.connect(projector.on_events_committed, sender=app)
     managers = ProcessManagers(process_managers.ALL, retry_seconds=app.config["PROJECTION_RETRY_SECONDS"])
     app.extensions["process_managers"] = managers
     events_committed.connect(managers.on_events_committed, sender=app)  # weak: it goes with the app

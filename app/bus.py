@@ -25,7 +25,13 @@ from app.http import request_id
 
 signals = Namespace()
 
-#: Sent after a command's transaction commits. Sender: the Flask app; ``events``: list[Recorded].
+#: Sent inside a command's transaction just before it commits. Sender: the Flask app;
+#: ``uow``: the UnitOfWork. The projector applies the events there, so that the command
+#: and its read model commit together, and sets ``uow.projected``. Receivers never raise.
+events_recorded = signals.signal("events-recorded")
+
+#: Sent after a command's transaction commits. Sender: the Flask app; ``events``: list[Recorded];
+#: ``projected``: whether the read model already has them (committed with the command).
 events_committed = signals.signal("events-committed")
 
 #: Sent after each command's handler. Sender: the command's type name; ``outcome``:
@@ -36,13 +42,14 @@ command_handled = signals.signal("command-handled")
 class UnitOfWork(Tx):
     """The command's write transaction; events recorded here are appended to the log in it."""
 
-    __slots__ = ("correlation_id", "causation_id", "recorded")
+    __slots__ = ("correlation_id", "causation_id", "recorded", "projected")
 
     def __init__(self, tx: Tx, correlation_id: str | None, causation_id: str | None = None):
         super().__init__(tx.raw, tx.begin)
         self.correlation_id = correlation_id
         self.causation_id = causation_id
         self.recorded: list[Recorded] = []
+        self.projected = False
 
     def record(self, stream_type: str, stream_id: str, version: int, data: Event) -> None:
         """Append ``data`` as ``version`` of the stream (a duplicate version aborts the command)."""
@@ -93,8 +100,10 @@ class Bus:
                 yield uow
             finally:
                 _ambient.reset(token)
+            if uow.recorded:
+                events_recorded.send(current_app._get_current_object(), uow=uow)
         if uow.recorded:
-            events_committed.send(current_app._get_current_object(), events=uow.recorded)
+            events_committed.send(current_app._get_current_object(), events=uow.recorded, projected=uow.projected)
 
     def execute(self, command) -> Any:
         """Run the command's handler in the current unit of work, or in a new one."""

@@ -48,13 +48,24 @@ def _may_touch(role: str, action: int, table: str) -> bool:
 _TABLE_ACTIONS = {sqlite3.SQLITE_READ, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
 
 
-def _authorizer(role: str):
-    def authorize(action, arg1, _arg2, _dbname, _source):
-        if action in _TABLE_ACTIONS and not _may_touch(role, action, arg1):
+class _Guard:
+    """A connection's authorizer: what its role may touch. SQLite asks it while preparing each statement."""
+
+    __slots__ = ("role",)
+
+    def __init__(self, role: str):
+        self.role = role
+
+    def __call__(self, action, arg1, _arg2, _dbname, _source):
+        if action in _TABLE_ACTIONS and not _may_touch(self.role, action, arg1):
             return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
 
-    return authorize
+
+class GuardedConnection(sqlite3.Connection):
+    """A sqlite3 connection that keeps its guard at hand (see ``Tx.acting_as``)."""
+
+    guard: _Guard
 
 
 def _configure_engine(engine, role: str, busy_timeout_ms: int, synchronous: str) -> None:
@@ -67,7 +78,8 @@ def _configure_engine(engine, role: str, busy_timeout_ms: int, synchronous: str)
             dbapi_connection.execute(f"PRAGMA {pragma}")
         if role == "query":
             dbapi_connection.execute("PRAGMA query_only = ON")
-        dbapi_connection.set_authorizer(_authorizer(role))
+        dbapi_connection.guard = _Guard(role)
+        dbapi_connection.set_authorizer(dbapi_connection.guard)
 
 
 def init_app(app: Flask) -> None:
@@ -76,11 +88,18 @@ def init_app(app: Flask) -> None:
     app.config["DATABASE_PATH"] = path
     uri = f"sqlite:///{path}"
     busy_ms = app.config["SQLITE_BUSY_TIMEOUT_MS"]
-    app.config["SQLALCHEMY_DATABASE_URI"] = uri
-    app.config["SQLALCHEMY_BINDS"] = {"projector": uri, "query": uri}
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        "connect_args": {"timeout": busy_ms / 1000, "check_same_thread": False, "cached_statements": 256},
+    options = {
+        "connect_args": {
+            "timeout": busy_ms / 1000,
+            "check_same_thread": False,  # pooled connections serve whichever thread asks next
+            "cached_statements": 256,
+            "factory": GuardedConnection,
+        },
     }
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    # A bind given as a bare URL would get none of the options above.
+    app.config["SQLALCHEMY_BINDS"] = {"projector": {"url": uri, **options}, "query": {"url": uri, **options}}
     db.init_app(app)
     with app.app_context():
         for role in ROLES:
@@ -184,12 +203,16 @@ class Rows:
     Rows are named tuples: ``row[0]``, ``row.name``, ``row._asdict()``, unpacking.
     """
 
-    __slots__ = ("_cursor", "_make")
+    __slots__ = ("_cursor",)
 
     def __init__(self, cursor: sqlite3.Cursor):
         self._cursor = cursor
-        names = tuple(column[0] for column in cursor.description or ())
-        self._make = _row_class(names)._make if names else tuple
+
+    @property
+    def _make(self):
+        """Makes a named tuple of a row (looked up only when rows are read by name)."""
+        names = tuple(column[0] for column in self._cursor.description or ())
+        return _row_class(names)._make if names else tuple
 
     def __iter__(self) -> Iterator[tuple]:
         return map(self._make, self._cursor)
@@ -252,6 +275,19 @@ class Tx:
         return Rows(_run(self.raw, sql, params))
 
     @contextmanager
+    def acting_as(self, role: str) -> Iterator["Tx"]:
+        """This transaction with ``role``'s rights instead (the projector's, inside a command's
+        transaction, so that both commit at once). SQLite authorizes a statement when it
+        prepares it, and reuses prepared statements by their text: the statements made
+        here carry the role in a comment, so none is ever reused under another role."""
+        guard = self.raw.guard
+        before, guard.role = guard.role, role
+        try:
+            yield _ActingTx(self.raw, self.begin, f" /* as {role} */")
+        finally:
+            guard.role = before
+
+    @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A savepoint: the block's changes are kept if it ends, undone if it raises."""
         self.execute_with("SAVEPOINT tx_savepoint", ())
@@ -262,6 +298,17 @@ class Tx:
             _run(self.raw, "RELEASE tx_savepoint", ())
             raise
         _run(self.raw, "RELEASE tx_savepoint", ())
+
+
+class _ActingTx(Tx):
+    __slots__ = ("tag",)
+
+    def __init__(self, raw: sqlite3.Connection, begin: str | None, tag: str):
+        super().__init__(raw, begin)
+        self.tag = tag
+
+    def execute_with(self, sql: str, params) -> Rows:
+        return super().execute_with(sql + self.tag, params)
 
 
 @contextmanager

@@ -96,7 +96,7 @@ def _count_command(command_name: str, outcome: str) -> None:
     COMMANDS.labels(command_name, outcome).inc()
 
 
-def _count_events(_sender, events) -> None:
+def _count_events(_sender, events, **_) -> None:
     for event in events:
         EVENTS.labels(event.type).inc()
 

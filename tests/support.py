@@ -61,3 +61,13 @@ def create_user(client, **fields) -> dict:
     response = client.post("/users", json=body)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+def projector_stopped(app, monkeypatch) -> None:
+    """As if the process died right after each command's commit: its events reach no projection
+    (neither inside the command's transaction nor in the catch-up after it) until a restart."""
+    from app.bus import events_recorded
+
+    projector = app.extensions["projector"]
+    events_recorded.disconnect(projector.on_events_recorded, sender=app)
+    monkeypatch.setattr(projector, "catch_up_or_log", lambda reason, force=False: None)

@@ -4,7 +4,7 @@ import pytest
 
 from app import create_app
 from app.projections import ALL, item_list
-from tests.support import create_item
+from tests.support import create_item, projector_stopped
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_a_failing_projection_reports_its_error_position_and_retries(client, bro
 
 
 def test_a_projection_behind_the_head_reports_catching_up(app, client, monkeypatch):
-    monkeypatch.setattr(app.extensions["projector"], "catch_up_or_log", lambda reason, force=False: None)
+    projector_stopped(app, monkeypatch)
     create_item(client)
     status = by_name(client)["item_list"]
     assert (status["state"], status["lag"]) == ("catching_up", 1)
@@ -62,7 +62,7 @@ def test_readiness_can_ignore_failing_projections(tmp_path, broken_item_list):
 
 def test_not_ready_while_the_read_model_lags_too_far(tmp_path, monkeypatch):
     app = create_app({"DATABASE_PATH": str(tmp_path / "c.db"), "READY_MAX_LAG": 1})
-    monkeypatch.setattr(app.extensions["projector"], "catch_up_or_log", lambda reason, force=False: None)
+    projector_stopped(app, monkeypatch)
     client = app.test_client()
     create_item(client)
     assert client.get("/readyz").status_code == 200

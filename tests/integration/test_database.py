@@ -69,6 +69,18 @@ def test_each_side_reaches_its_own_tables(app, role, sql):
         tx.execute(sql)
 
 
+def test_a_command_transaction_acting_as_the_projector_gets_its_rights_and_only_there(app):
+    sql = "SELECT count(*) FROM item_list_view"
+    with app.app_context(), transaction("command") as tx:
+        with tx.acting_as("projector") as projector:
+            assert projector.scalar(sql) == 1  # the seeded Bacon
+            with pytest.raises(DatabaseError, match="not authorized|prohibited"):
+                projector.execute("DELETE FROM items")
+        # The same text, prepared again for the command side, not reused from the projector's.
+        with pytest.raises(DatabaseError, match="not authorized|prohibited"):
+            tx.scalar(sql)
+
+
 @pytest.mark.parametrize("sql", ["UPDATE events SET type = 'x'", "DELETE FROM events"])
 def test_the_event_log_is_append_only_even_for_plain_connections(app, sql):
     with closing(sqlite3.connect(app.config["DATABASE_PATH"])) as conn, pytest.raises(sqlite3.DatabaseError):

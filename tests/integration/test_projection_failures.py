@@ -1,6 +1,7 @@
 """A failing projection never fails a committed command, and it catches up afterwards."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,7 @@ from app import create_app, eventlog
 from app.db import transaction
 from app.messages.items import ItemCreated
 from app.projections import item_list
-from tests.support import create_item, query, read_model
+from tests.support import create_item, projector_stopped, query, read_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -41,6 +42,32 @@ def item_list_fails(monkeypatch):
 
 def list_ids(client) -> set[str]:
     return {item["id"] for item in client.get("/items").get_json()}
+
+
+def test_a_command_and_its_projections_commit_together(app, client):
+    item = create_item(client)
+    (position,) = query(app, "SELECT max(position) FROM events")[0]
+    assert query(app, "SELECT DISTINCT position FROM projection_checkpoints") == [(position,)]
+    assert item["id"] in list_ids(client)
+
+
+def test_when_projecting_inside_the_command_fails_the_command_commits_and_the_catch_up_projects(
+    app, client, monkeypatch
+):
+    projector = app.extensions["projector"]
+    real, calls = projector._apply_batch, []
+
+    def fails_inside_the_command(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("no space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(projector, "_apply_batch", fails_inside_the_command)
+    item = create_item(client)
+    assert len(calls) == 2  # inside the command's transaction (undone), then the catch-up after its commit
+    assert item["id"] in list_ids(client)
+    assert query(app, "SELECT count(*) FROM projection_checkpoints WHERE error_count > 0") == [(0,)]
 
 
 def test_the_command_succeeds_when_a_projection_raises(app, client, item_list_fails):
@@ -110,7 +137,7 @@ def test_each_event_reaches_a_projection_exactly_once(app, client, monkeypatch):
 
 
 def test_a_restart_catches_up_events_whose_projection_never_ran(app, client, monkeypatch):
-    monkeypatch.setattr(app.extensions["projector"], "catch_up_or_log", lambda reason: None)
+    projector_stopped(app, monkeypatch)
     item = create_item(client)
     assert client.get(f"/items/{item['id']}").status_code == 404  # committed, not yet projected
     restarted = create_app({"DATABASE_PATH": app.config["DATABASE_PATH"]})
@@ -123,8 +150,10 @@ def test_a_process_killed_between_commit_and_projection_loses_nothing(tmp_path):
         """
         import os, signal
         from app import create_app
+        from app.bus import events_recorded
         app = create_app()
         # Die the hard way right after the command's commit, before any projection runs.
+        events_recorded.disconnect(app.extensions["projector"].on_events_recorded, sender=app)
         app.extensions["projector"].catch_up_or_log = lambda reason: os.kill(os.getpid(), signal.SIGKILL)
         app.test_client().post("/items", json={"name": "Survivor", "description": ""})
         """
