@@ -16,7 +16,9 @@ reaction, and moves the checkpoint past the event. Hence:
 
 The events a manager does not react to are found without the write lock (a read of the
 log after the checkpoint, filtered by type); the checkpoint moves over them only now and
-then (PASS_OVER_EVERY events, or at start), so most commands cost the manager one read.
+then (PASS_OVER_EVERY events, or at start). A process skips even that read after a commit
+whose events no manager reacts to, unless its last run left a failure to retry or
+PASS_OVER_EVERY events went by: most commands cost the managers nothing.
 
 A reaction that raises is rolled back, logged and recorded (error, position, retries) and
 retried with exponential backoff at later commands and at every start; it never fails the
@@ -88,9 +90,15 @@ class ProcessManagers:
         names = [m.name for m in self.managers]
         if len(set(names)) != len(names):
             raise ValueError(f"process manager names must be unique: {names}")
+        self.reaction_types = frozenset(t for manager in self.managers for t in manager.reactions)
+        self._unseen = 0  # events committed in this process since the managers last ran here
+        self._settled = False  # whether that run left nothing to retry
 
-    def on_events_committed(self, _sender, events: list[Recorded]) -> None:
-        """Blinker receiver: react to the new events before the response leaves."""
+    def on_events_committed(self, _sender, events: list[Recorded], **_) -> None:
+        """Blinker receiver: react to the new events before the response leaves (when a run can find any)."""
+        self._unseen += len(events)
+        if self._settled and self._unseen < PASS_OVER_EVERY and self.reaction_types.isdisjoint(e.type for e in events):
+            return
         self.run_or_log(f"events up to {events[-1].position} committed")
 
     def run_or_log(self, reason: str, force: bool = False) -> None:
@@ -102,6 +110,7 @@ class ProcessManagers:
         try:
             self.run(force=force)
         except Exception:
+            self._settled = False
             log.exception("process managers (%s) failed; they will be retried", reason)
         finally:
             _running.reset(token)
@@ -111,6 +120,7 @@ class ProcessManagers:
 
         A failing manager is passed over until its next retry is due, unless ``force``.
         """
+        self._unseen, self._settled = 0, True
         return sum(self._follow(manager, force) for manager in self.managers)
 
     def _follow(self, manager: ProcessManager, force: bool) -> int:
@@ -119,6 +129,7 @@ class ProcessManagers:
             with transaction("command", read_only=True) as tx:
                 position, waiting = self._checkpoint(tx, manager.name)
                 if waiting and not force:
+                    self._settled = False
                     return reactions
                 event = self._next_reaction(tx, manager, position)
                 newest = head(tx)
@@ -131,6 +142,7 @@ class ProcessManagers:
             except Exception as exc:
                 log.exception("process manager %s failed on event %s (%s)", manager.name, event.position, event.type)
                 self._record_failure(manager, event, exc)
+                self._settled = False
                 return reactions
 
     def _checkpoint(self, tx: Tx, name: str) -> tuple[int, bool]:
