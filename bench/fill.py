@@ -121,11 +121,10 @@ def rebuild_product(app, cpu: list | None = None) -> tuple[int, float]:
 
 
 def close_product(app) -> None:
-    from app.db import db
+    from app.db import dispose
 
     with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
+        dispose()
 
 
 @contextmanager
