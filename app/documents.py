@@ -4,7 +4,9 @@ import json
 
 from marshmallow import Schema
 
+encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # a document's JSON text
+
 
 def render(schema: Schema, stream_id: str, fields: dict) -> str:
     """The JSON text of ``schema``'s reply for the aggregate ``stream_id`` with ``fields``."""
-    return json.dumps(schema.dump({"id": stream_id, **fields}), ensure_ascii=False, separators=(",", ":"))
+    return encode(schema.dump({"id": stream_id, **fields}))

@@ -121,3 +121,10 @@ class EmployeeSummarySchema(Schema):
 
 EMPLOYEE = EmployeeSchema()
 EMPLOYEE_SUMMARY = EmployeeSummarySchema()
+
+
+def employee_reply(employee_id: str, employee: EmployeeHired | EmployeeUpdated) -> dict:
+    """What ``EMPLOYEE`` dumps for the employee, built directly: a projection renders one per
+    event, and marshmallow's dump costs ten times more (a test holds the two equal)."""
+    address = {"id": employee_id, "street": employee.street, "zip": employee.zip, "city": employee.city}
+    return {"id": employee_id, "firstName": employee.first_name, "lastName": employee.last_name, "address": address}

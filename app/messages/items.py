@@ -82,3 +82,12 @@ class ItemSchema(Schema):
 
 ITEM = ItemSchema()
 ITEM_SUMMARY = ItemSchema(only=("id", "name"))  # a row of GET /items
+
+
+def item_reply(item_id: str, item: ItemCreated | ItemUpdated) -> dict:
+    """What ``ITEM`` dumps for the item, built directly: a projection renders one per
+    event, and marshmallow's dump costs ten times more (a test holds the two equal)."""
+    reply = {"id": item_id, "name": item.name, "description": item.description}
+    if item.price_cents is not None:
+        reply["price"] = ITEM.fields["price_cents"].serialize("price_cents", item)  # money as the dump formats it
+    return reply

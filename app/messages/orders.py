@@ -246,8 +246,37 @@ class UserOrderSummarySchema(Schema):
 
 
 ORDER = OrderSchema()
+ORDER_LINE = OrderLineSchema()
 ORDER_SUMMARY = OrderSummarySchema()
 USER_ORDER_SUMMARY = UserOrderSummarySchema()
+
+
+def order_reply(order_id: str, state: dict, user: dict) -> dict:
+    """What ``ORDER`` dumps for the order (``state`` as order_details keeps it, ``user`` as
+    ``{id, name, email}``), built directly: a projection renders one per event, and
+    marshmallow's dump costs ten times more (a test holds the two equal)."""
+    line_field = ORDER_LINE.fields  # their serialize() formats money as the dump does
+    reply = {
+        "id": order_id,
+        "status": state["status"],
+        "placed_at": state["placed_at"],
+        "user": {"id": user["id"], "name": user["name"], "email": user["email"]},
+        "lines": [
+            {
+                "item_id": line["item_id"],
+                "name": line["name"],
+                "quantity": line["quantity"],
+                "unit_price": line_field["unit_price_cents"].serialize("unit_price_cents", line),
+                "line_total": line_field["line_total_cents"].serialize("line_total_cents", line),
+            }
+            for line in state["lines"]
+        ],
+        "total": ORDER.fields["total_cents"].serialize("total_cents", state),
+    }
+    for name in ("shipped_at", "cancelled_at", "cancellation_reason"):
+        if state.get(name) is not None:
+            reply[name] = state[name]
+    return reply
 
 
 # ---------------------------------------------------------------- examples (for the API description)

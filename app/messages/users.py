@@ -80,3 +80,9 @@ class UserSchema(Schema):
 
 
 USER = UserSchema()
+
+
+def user_reply(user_id: str, user: UserRegistered | UserUpdated) -> dict:
+    """What ``USER`` dumps for the user, built directly: a projection renders one per
+    event, and marshmallow's dump costs ten times more (a test holds the two equal)."""
+    return {"id": user_id, "first_name": user.first_name, "last_name": user.last_name, "email": user.email}

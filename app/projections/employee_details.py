@@ -1,12 +1,10 @@
 """employee_details keeps employee_details_view: each employee's reply to GET /employees/<id>,
 rendered ahead of time (nested address included), so the query side never joins."""
 
-import dataclasses
-
 from app.db import Tx
-from app.documents import render
+from app.documents import encode
 from app.eventlog import Recorded
-from app.messages.employees import EMPLOYEE, EmployeeHired, EmployeeLeft, EmployeeUpdated
+from app.messages.employees import EmployeeHired, EmployeeLeft, EmployeeUpdated, employee_reply
 from app.projector import Projection
 
 
@@ -16,7 +14,7 @@ def on_employee_saved(tx: Tx, e: Recorded) -> None:
         " ON CONFLICT (id) DO UPDATE SET version = excluded.version, document = excluded.document",
         id=e.stream_id,
         version=e.version,
-        document=render(EMPLOYEE, e.stream_id, dataclasses.asdict(e.data)),
+        document=encode(employee_reply(e.stream_id, e.data)),
     )
 
 

@@ -1,11 +1,9 @@
 """item_details keeps item_details_view: each item's reply to GET /items/<id>, rendered ahead of time."""
 
-import dataclasses
-
 from app.db import Tx
-from app.documents import render
+from app.documents import encode
 from app.eventlog import Recorded
-from app.messages.items import ITEM, ItemCreated, ItemDeleted, ItemUpdated
+from app.messages.items import ItemCreated, ItemDeleted, ItemUpdated, item_reply
 from app.projector import Projection
 
 
@@ -15,7 +13,7 @@ def on_item_saved(tx: Tx, e: Recorded) -> None:
         " ON CONFLICT (id) DO UPDATE SET version = excluded.version, document = excluded.document",
         id=e.stream_id,
         version=e.version,
-        document=render(ITEM, e.stream_id, dataclasses.asdict(e.data)),
+        document=encode(item_reply(e.stream_id, e.data)),
     )
 
 

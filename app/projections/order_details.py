@@ -10,9 +10,9 @@ the user's id with name and email null. Lines and prices are the OrderPlaced sna
 import json
 
 from app.db import Tx
-from app.documents import render
+from app.documents import encode
 from app.eventlog import Recorded
-from app.messages.orders import ORDER, OrderCancelled, OrderPlaced, OrderShipped, customer_name
+from app.messages.orders import OrderCancelled, OrderPlaced, OrderShipped, customer_name, order_reply
 from app.messages.users import UserDeleted, UserRegistered, UserUpdated
 from app.projector import Projection
 
@@ -32,8 +32,8 @@ def _save(tx: Tx, order_id: str, user_id: str, version: int, state: dict) -> Non
         id=order_id,
         user_id=user_id,
         version=version,
-        state=json.dumps(state, ensure_ascii=False, separators=(",", ":")),
-        document=render(ORDER, order_id, {**state, "user": _user(tx, user_id)}),
+        state=encode(state),
+        document=encode(order_reply(order_id, state, _user(tx, user_id))),
     )
 
 
@@ -68,7 +68,7 @@ def _render_orders_of(tx: Tx, user_id: str) -> None:
     rows = tx.all("SELECT id, state FROM order_details_view WHERE user_id = :user_id", user_id=user_id)
     tx.execute_many(
         "UPDATE order_details_view SET document = :document WHERE id = :id",
-        [{"id": row.id, "document": render(ORDER, row.id, {**json.loads(row.state), "user": user})} for row in rows],
+        [{"id": row.id, "document": encode(order_reply(row.id, json.loads(row.state), user))} for row in rows],
     )
 
 

@@ -1,11 +1,9 @@
 """user_details keeps user_details_view: each user's reply to GET /users/<id>, rendered ahead of time."""
 
-import dataclasses
-
 from app.db import Tx
-from app.documents import render
+from app.documents import encode
 from app.eventlog import Recorded
-from app.messages.users import USER, UserDeleted, UserRegistered, UserUpdated
+from app.messages.users import UserDeleted, UserRegistered, UserUpdated, user_reply
 from app.projector import Projection
 
 
@@ -15,7 +13,7 @@ def on_user_saved(tx: Tx, e: Recorded) -> None:
         " ON CONFLICT (id) DO UPDATE SET version = excluded.version, document = excluded.document",
         id=e.stream_id,
         version=e.version,
-        document=render(USER, e.stream_id, dataclasses.asdict(e.data)),
+        document=encode(user_reply(e.stream_id, e.data)),
     )
 
 
