@@ -49,3 +49,10 @@ def on_starting(server):
     with app.app_context():
         dispose()  # no connection may cross the fork into the workers
     os.environ["APP_SKIP_STARTUP"] = "1"
+
+
+def post_worker_init(worker):
+    """Each worker checkpoints the WAL from a thread of its own, off the requests' path."""
+    from app.db import checkpoint_in_background
+
+    checkpoint_in_background(worker.wsgi.config["DATABASE_PATH"])

@@ -10,8 +10,11 @@ with an authorizer on every connection:
 
 import collections
 import functools
+import logging
 import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,10 +27,14 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
 db = SQLAlchemy()
+log = logging.getLogger(__name__)
 
 ROLES = ("command", "projector", "query")
 _BIND_KEY = {"command": None, "projector": "projector", "query": "query"}
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations.sql"
+# SQLite copies the WAL into the database file (a checkpoint, with its fsyncs) inside the
+# commit that finds the WAL this long: rarely, with ``checkpoint_in_background`` running.
+WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
 def is_read_table(name: str) -> bool:
@@ -74,7 +81,13 @@ def _configure_engine(engine, role: str, busy_timeout_ms: int, synchronous: str)
     def on_connect(dbapi_connection, _record):
         # pysqlite's own transaction handling is off; we issue BEGIN ourselves (below).
         dbapi_connection.isolation_level = None
-        for pragma in (f"synchronous = {synchronous}", "foreign_keys = ON", f"busy_timeout = {busy_timeout_ms}"):
+        pragmas = (
+            f"synchronous = {synchronous}",
+            "foreign_keys = ON",
+            f"busy_timeout = {busy_timeout_ms}",
+            f"wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}",
+        )
+        for pragma in pragmas:
             dbapi_connection.execute(f"PRAGMA {pragma}")
         if role == "query":
             dbapi_connection.execute("PRAGMA query_only = ON")
@@ -144,6 +157,25 @@ class _Pool:
     def close(self) -> None:
         while self.idle:
             self.idle.pop().close()
+
+
+def checkpoint_in_background(database_path: str, every_seconds: float = 1.0) -> threading.Thread:
+    """Checkpoint the WAL from a daemon thread of this process, so that no request's commit
+    pays for it (gunicorn.conf.py starts one per worker). PASSIVE: it never waits for, or
+    holds up, readers and writers; a checkpoint already running elsewhere is simply skipped."""
+
+    def run() -> None:
+        conn = sqlite3.connect(database_path, isolation_level=None, check_same_thread=False)
+        while True:
+            time.sleep(every_seconds)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as error:
+                log.warning("background checkpoint failed: %s", error)
+
+    thread = threading.Thread(target=run, name="wal-checkpoint", daemon=True)
+    thread.start()
+    return thread
 
 
 def dispose() -> None:
