@@ -2,7 +2,8 @@
 min, max and last value per device and metric, and telemetry_fleet_stats_view, count and
 sum per metric over the ACTIVE devices.
 
-A batch costs one UPSERT per metric in it for each table, however many readings it holds.
+A batch costs one UPSERT per metric in it for each table, however many readings it holds,
+and one UPDATE per metric that changes a row only when the batch moves its min or max.
 A decommissioned device's own count and sum are subtracted from the fleet's, and its rows
 leave the partial min/max indexes (``active = 0``): the fleet's minimum and maximum are read
 from those at query time, since subtraction cannot undo a minimum. Both tables live in one
@@ -42,17 +43,24 @@ _FLEET_LOSES_DEVICE = (
 )
 
 # Ties on recorded_at go to the later arrival: a later batch, or later in the same batch.
+# min and max are left to _DEVICE_WIDENS_RANGE: an UPDATE that sets them deletes and reinserts
+# the row's entries in both partial min/max indexes even when the values stay the same
+# (SQLite does not compare), which cost more than the rest of the batch's statistics.
 _DEVICE_ADDS_BATCH = """
 INSERT INTO telemetry_stats_view (device_id, metric, active, count, sum, min, max, last_value, last_recorded_at)
 VALUES (:device_id, :metric, 1, :count, :sum, :min, :max, :last_value, :last_recorded_at)
 ON CONFLICT (device_id, metric) DO UPDATE SET
     count = count + excluded.count,
     sum = sum + excluded.sum,
-    min = min(min, excluded.min),
-    max = max(max, excluded.max),
     last_value = CASE WHEN excluded.last_recorded_at >= last_recorded_at THEN excluded.last_value ELSE last_value END,
     last_recorded_at = max(last_recorded_at, excluded.last_recorded_at)
 """
+
+# Only a batch that moves the min or max touches the row (and its index entries); most move neither.
+_DEVICE_WIDENS_RANGE = (
+    "UPDATE telemetry_stats_view SET min = min(min, :min), max = max(max, :max)"
+    " WHERE device_id = :device_id AND metric = :metric AND (:min < min OR :max > max)"
+)
 
 
 def summarize(device_id: str, readings: list[tuple[str, float, str]]) -> list[dict]:
@@ -83,6 +91,7 @@ def on_telemetry_recorded(tx: Tx, e: Recorded) -> None:
     summaries = summarize(e.stream_id, e.data.readings)
     tx.execute_many(_FLEET_ADDS_BATCH, summaries)  # first: it asks whether the device row is new
     tx.execute_many(_DEVICE_ADDS_BATCH, summaries)
+    tx.execute_many(_DEVICE_WIDENS_RANGE, summaries)
 
 
 def on_device_decommissioned(tx: Tx, e: Recorded) -> None:

@@ -97,6 +97,29 @@ def test_statistics_add_up_over_batches(app):
     assert stats(app)["t"] == (1, 4, 80.0, -5.0, 40.0, 40.0, at(12))
 
 
+def test_a_batch_within_the_range_keeps_min_and_max(app):
+    registered(app)
+    feed(
+        app,
+        BOILER,
+        (2, TelemetryRecorded([["t", 20.0, at(9)], ["t", 25.0, at(10)]])),
+        (3, TelemetryRecorded([["t", 21.0, at(11)]])),
+    )
+    assert stats(app)["t"] == (1, 3, 66.0, 20.0, 25.0, 21.0, at(11))
+
+
+@pytest.mark.parametrize(("value", "low", "high"), [(-5.0, -5.0, 25.0), (40.0, 20.0, 40.0)])
+def test_a_batch_beyond_one_end_of_the_range_moves_that_end_only(app, value, low, high):
+    registered(app)
+    feed(
+        app,
+        BOILER,
+        (2, TelemetryRecorded([["t", 20.0, at(9)], ["t", 25.0, at(10)]])),
+        (3, TelemetryRecorded([["t", value, at(11)]])),
+    )
+    assert stats(app)["t"][3:5] == (low, high)
+
+
 def test_an_out_of_order_reading_is_counted_but_does_not_become_the_last_value(app):
     registered(app)
     feed(
