@@ -21,23 +21,24 @@ from app.pagination import Page, PageArgs
 
 routes = Blueprint("orders", __name__)
 
-_COLUMNS = "id, user_id, status, placed_at, item_count, total_cents"
+# The summaries' JSON, rendered by SQLite (as the Total field does: whole amounts as integers).
+_TOTAL = "CASE WHEN total_cents % 100 = 0 THEN total_cents / 100 ELSE total_cents / 100.0 END"
+_SUMMARY = f"'status', status, 'placed_at', placed_at, 'item_count', item_count, 'total', {_TOTAL}"
+ORDER_SUMMARY_JSON = f"json_object('id', id, 'user_id', user_id, {_SUMMARY})"
+USER_ORDER_SUMMARY_JSON = f"json_object('id', id, {_SUMMARY})"
 
 
-def _newest_first(tx: Tx, table: str, conditions: list[str], params: dict, page: Page) -> list[dict]:
-    """A page of ``table`` by (placed_at, id) descending, after the page's cursor."""
+def _newest_first(tx: Tx, document: str, table: str, conditions: list[str], params: dict, page: Page) -> list[tuple]:
+    """A page of ``table`` by (placed_at, id) descending, after the page's cursor: (document, placed_at, id) rows."""
     if page.after is not None:
         conditions = [*conditions, "(placed_at, id) < (:placed_at, :id)"]
         params = {**params, "placed_at": page.after[0], "id": page.after[1]}
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    rows = tx.all(
-        f"SELECT {_COLUMNS} FROM {table} {where} ORDER BY placed_at DESC, id DESC LIMIT :n", n=page.fetch, **params
-    )
-    return [row._asdict() for row in rows]
-
-
-def _key(order: dict) -> tuple[str, str]:
-    return order["placed_at"], order["id"]
+    return tx.execute(
+        f"SELECT {document}, placed_at, id FROM {table} {where} ORDER BY placed_at DESC, id DESC LIMIT :n",
+        n=page.fetch,
+        **params,
+    ).tuples()
 
 
 class OrderListArgs(PageArgs):
@@ -67,8 +68,8 @@ def index():
         raise invalid({"status": [f"Must be one of: {', '.join(STATUSES)}."]})
     conditions, params = (["status = :status"], {"status": status}) if status else ([], {})
     with transaction("query") as tx:
-        rows = _newest_first(tx, "order_list_view", conditions, params, page)
-    return page.response(ORDER_SUMMARY.dump(rows, many=True), key=_key)
+        rows = _newest_first(tx, ORDER_SUMMARY_JSON, "order_list_view", conditions, params, page)
+    return page.rendered(rows)
 
 
 @routes.get("/users/<uuid:user_id>/orders")
@@ -89,10 +90,12 @@ def history(user_id: str):
     page = Page.from_request(key_arity=2)
     with transaction("query") as tx:  # one snapshot: the user and their orders as of one moment
         known = tx.first("SELECT 1 FROM order_history_user_view WHERE id = :id", id=user_id)
-        rows = _newest_first(tx, "order_history_view", ["user_id = :user_id"], {"user_id": user_id}, page)
+        rows = _newest_first(
+            tx, USER_ORDER_SUMMARY_JSON, "order_history_view", ["user_id = :user_id"], {"user_id": user_id}, page
+        )
     if known is None:
         raise NotFound("user", user_id)
-    return page.response(USER_ORDER_SUMMARY.dump(rows, many=True), key=_key)
+    return page.rendered(rows)
 
 
 @routes.get("/orders/<uuid:order_id>")
