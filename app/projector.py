@@ -116,7 +116,7 @@ class Projector:
         is undone, the command commits all the same, and the catch-up after it takes over."""
         try:
             with uow.savepoint(), uow.acting_as("projector") as tx:
-                read = self._apply_batch(tx, self.projections, set(), force=False)
+                read = self._apply_batch(tx, self.projections, set(), force=False, recent=uow.recorded)
         except Exception:
             log.exception("projecting events up to %s with their command failed", uow.recorded[-1].position)
             return
@@ -149,8 +149,13 @@ class Projector:
             if read < self.batch_size:
                 return total
 
-    def _apply_batch(self, tx: Tx, projections: list[Projection], failed: set[str], force: bool) -> int:
-        """Apply the next batch of events to each projection not failed or waiting; returns events read."""
+    def _apply_batch(
+        self, tx: Tx, projections: list[Projection], failed: set[str], force: bool, recent: list[Recorded] = ()
+    ) -> int:
+        """Apply the next batch of events to each projection not failed or waiting; returns events read.
+
+        ``recent``: the newest events of the log, appended in this transaction; when they are
+        exactly the batch to apply, they are not read back."""
         now = _iso(_now())
         saved = {row.name: row for row in tx.all("SELECT name, position, retry_at FROM projection_checkpoints")}
         waiting = {name for name, row in saved.items() if not force and row.retry_at and row.retry_at > now}
@@ -161,7 +166,11 @@ class Projector:
         }
         if not checkpoints:
             return 0
-        events = eventlog.read_after(tx, min(checkpoints.values()), self.batch_size)
+        after = min(checkpoints.values())
+        if recent and recent[0].position == after + 1 and len(recent) <= self.batch_size:
+            events = recent
+        else:
+            events = eventlog.read_after(tx, after, self.batch_size)
         due = [(p, [e for e in events if e.position > checkpoints[p.name]]) for p in projections if p.name in checkpoints]
         due = [(projection, pending) for projection, pending in due if pending]
         if due and not self._advance_all(tx, due):
