@@ -1,6 +1,7 @@
 """What every route shares: problem+json errors, no tracebacks, request ids."""
 
 from app import create_app
+from app.http import MAX_JSON_DEPTH
 
 
 def test_an_unknown_route_answers_404_problem_json(client):
@@ -72,3 +73,23 @@ def test_a_write_lock_held_past_the_busy_timeout_answers_503_and_changes_nothing
     assert response.headers["Retry-After"] == "1"
     assert response.mimetype == "application/problem+json"
     assert events(app) == before
+
+
+def _nested(levels: int) -> dict:
+    """A body whose arrays and objects nest ``levels`` deep (the body itself is level 1)."""
+    inner: object = 1
+    for level in range(levels - 1):
+        inner = [inner] if level % 2 else {"x": inner}
+    return {"name": "Deep", "description": "", "extra": inner}
+
+
+def test_a_body_nested_past_the_limit_is_refused_before_anything_looks_at_it(client):
+    response = client.post("/items", json=_nested(MAX_JSON_DEPTH + 1))
+    assert response.status_code == 400
+    assert "nested deeper than" in response.get_json()["detail"]
+
+
+def test_a_body_nested_up_to_the_limit_reaches_validation(client):
+    response = client.post("/items", json=_nested(MAX_JSON_DEPTH))
+    assert response.status_code == 400
+    assert list(response.get_json()["errors"]) == ["extra"]  # the unknown field, not the nesting
