@@ -9,6 +9,7 @@ with an authorizer on every connection:
 """
 
 import collections
+import fcntl
 import functools
 import logging
 import os
@@ -69,13 +70,65 @@ class _Guard:
         return sqlite3.SQLITE_OK
 
 
+class WriterQueue:
+    """Where the writers of every process wait their turn for SQLite's write lock.
+
+    SQLite's own busy wait sleeps between tries (1, 2, 5, ... up to 100 ms), so under load
+    the lock sits free while every writer sleeps, and writes crawl. Writers wait here
+    instead, before BEGIN IMMEDIATE: on an advisory lock of a file beside the database
+    (flock), tried every fraction of a millisecond, until busy_timeout. SQLite's wait is
+    left for writers from outside this code (the sqlite3 shell, another program).
+    """
+
+    def __init__(self, database_path: str, timeout_s: float):
+        self.path, self.timeout = f"{database_path}-writers", timeout_s
+        self.mutex = threading.Lock()  # flock excludes open files (processes), not threads
+        self.fd, self.pid = -1, None
+
+    def acquire(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        if not self.mutex.acquire(timeout=self.timeout):
+            raise _locked()
+        try:
+            if self.pid != os.getpid():  # a forked worker opens its own: the parent's would share its lock
+                self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600), os.getpid()
+            pause = 0.0002
+            while True:
+                try:
+                    fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise _locked() from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.002)
+        except BaseException:
+            self.mutex.release()
+            raise
+
+    def release(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        self.mutex.release()
+
+
+def _locked() -> DBAPIError:
+    """The error SQLite gives when its lock stays taken past busy_timeout (a 503 for clients)."""
+    return DBAPIError.instance("BEGIN IMMEDIATE", (), sqlite3.OperationalError("database is locked"), sqlite3.Error)
+
+
+_queues: dict[str, WriterQueue] = {}
+
+
 class GuardedConnection(sqlite3.Connection):
-    """A sqlite3 connection that keeps its guard at hand (see ``Tx.acting_as``)."""
+    """A sqlite3 connection that keeps its guard (see ``Tx.acting_as``) and its writer queue at hand."""
 
     guard: _Guard
+    writers: WriterQueue
+    has_turn = False  # holds its turn in the writer queue (from BEGIN IMMEDIATE to the end)
 
 
-def _configure_engine(engine, role: str, busy_timeout_ms: int, synchronous: str) -> None:
+def _configure_engine(engine, role: str, path: str, busy_timeout_ms: int, synchronous: str) -> None:
+    writers = _queues.setdefault(path, WriterQueue(path, busy_timeout_ms / 1000))
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
@@ -93,6 +146,7 @@ def _configure_engine(engine, role: str, busy_timeout_ms: int, synchronous: str)
             dbapi_connection.execute("PRAGMA query_only = ON")
         dbapi_connection.guard = _Guard(role)
         dbapi_connection.set_authorizer(dbapi_connection.guard)
+        dbapi_connection.writers = writers
 
 
 def init_app(app: Flask) -> None:
@@ -116,7 +170,8 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         for role in ROLES:
-            _configure_engine(db.engines[_BIND_KEY[role]], role, busy_ms, app.config["SQLITE_SYNCHRONOUS"])
+            engine = db.engines[_BIND_KEY[role]]
+            _configure_engine(engine, role, path, busy_ms, app.config["SQLITE_SYNCHRONOUS"])
         app.extensions["sqlite_pools"] = {role: _Pool(db.engines[_BIND_KEY[role]]) for role in ROLES}
     app.cli.add_command(init_db_command)
 
@@ -149,6 +204,7 @@ class _Pool:
     def checkin(self, raw: sqlite3.Connection) -> None:
         if raw.in_transaction:  # a COMMIT that failed, or an error SQLite did not roll back itself
             raw.rollback()
+        _end(raw)
         if len(self.idle) < self.MAX_IDLE and self.pid == os.getpid():
             self.idle.append(raw)
         else:
@@ -303,7 +359,7 @@ class Tx:
 
     def execute_with(self, sql: str, params) -> Rows:
         if self.begin and not self.raw.in_transaction:
-            _run(self.raw, self.begin, ())
+            _begin(self.raw, self.begin)
         return Rows(_run(self.raw, sql, params))
 
     @contextmanager
@@ -378,12 +434,33 @@ def transaction_on(raw: sqlite3.Connection, immediate: bool, on_demand: bool = F
     """
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
     if not on_demand:
-        _run(raw, begin, ())
+        _begin(raw, begin)
     try:
         yield Tx(raw, begin if on_demand else None)
     except BaseException:
         if raw.in_transaction:
             raw.rollback()
+        _end(raw)
         raise
     if raw.in_transaction:
         _run(raw, "COMMIT", ())
+    _end(raw)
+
+
+def _begin(raw: sqlite3.Connection, begin: str) -> None:
+    """BEGIN; a writer first waits its turn in the writer queue (held until ``_end``)."""
+    if begin == "BEGIN IMMEDIATE" and not raw.has_turn:
+        raw.writers.acquire()
+        raw.has_turn = True
+    try:
+        _run(raw, begin, ())
+    except BaseException:
+        _end(raw)
+        raise
+
+
+def _end(raw: sqlite3.Connection) -> None:
+    """After COMMIT or ROLLBACK: the next writer's turn."""
+    if raw.has_turn:
+        raw.has_turn = False
+        raw.writers.release()
