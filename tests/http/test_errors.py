@@ -75,6 +75,26 @@ def test_a_write_lock_held_past_the_busy_timeout_answers_503_and_changes_nothing
     assert events(app) == before
 
 
+def test_a_writer_that_never_gets_its_turn_answers_503_and_changes_nothing(tmp_path):
+    import fcntl
+    import os
+
+    from tests.support import events
+
+    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "SQLITE_BUSY_TIMEOUT_MS": 100})
+    before = events(app)
+    # Another process's writer, as the queue sees it: the lock of its own open file.
+    held = os.open(app.config["DATABASE_PATH"] + "-writers", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        response = app.test_client().post("/items", json={"name": "Eggs", "description": ""})
+    finally:
+        os.close(held)
+    assert response.status_code == 503
+    assert events(app) == before
+    assert app.test_client().post("/items", json={"name": "Eggs", "description": ""}).status_code == 201
+
+
 def _nested(levels: int) -> dict:
     """A body whose arrays and objects nest ``levels`` deep (the body itself is level 1)."""
     inner: object = 1
