@@ -16,6 +16,7 @@ from app import create_app
 from app.db import transaction
 from app.eventlog import read_after
 from app.messages.orders import CancelOrder
+from app.process_manager import PASS_OVER_EVERY
 from app.process_managers import cancel_orders_of_deleted_users
 from tests.order_support import customer, order_events, place_order, priced_item
 from tests.support import events, query, read_model
@@ -196,6 +197,23 @@ def test_a_failed_manager_resumes_at_the_next_command(app, client, shop, reactio
     assert client.get(f"/orders/{shop['placed']['id']}").get_json()["status"] == "cancelled"
     assert checkpoint(app)[1:] == (None, None, 0)
     assert len(cancellations(app, shop["placed"]["id"])) == 1
+
+
+def test_a_user_deleted_in_a_process_that_died_is_compensated_by_another_within_its_pass_over(tmp_path):
+    database = str(tmp_path / "cqrs.db")
+    elsewhere, here = create_app({"DATABASE_PATH": database}), create_app({"DATABASE_PATH": database})
+    user, item = customer(here.test_client()), priced_item(here.test_client())
+    order = place_order(here.test_client(), user["id"], (item["id"], 1))
+    here_client = here.test_client()
+    customer(here_client, 1)  # this process's managers ran, and found nothing to do
+    # The other process deletes the user and dies before its managers run.
+    elsewhere.extensions["process_managers"].run_or_log = lambda *args, **kwargs: None
+    elsewhere.test_client().delete(f"/users/{user['id']}")
+    customer(here_client, 2)  # none of this process's own events calls for a reaction...
+    assert here_client.get(f"/orders/{order['id']}").get_json()["status"] == "placed"
+    for n in range(PASS_OVER_EVERY):  # ...but within PASS_OVER_EVERY of them it looks at the log
+        customer(here_client, 3 + n)
+    assert here_client.get(f"/orders/{order['id']}").get_json()["status"] == "cancelled"
 
 
 def test_a_failed_manager_waits_for_its_backoff_but_a_restart_retries_at_once(tmp_path, reaction_fails):
