@@ -53,6 +53,6 @@ def on_starting(server):
 
 def post_worker_init(worker):
     """Each worker checkpoints the WAL from a thread of its own, off the requests' path."""
-    from app.db import checkpoint_in_background
+    from app.writers import checkpoint_in_background
 
     checkpoint_in_background(worker.wsgi.config["DATABASE_PATH"])

@@ -9,13 +9,9 @@ with an authorizer on every connection:
 """
 
 import collections
-import fcntl
 import functools
-import logging
 import os
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,14 +23,15 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
+from app.writers import WriterQueue
+
 db = SQLAlchemy()
-log = logging.getLogger(__name__)
 
 ROLES = ("command", "projector", "query")
 _BIND_KEY = {"command": None, "projector": "projector", "query": "query"}
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations.sql"
 # SQLite copies the WAL into the database file (a checkpoint, with its fsyncs) inside the
-# commit that finds the WAL this long: rarely, with ``checkpoint_in_background`` running.
+# commit that finds the WAL this long: rarely, with app.writers.checkpoint_in_background running.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
@@ -68,52 +65,6 @@ class _Guard:
         if action in _TABLE_ACTIONS and not _may_touch(self.role, action, arg1):
             return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
-
-
-class WriterQueue:
-    """Where the writers of every process wait their turn for SQLite's write lock.
-
-    SQLite's own busy wait sleeps between tries (1, 2, 5, ... up to 100 ms), so under load
-    the lock sits free while every writer sleeps, and writes crawl. Writers wait here
-    instead, before BEGIN IMMEDIATE: on an advisory lock of a file beside the database
-    (flock), tried every fraction of a millisecond, until busy_timeout. SQLite's wait is
-    left for writers from outside this code (the sqlite3 shell, another program).
-    """
-
-    def __init__(self, database_path: str, timeout_s: float):
-        self.path, self.timeout = f"{database_path}-writers", timeout_s
-        self.mutex = threading.Lock()  # flock excludes open files (processes), not threads
-        self.fd, self.pid = -1, None
-
-    def acquire(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        if not self.mutex.acquire(timeout=self.timeout):
-            raise _locked()
-        try:
-            if self.pid != os.getpid():  # a forked worker opens its own: the parent's would share its lock
-                self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600), os.getpid()
-            pause = 0.0002
-            while True:
-                try:
-                    fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise _locked() from None
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.002)
-        except BaseException:
-            self.mutex.release()
-            raise
-
-    def release(self) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        self.mutex.release()
-
-
-def _locked() -> DBAPIError:
-    """The error SQLite gives when its lock stays taken past busy_timeout (a 503 for clients)."""
-    return DBAPIError.instance("BEGIN IMMEDIATE", (), sqlite3.OperationalError("database is locked"), sqlite3.Error)
 
 
 _queues: dict[str, WriterQueue] = {}
@@ -213,25 +164,6 @@ class _Pool:
     def close(self) -> None:
         while self.idle:
             self.idle.pop().close()
-
-
-def checkpoint_in_background(database_path: str, every_seconds: float = 1.0) -> threading.Thread:
-    """Checkpoint the WAL from a daemon thread of this process, so that no request's commit
-    pays for it (gunicorn.conf.py starts one per worker). PASSIVE: it never waits for, or
-    holds up, readers and writers; a checkpoint already running elsewhere is simply skipped."""
-
-    def run() -> None:
-        conn = sqlite3.connect(database_path, isolation_level=None, check_same_thread=False)
-        while True:
-            time.sleep(every_seconds)
-            try:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error as error:
-                log.warning("background checkpoint failed: %s", error)
-
-    thread = threading.Thread(target=run, name="wal-checkpoint", daemon=True)
-    thread.start()
-    return thread
 
 
 def dispose() -> None:
