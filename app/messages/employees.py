@@ -4,6 +4,8 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from json.encoder import encode_basestring as text  # a JSON string, as json.dumps(ensure_ascii=False) writes it
+
 from marshmallow import Schema, fields, post_load, pre_dump, validate
 
 from app.eventlog import Event, event
@@ -123,8 +125,10 @@ EMPLOYEE = EmployeeSchema()
 EMPLOYEE_SUMMARY = EmployeeSummarySchema()
 
 
-def employee_reply(employee_id: str, employee: EmployeeHired | EmployeeUpdated) -> dict:
-    """What ``EMPLOYEE`` dumps for the employee, built directly: a projection renders one per
-    event, and marshmallow's dump costs ten times more (a test holds the two equal)."""
-    address = {"id": employee_id, "street": employee.street, "zip": employee.zip, "city": employee.city}
-    return {"id": employee_id, "firstName": employee.first_name, "lastName": employee.last_name, "address": address}
+def employee_document(employee_id: str, employee: EmployeeHired | EmployeeUpdated) -> str:
+    """The JSON text of ``EMPLOYEE``'s dump of the employee, written directly: a projection renders
+    one per event, and a dump and ``json.dumps`` cost ten times more (a test holds them equal)."""
+    e = employee
+    return '{"id":%s,"firstName":%s,"lastName":%s,"address":{"id":%s,"street":%s,"zip":%s,"city":%s}}' % tuple(
+        map(text, (employee_id, e.first_name, e.last_name, employee_id, e.street, e.zip, e.city))
+    )

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from json.encoder import encode_basestring as text  # a JSON string, as json.dumps(ensure_ascii=False) writes it
+
 from marshmallow import Schema, fields, validate
 
 from app.eventlog import Event, event
@@ -82,7 +84,9 @@ class UserSchema(Schema):
 USER = UserSchema()
 
 
-def user_reply(user_id: str, user: UserRegistered | UserUpdated) -> dict:
-    """What ``USER`` dumps for the user, built directly: a projection renders one per
-    event, and marshmallow's dump costs ten times more (a test holds the two equal)."""
-    return {"id": user_id, "first_name": user.first_name, "last_name": user.last_name, "email": user.email}
+def user_document(user_id: str, user: UserRegistered | UserUpdated) -> str:
+    """The JSON text of ``USER``'s dump of the user, written directly: a projection renders
+    one per event, and a dump and ``json.dumps`` cost ten times more (a test holds them equal)."""
+    return '{"id":%s,"first_name":%s,"last_name":%s,"email":%s}' % tuple(
+        map(text, (user_id, user.first_name, user.last_name, user.email))
+    )

@@ -2,9 +2,8 @@
 rendered ahead of time (nested address included), so the query side never joins."""
 
 from app.db import Tx
-from app.documents import encode
 from app.eventlog import Recorded
-from app.messages.employees import EmployeeHired, EmployeeLeft, EmployeeUpdated, employee_reply
+from app.messages.employees import EmployeeHired, EmployeeLeft, EmployeeUpdated, employee_document
 from app.projector import Projection
 
 
@@ -14,7 +13,7 @@ def on_employee_saved(tx: Tx, e: Recorded) -> None:
         " ON CONFLICT (id) DO UPDATE SET version = excluded.version, document = excluded.document",
         id=e.stream_id,
         version=e.version,
-        document=encode(employee_reply(e.stream_id, e.data)),
+        document=employee_document(e.stream_id, e.data),
     )
 
 

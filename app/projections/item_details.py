@@ -1,9 +1,8 @@
 """item_details keeps item_details_view: each item's reply to GET /items/<id>, rendered ahead of time."""
 
 from app.db import Tx
-from app.documents import encode
 from app.eventlog import Recorded
-from app.messages.items import ItemCreated, ItemDeleted, ItemUpdated, item_reply
+from app.messages.items import ItemCreated, ItemDeleted, ItemUpdated, item_document
 from app.projector import Projection
 
 
@@ -13,7 +12,7 @@ def on_item_saved(tx: Tx, e: Recorded) -> None:
         " ON CONFLICT (id) DO UPDATE SET version = excluded.version, document = excluded.document",
         id=e.stream_id,
         version=e.version,
-        document=encode(item_reply(e.stream_id, e.data)),
+        document=item_document(e.stream_id, e.data),
     )
 
 

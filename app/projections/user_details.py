@@ -1,9 +1,8 @@
 """user_details keeps user_details_view: each user's reply to GET /users/<id>, rendered ahead of time."""
 
 from app.db import Tx
-from app.documents import encode
 from app.eventlog import Recorded
-from app.messages.users import UserDeleted, UserRegistered, UserUpdated, user_reply
+from app.messages.users import UserDeleted, UserRegistered, UserUpdated, user_document
 from app.projector import Projection
 
 
@@ -13,7 +12,7 @@ def on_user_saved(tx: Tx, e: Recorded) -> None:
         " ON CONFLICT (id) DO UPDATE SET version = excluded.version, document = excluded.document",
         id=e.stream_id,
         version=e.version,
-        document=encode(user_reply(e.stream_id, e.data)),
+        document=user_document(e.stream_id, e.data),
     )
 
 
