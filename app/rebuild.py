@@ -1,16 +1,20 @@
 """Rebuilding read models: replay the whole log into fresh copies, then swap them in.
 
-The copies fill in a scratch SQLite file attached beside the database, in
-transactions that only read the main file: queries keep answering from the live
-tables and commands keep committing meanwhile. The last events, the copy into
-the live tables and the checkpoint then commit in one transaction holding the
-write lock: readers see the old read model or the new one, never a mix. A handler
+One pass over the log serves every chosen projection: each batch of events is read
+once and applied by each projection in turn, as a catch-up applies it. The copies
+fill in a scratch SQLite file attached beside the database, in transactions that
+only read the main file, and get their indexes there too: queries keep answering
+from the live tables and commands keep committing meanwhile. The last events, the
+copy into the live tables and the checkpoints then commit in one transaction holding
+the write lock: readers see the old read model or the new one, never a mix. A handler
 that raises fails the rebuild and leaves the live read model as it was.
 """
 
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import current_app
 
@@ -19,8 +23,9 @@ from app.db import Tx, connection, transaction, transaction_on
 from app.eventlog import Recorded, utc_now
 from app.projector import SAVE_CHECKPOINT, HandlerFailed, Progress, Projection, Projector, apply_events
 
-REBUILD_CACHE_KIB = 256 * 1024  # page cache of a rebuild's scratch file, at most
-BATCH = 5000  # events per scratch transaction, at least: each costs a commit
+REBUILD_CACHE_KIB = 256 * 1024  # page cache of the scratch file, and of main while rebuilding, at most
+BATCH = 5000  # events read at a time
+SCRATCH_TRANSACTION_SECONDS = 5.0  # how long a scratch transaction goes on, and the snapshot of main it reads
 
 
 class RebuildFailed(RuntimeError):
@@ -35,46 +40,57 @@ def rebuild(projector: Projector, projections: list[Projection], progress: Progr
     scratch = f"{current_app.config['DATABASE_PATH']}.rebuild-{os.getpid()}"
     _remove(scratch)
     try:
-        with connection("projector") as raw:
-            raw.execute("ATTACH DATABASE ? AS shadow", (scratch,))
-            try:
-                raw.execute("PRAGMA shadow.journal_mode = MEMORY")  # a scratch file: no fsyncs
-                raw.execute("PRAGMA shadow.synchronous = OFF")
-                # Rows arrive in event order, not key order: keep the copies' pages in memory.
-                raw.execute(f"PRAGMA shadow.cache_size = {-REBUILD_CACHE_KIB}")
-                return _fill_and_swap(raw, projections, max(BATCH, projector.batch_size), progress)
-            finally:
-                raw.execute("DETACH DATABASE shadow")
+        with connection("projector") as raw, _scratch_attached(raw, scratch):
+            return _fill_and_swap(raw, projections, max(BATCH, projector.batch_size), progress)
     finally:
         _remove(scratch)
         with transaction("projector") as tx:
-            tx.execute_many("DELETE FROM projection_rebuilds WHERE name = :name", [{"name": p.name} for p in projections])
+            names = [{"name": projection.name} for projection in projections]
+            tx.execute_many("DELETE FROM projection_rebuilds WHERE name = :name", names)
+
+
+@contextmanager
+def _scratch_attached(raw, scratch: str) -> Iterator[None]:
+    """The scratch file attached as ``shadow``, and big page caches, for the block."""
+    cache = raw.execute("PRAGMA main.cache_size").fetchone()[0]
+    raw.execute("ATTACH DATABASE ? AS shadow", (scratch,))
+    try:
+        raw.execute("PRAGMA shadow.journal_mode = OFF")  # a scratch file, thrown away if anything fails
+        raw.execute("PRAGMA shadow.synchronous = OFF")
+        # Rows arrive in event order, not key order; and the swap writes them all to main.
+        for schema in ("shadow", "main"):
+            raw.execute(f"PRAGMA {schema}.cache_size = {-REBUILD_CACHE_KIB}")
+        yield
+    finally:
+        raw.execute(f"PRAGMA main.cache_size = {cache}")  # the connection goes back to the pool
+        raw.execute("DETACH DATABASE shadow")
 
 
 def _fill_and_swap(raw, projections: list[Projection], batch: int, progress: Progress | None) -> int:
     tables = [table for projection in projections for table in projection.tables]
-    shadow = _Renamed(raw, {table: f"shadow.{table}" for table in tables})
+    shadow = _Shadow(raw, {table: f"shadow.{table}" for table in tables})
     with transaction_on(raw, immediate=False) as tx:
         head = eventlog.head(tx)
-        for table in tables:
-            ddl = tx.scalar("SELECT sql FROM main.sqlite_schema WHERE type = 'table' AND name = :n", n=table)
-            tx.execute(re.sub(rf"\b{re.escape(table)}\b", f"shadow.{table}", ddl, count=1))
+        _copy_schema(tx, tables, "table")
     _record_rebuild(projections, 0, head)
     types = _handled(projections)  # replay only what they handle: the rest would change nothing
-    position, done, reported = 0, 0, time.monotonic()
-    while True:
-        with transaction_on(raw, immediate=False) as tx:  # reads main, writes only the scratch file
-            events = eventlog.read_after(tx, position, batch, types)
-            _apply_all(shadow, projections, events)
-        if events:
-            position, done = events[-1].position, done + len(events)
-        if progress:
-            progress(position if len(events) == batch else head, max(head, position))
-        if time.monotonic() - reported > 1:
-            reported = time.monotonic()
-            _record_rebuild(projections, position, head)
-        if len(events) < batch:
-            break
+    position, done, more = 0, 0, True
+    while more:
+        # Reads main, writes only the scratch file. Each commit writes every page changed
+        # since the last: rows land all over the copies' keys, so commits are kept rare.
+        with transaction_on(raw, immediate=False) as tx:
+            started = time.monotonic()
+            while more and time.monotonic() - started < SCRATCH_TRANSACTION_SECONDS:
+                events = eventlog.read_after(tx, position, batch, types)
+                _apply_all(shadow, projections, events)
+                more = len(events) == batch
+                if events:
+                    position, done = events[-1].position, done + len(events)
+                if progress:
+                    progress(position if more else head, max(head, position))
+        _record_rebuild(projections, position, head)
+    with transaction_on(raw, immediate=False) as tx:  # the indexes too, while commands go on
+        _copy_schema(tx, tables, "index")
     with transaction_on(raw, immediate=True) as tx:  # no new events from here to the commit
         while events := eventlog.read_after(tx, position, batch, types):
             _apply_all(shadow, projections, events)
@@ -95,7 +111,7 @@ def _handled(projections: list[Projection]) -> frozenset[str] | None:
     return None if None in types else frozenset().union(*types)
 
 
-def _apply_all(tx: Tx, projections: list[Projection], events: list[Recorded]) -> None:
+def _apply_all(shadow: "_Shadow", projections: list[Projection], events: list[Recorded]) -> None:
     """Each projection applies the batch in turn, as a catch-up does (each keeps its own tables)."""
     present = {event.type for event in events}
     for projection in projections:
@@ -103,12 +119,18 @@ def _apply_all(tx: Tx, projections: list[Projection], events: list[Recorded]) ->
         if types is not None and types.isdisjoint(present):
             continue
         try:
-            apply_events(tx, projection, events)
+            apply_events(shadow, projection, events)
+            shadow.flush()
         except HandlerFailed as failure:
             raise RebuildFailed(
                 f"{projection.name}: event {failure.event.position} ({failure.event.type}) failed:"
                 f" {failure.__cause__!r}; the live read model is unchanged"
             ) from failure.__cause__
+        except Exception as error:  # a queued write, reaching SQLite after its handler returned
+            raise RebuildFailed(
+                f"{projection.name}: a write for events up to {events[-1].position} failed:"
+                f" {error!r}; the live read model is unchanged"
+            ) from error
 
 
 def _record_rebuild(projections: list[Projection], position: int, head: int) -> None:
@@ -120,32 +142,84 @@ def _record_rebuild(projections: list[Projection], position: int, head: int) -> 
         )
 
 
-class _Renamed(Tx):
-    """A Tx whose SQL addresses other tables (the shadow copies) instead of the live ones."""
+class _Shadow(Tx):
+    """The Tx the handlers write the shadow copies with. Their SQL is renamed to address the
+    copies, and their writes are queued: a run of one statement goes to SQLite as one
+    executemany, since a statement per event costs more in Python than in SQLite. Statements
+    still reach SQLite in the order the handlers ran them (any other statement, or
+    ``flush``, sends the queue first), so the rows are the same; a queued write that fails
+    fails at the next statement or flush, so an error may name a later event of the batch."""
 
-    __slots__ = ("_pattern", "_renames", "_renamed")
+    __slots__ = ("_pattern", "_renames", "_statements", "_queued_sql", "_queued")
 
     def __init__(self, raw, renames: dict[str, str]):
         super().__init__(raw)
         self._renames = renames
         self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, renames)) + r")\b")
-        self._renamed: dict[str, str] = {}  # handlers repeat the same few statements
+        self._statements: dict[str, tuple[str, bool]] = {}  # handlers repeat the same few statements
+        self._queued_sql, self._queued = "", []
 
     def execute_with(self, sql: str, params):
-        if (renamed := self._renamed.get(sql)) is None:
-            renamed = self._renamed[sql] = self._pattern.sub(lambda m: self._renames[m.group(1)], sql)
+        if (statement := self._statements.get(sql)) is None:
+            statement = self._statements[sql] = self._prepare(sql)
+        renamed, queueable = statement
+        if queueable and isinstance(params, dict):
+            if renamed is not self._queued_sql:
+                self.flush()
+                self._queued_sql = renamed
+            self._queued.append(params)
+            return _QUEUED
+        self.flush()
         return super().execute_with(renamed, params)
+
+    def flush(self) -> None:
+        """Send the queued writes to SQLite."""
+        if self._queued:
+            queued, self._queued = self._queued, []
+            super().execute_with(self._queued_sql, queued)
+
+    def _prepare(self, sql: str) -> tuple[str, bool]:
+        """``sql`` renamed, and whether it may be queued: a write whose result nobody reads."""
+        renamed = self._pattern.sub(lambda m: self._renames[m.group(1)], sql)
+        write = re.match(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", sql, re.IGNORECASE)
+        return renamed, bool(write) and not re.search(r"\bRETURNING\b", sql, re.IGNORECASE)
+
+
+class _Queued:
+    """What a queued write answers: no rows, no count (it has not run yet)."""
+
+    def __getattr__(self, name: str):
+        raise TypeError(f"a write queued by a rebuild has no {name} yet")
+
+    def __iter__(self):
+        raise TypeError("a write queued by a rebuild has no rows yet")
+
+
+_QUEUED = _Queued()
+
+
+def _copy_schema(tx: Tx, tables: list[str], kind: str) -> None:
+    """Create the live tables (or their indexes) in the scratch file, as they are in main."""
+    for table in tables:
+        for name, sql in tx.execute(
+            "SELECT name, sql FROM main.sqlite_schema WHERE type = :kind AND tbl_name = :table AND sql IS NOT NULL",
+            kind=kind,
+            table=table,
+        ).tuples():
+            tx.execute(re.sub(rf"\b{re.escape(name)}\b", f"shadow.{name}", sql, count=1))
 
 
 def _replace_with_shadow(tx: Tx, table: str) -> None:
-    """Swap the live table's rows for the shadow's: recreate it, copy, then build its indexes."""
-    schema = tx.all("SELECT type, sql FROM main.sqlite_schema WHERE tbl_name = :n AND sql IS NOT NULL", n=table)
+    """Swap the live table's rows for the shadow's: recreate it empty with its indexes, then
+    copy. The shadow has the same schema, so SQLite copies each b-tree as it is, in order,
+    without building the indexes again (its "transfer optimization")."""
+    schema = tx.execute(
+        "SELECT sql FROM main.sqlite_schema WHERE tbl_name = :n AND sql IS NOT NULL ORDER BY type = 'index'", n=table
+    ).tuples()
     tx.execute(f"DROP TABLE main.{table}")
-    tx.execute(next(sql for kind, sql in schema if kind == "table"))
+    for (sql,) in schema:
+        tx.execute(sql)
     tx.execute(f"INSERT INTO main.{table} SELECT * FROM shadow.{table}")
-    for kind, sql in schema:
-        if kind == "index":
-            tx.execute(sql)
 
 
 def _remove(path: str) -> None:
