@@ -562,7 +562,8 @@ def main(argv: list[str] | None = None) -> int:
         {"key": s.key, "title": s.title, "data": s.data, "target": s.target, "runs": s.runs} for s in scenarios
     ]
     RESULTS.mkdir(exist_ok=True)
-    stem = result["date"] + ("-quick" if args.quick else "")
+    # A run of one phase never overwrites the day's full run.
+    stem = result["date"] + ("-quick" if args.quick else "") + (f"-{args.only}" if args.only else "")
     path = RESULTS / f"{stem}.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")  # the raw runs, whatever follows
     result["summary"] = report.summarize(result, scenarios, PENDING, size)
