@@ -10,6 +10,7 @@ the write lock: readers see the old read model or the new one, never a mix. A ha
 that raises fails the rebuild and leaves the live read model as it was.
 """
 
+import gc
 import os
 import re
 import time
@@ -40,7 +41,7 @@ def rebuild(projector: Projector, projections: list[Projection], progress: Progr
     scratch = f"{current_app.config['DATABASE_PATH']}.rebuild-{os.getpid()}"
     _remove(scratch)
     try:
-        with connection("projector") as raw, _scratch_attached(raw, scratch):
+        with connection("projector") as raw, _scratch_attached(raw, scratch), _no_cycle_collection():
             return _fill_and_swap(raw, projections, max(BATCH, projector.batch_size), progress)
     finally:
         _remove(scratch)
@@ -64,6 +65,20 @@ def _scratch_attached(raw, scratch: str) -> Iterator[None]:
     finally:
         raw.execute(f"PRAGMA main.cache_size = {cache}")  # the connection goes back to the pool
         raw.execute("DETACH DATABASE shadow")
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector off for the block. A replay makes millions of objects and
+    no cycles; with each batch alive, the collector's passes over it cost a tenth of a
+    rebuild. Reference counting still frees everything at once."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _fill_and_swap(raw, projections: list[Projection], batch: int, progress: Progress | None) -> int:
