@@ -94,8 +94,8 @@ def _fill_and_swap(raw, projections: list[Projection], batch: int, progress: Pro
         # Reads main, writes only the scratch file. Each commit writes every page changed
         # since the last: rows land all over the copies' keys, so commits are kept rare.
         with transaction_on(raw, immediate=False) as tx:
-            started = time.monotonic()
-            while more and time.monotonic() - started < SCRATCH_TRANSACTION_SECONDS:
+            ends = time.monotonic() + SCRATCH_TRANSACTION_SECONDS
+            while more:
                 events = eventlog.read_after(tx, position, batch, types)
                 _apply_all(shadow, projections, events)
                 more = len(events) == batch
@@ -103,6 +103,8 @@ def _fill_and_swap(raw, projections: list[Projection], batch: int, progress: Pro
                     position, done = events[-1].position, done + len(events)
                 if progress:
                     progress(position if more else head, max(head, position))
+                if time.monotonic() > ends:
+                    break
         _record_rebuild(projections, position, head)
     with transaction_on(raw, immediate=False) as tx:  # the indexes too, while commands go on
         _copy_schema(tx, tables, "index")
