@@ -14,8 +14,9 @@ import gc
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from operator import itemgetter
 
 from flask import current_app
 
@@ -159,6 +160,9 @@ def _record_rebuild(projections: list[Projection], position: int, head: int) -> 
         )
 
 
+_Statement = tuple[str, str, Callable[[dict], tuple] | None]  # renamed SQL; if queued, its SQL and its values
+
+
 class _Shadow(Tx):
     """The Tx the handlers write the shadow copies with. Their SQL is renamed to address the
     copies, and their writes are queued: a run of one statement goes to SQLite as one
@@ -173,18 +177,18 @@ class _Shadow(Tx):
         super().__init__(raw)
         self._renames = renames
         self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, renames)) + r")\b")
-        self._statements: dict[str, tuple[str, bool]] = {}  # handlers repeat the same few statements
+        self._statements: dict[str, _Statement] = {}  # handlers repeat the same few statements
         self._queued_sql, self._queued = "", []
 
     def execute_with(self, sql: str, params):
         if (statement := self._statements.get(sql)) is None:
             statement = self._statements[sql] = self._prepare(sql)
-        renamed, queueable = statement
-        if queueable and isinstance(params, dict):
-            if renamed is not self._queued_sql:
+        renamed, queued_sql, values = statement
+        if values is not None and isinstance(params, dict):
+            if queued_sql is not self._queued_sql:
                 self.flush()
-                self._queued_sql = renamed
-            self._queued.append(params)
+                self._queued_sql = queued_sql
+            self._queued.append(values(params))
             return _QUEUED
         self.flush()
         return super().execute_with(renamed, params)
@@ -195,11 +199,29 @@ class _Shadow(Tx):
             queued, self._queued = self._queued, []
             super().execute_with(self._queued_sql, queued)
 
-    def _prepare(self, sql: str) -> tuple[str, bool]:
-        """``sql`` renamed, and whether it may be queued: a write whose result nobody reads."""
+    def _prepare(self, sql: str) -> _Statement:
+        """``sql`` renamed; and if it may be queued (a write whose result nobody reads), the
+        same with ``?`` for each ``:name`` and what takes their values from the parameters
+        in that order (sqlite3 binds a tuple for less than it looks names up in a dict)."""
         renamed = self._pattern.sub(lambda m: self._renames[m.group(1)], sql)
         write = re.match(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", sql, re.IGNORECASE)
-        return renamed, bool(write) and not re.search(r"\bRETURNING\b", sql, re.IGNORECASE)
+        if not write or re.search(r"\bRETURNING\b|--|/\*", sql, re.IGNORECASE):
+            return renamed, renamed, None
+        names: list[str] = []
+
+        def placeholder(match: re.Match) -> str:
+            if match.group(1) is None:
+                return match.group(0)  # a quoted string or name: left as it is
+            names.append(match.group(1))
+            return "?"
+
+        positional = _PLACEHOLDERS.sub(placeholder, renamed)
+        if len(names) > 1:
+            return renamed, positional, itemgetter(*names)
+        return renamed, positional, lambda params: tuple(params[name] for name in names)  # itemgetter's: no tuple
+
+
+_PLACEHOLDERS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|:(\w+)")
 
 
 class _Queued:
