@@ -7,7 +7,7 @@ import pytest
 from app import create_app, rebuild
 from app.db import dispose
 from app.projections import item_list
-from tests.support import create_employee, create_item, create_user, read_model
+from tests.support import create_employee, create_item, create_user, query, read_model
 
 
 @pytest.fixture
@@ -65,3 +65,20 @@ def test_the_cycle_collector_is_back_on_after_a_rebuild_even_a_failed_one(app, c
     with app.app_context(), pytest.raises(rebuild.RebuildFailed, match="cannot digest"):
         app.extensions["projector"].rebuild()
     assert gc.isenabled()
+
+
+def test_a_colon_in_a_quoted_string_is_not_taken_for_a_parameter(app, client, monkeypatch):
+    def quoting(tx, event):
+        tx.execute(
+            "INSERT INTO item_list_view (id, name) VALUES (:id, ':name, \"'':id\"' || :name)",
+            id=event.stream_id,
+            name=event.data.name,
+        )
+
+    monkeypatch.setitem(item_list.projection.handlers, "ItemCreated", quoting)
+    item = create_item(client, name="Quoted")
+    row = f"SELECT name FROM item_list_view WHERE id = '{item['id']}'"
+    assert query(app, row) == [(":name, \"':id\"Quoted",)]
+    with app.app_context():
+        app.extensions["projector"].rebuild()
+    assert query(app, row) == [(":name, \"':id\"Quoted",)]
