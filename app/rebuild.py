@@ -199,6 +199,18 @@ class _Shadow(Tx):
             queued, self._queued = self._queued, []
             super().execute_with(self._queued_sql, queued)
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint around the block's writes: sent before it ends, or dropped if it raises."""
+        self.flush()
+        try:
+            with super().savepoint():
+                yield
+                self.flush()
+        except BaseException:
+            self._queued = []  # the block's own: undone with it
+            raise
+
     def _prepare(self, sql: str) -> _Statement:
         """``sql`` renamed; and if it may be queued (a write whose result nobody reads), the
         same with ``?`` for each ``:name`` and what takes their values from the parameters

@@ -82,3 +82,23 @@ def test_a_colon_in_a_quoted_string_is_not_taken_for_a_parameter(app, client, mo
     with app.app_context():
         app.extensions["projector"].rebuild()
     assert query(app, row) == [(":name, \"':id\"Quoted",)]
+
+
+def test_writes_undone_by_a_handlers_savepoint_stay_undone_in_a_rebuild(app, client, monkeypatch):
+    real = item_list.projection.handlers["ItemCreated"]
+
+    def second_thoughts(tx, event):
+        try:
+            with tx.savepoint():
+                tx.execute("INSERT INTO item_list_view (id, name) VALUES (:id, :name)", id=event.stream_id, name="No")
+                raise ValueError("changed its mind")
+        except ValueError:
+            pass
+        real(tx, event)
+
+    monkeypatch.setitem(item_list.projection.handlers, "ItemCreated", second_thoughts)
+    create_item(client, name="Yes")
+    live = read_model(app)
+    with app.app_context():
+        app.extensions["projector"].rebuild()
+    assert read_model(app) == live
