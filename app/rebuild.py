@@ -27,7 +27,7 @@ from app.projector import SAVE_CHECKPOINT, HandlerFailed, Progress, Projection, 
 
 REBUILD_CACHE_KIB = 256 * 1024  # page cache of the scratch file, and of main while rebuilding, at most
 BATCH = 5000  # events read at a time
-SCRATCH_TRANSACTION_SECONDS = 5.0  # how long a scratch transaction goes on, and the snapshot of main it reads
+SCRATCH_TRANSACTION_SECONDS = 20.0  # how long a scratch transaction goes on, and the snapshot of main it reads
 
 
 class RebuildFailed(RuntimeError):
@@ -84,43 +84,62 @@ def _no_cycle_collection() -> Iterator[None]:
 
 def _fill_and_swap(raw, projections: list[Projection], batch: int, progress: Progress | None) -> int:
     tables = [table for projection in projections for table in projection.tables]
-    shadow = _Shadow(raw, {table: f"shadow.{table}" for table in tables})
     with transaction_on(raw, immediate=False) as tx:
         head = eventlog.head(tx)
         _copy_schema(tx, tables, "table")
-    _record_rebuild(projections, 0, head)
-    types = _handled(projections)  # replay only what they handle: the rest would change nothing
-    position, done, more = 0, 0, True
-    while more:
-        # Reads main, writes only the scratch file. Each commit writes every page changed
-        # since the last: rows land all over the copies' keys, so commits are kept rare.
-        with transaction_on(raw, immediate=False) as tx:
-            ends = time.monotonic() + SCRATCH_TRANSACTION_SECONDS
-            while more:
-                events = eventlog.read_after(tx, position, batch, types)
-                _apply_all(shadow, projections, events)
-                more = len(events) == batch
-                if events:
-                    position, done = events[-1].position, done + len(events)
-                if progress:
-                    progress(position if more else head, max(head, position))
-                if time.monotonic() > ends:
-                    break
-        _record_rebuild(projections, position, head)
+    replay = _Replay(_Shadow(raw, {table: f"shadow.{table}" for table in tables}), projections, batch, head, progress)
+    _fill(raw, replay)
     with transaction_on(raw, immediate=False) as tx:  # the indexes too, while commands go on
         _copy_schema(tx, tables, "index")
     with transaction_on(raw, immediate=True) as tx:  # no new events from here to the commit
-        while events := eventlog.read_after(tx, position, batch, types):
-            _apply_all(shadow, projections, events)
-            position, done = events[-1].position, done + len(events)
-        position = max(position, eventlog.head(tx))  # every later event is of a type they ignore
+        while replay.next_batch(tx):
+            pass
+        position = max(replay.position, eventlog.head(tx))  # every later event is of a type they ignore
         for table in tables:
             _replace_with_shadow(tx, table)
         now = utc_now()
         tx.execute_many(SAVE_CHECKPOINT, [{"name": p.name, "position": position, "now": now} for p in projections])
     if progress:
-        progress(done, done)
-    return done
+        progress(replay.done, replay.done)
+    return replay.done
+
+
+def _fill(raw, replay: "_Replay") -> None:
+    """Replay the log into the scratch file, in transactions that read main and write only the
+    scratch file. Each commit writes every page changed since the last, and rows land all over
+    the copies' keys: so a transaction goes on for a while, not for a batch."""
+    _record_rebuild(replay.projections, 0, replay.head)
+    more, reported = True, time.monotonic()
+    while more:
+        with transaction_on(raw, immediate=False) as tx:
+            ends = time.monotonic() + SCRATCH_TRANSACTION_SECONDS
+            while more:
+                more = replay.next_batch(tx)
+                if time.monotonic() - reported > 1:
+                    reported = time.monotonic()
+                    _record_rebuild(replay.projections, replay.position, replay.head)
+                if time.monotonic() > ends:
+                    break
+
+
+class _Replay:
+    """How far a rebuild has read the log, and how it applies the next batch."""
+
+    def __init__(self, shadow: "_Shadow", projections: list[Projection], batch: int, head: int, progress):
+        self.shadow, self.projections, self.batch, self.head, self.progress = shadow, projections, batch, head, progress
+        self.types = _handled(projections)  # replay only what they handle: the rest would change nothing
+        self.position = self.done = 0
+
+    def next_batch(self, tx: Tx) -> bool:
+        """Read and apply the next batch of events; False once the log is read to its end."""
+        events = eventlog.read_after(tx, self.position, self.batch, self.types)
+        _apply_all(self.shadow, self.projections, events)
+        if events:
+            self.position, self.done = events[-1].position, self.done + len(events)
+        more = len(events) == self.batch
+        if self.progress:
+            self.progress(self.position if more else self.head, max(self.head, self.position))
+        return more
 
 
 def _handled(projections: list[Projection]) -> frozenset[str] | None:
