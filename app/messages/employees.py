@@ -3,7 +3,6 @@
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-
 from json.encoder import encode_basestring as text  # a JSON string, as json.dumps(ensure_ascii=False) writes it
 
 from marshmallow import Schema, fields, post_load, pre_dump, validate

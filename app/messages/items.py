@@ -1,7 +1,6 @@
 """Items (seed 000's products): commands, events, and the item's JSON shape."""
 
 from dataclasses import dataclass
-
 from json.encoder import encode_basestring as text  # a JSON string, as json.dumps(ensure_ascii=False) writes it
 
 from marshmallow import Schema, fields, post_dump, validate

@@ -1,7 +1,6 @@
 """Users (seed 003's sample): commands, events, and the user's JSON shape (snake_case)."""
 
 from dataclasses import dataclass
-
 from json.encoder import encode_basestring as text  # a JSON string, as json.dumps(ensure_ascii=False) writes it
 
 from marshmallow import Schema, fields, validate
