@@ -25,7 +25,7 @@ from app.db import Tx, connection, transaction, transaction_on
 from app.eventlog import Recorded, utc_now
 from app.projector import SAVE_CHECKPOINT, HandlerFailed, Progress, Projection, Projector, apply_events
 
-REBUILD_CACHE_KIB = 256 * 1024  # page cache of the scratch file, and of main while rebuilding, at most
+REBUILD_CACHE_KIB = 256 * 1024  # page cache of the scratch file, at most
 BATCH = 5000  # events read at a time
 SCRATCH_TRANSACTION_SECONDS = 20.0  # how long a scratch transaction goes on, and the snapshot of main it reads
 
@@ -53,18 +53,15 @@ def rebuild(projector: Projector, projections: list[Projection], progress: Progr
 
 @contextmanager
 def _scratch_attached(raw, scratch: str) -> Iterator[None]:
-    """The scratch file attached as ``shadow``, and big page caches, for the block."""
-    cache = raw.execute("PRAGMA main.cache_size").fetchone()[0]
+    """The scratch file attached as ``shadow`` for the block."""
     raw.execute("ATTACH DATABASE ? AS shadow", (scratch,))
     try:
         raw.execute("PRAGMA shadow.journal_mode = OFF")  # a scratch file, thrown away if anything fails
         raw.execute("PRAGMA shadow.synchronous = OFF")
-        # Rows arrive in event order, not key order; and the swap writes them all to main.
-        for schema in ("shadow", "main"):
-            raw.execute(f"PRAGMA {schema}.cache_size = {-REBUILD_CACHE_KIB}")
+        # Rows arrive in event order, not key order: keep the copies' pages in memory.
+        raw.execute(f"PRAGMA shadow.cache_size = {-REBUILD_CACHE_KIB}")
         yield
     finally:
-        raw.execute(f"PRAGMA main.cache_size = {cache}")  # the connection goes back to the pool
         raw.execute("DETACH DATABASE shadow")
 
 
