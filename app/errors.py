@@ -3,7 +3,7 @@
 import json
 from http import HTTPStatus
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -78,9 +78,11 @@ def _from_database_error(exc: OperationalError) -> Response:
 
 
 def _from_unexpected(exc: Exception) -> Response:
-    current_app.logger.exception("unhandled error in request %s", g.get("request_id"))
+    from app.http import request_id  # app.http raises this module's Problem
+
+    current_app.logger.exception("unhandled error in request %s", request_id())
     return problem_response(
-        Problem(500, f"The server could not handle this request; it has been logged as {g.get('request_id')}.")
+        Problem(500, f"The server could not handle this request; it has been logged as {request_id()}.")
     )
 
 

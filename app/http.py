@@ -1,21 +1,23 @@
 """HTTP edges shared by every module: strict JSON bodies, ids in paths, request ids."""
 
 import json
+import random
 import re
 import time
-import uuid
+from collections.abc import Callable
 from decimal import Decimal
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Request, Response, current_app, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
-from werkzeug.routing import BaseConverter
+from werkzeug.routing import BaseConverter, Rule
 
 from app.errors import Problem
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 MAX_JSON_DEPTH = 32
+REQUEST_ID, ROUTE = "app.request_id", "app.route"  # keys in the WSGI environ
 
 
 class UUIDConverter(BaseConverter):
@@ -154,32 +156,71 @@ def document_response(document: str, version: int) -> Response:
 
 def request_id() -> str | None:
     """The correlation id of the current request, if there is one."""
-    return g.get("request_id")
+    return request.environ.get(REQUEST_ID) if has_request_context() else None
 
 
-def seconds_since_start() -> float:
-    """How long the current request has been running (for the access log and the latency metric)."""
-    return time.perf_counter() - g.get("started", time.perf_counter())
+Observer = Callable[[dict, int, float], None]
 
 
-def _start() -> None:
-    g.started = time.perf_counter()
-    given = request.headers.get("X-Request-ID", "")
-    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+class Edge:
+    """WSGI middleware for what every request gets: a request id (X-Request-ID, echoed when
+    well formed, made up otherwise), the standard headers, and, once it is answered, its
+    observers (the access line, the metrics) with its status and duration.
+
+    At the WSGI level these are plain dict and list operations; as Flask hooks, each read
+    of ``request``, ``g`` or a header and each hook call cost more than a read model's read.
+    """
+
+    def __init__(self, app: Callable):
+        self.app = app
+        self.observers: list[Observer] = []
+
+    def __call__(self, environ: dict, start_response: Callable):
+        started = time.perf_counter()
+        given = environ.get("HTTP_X_REQUEST_ID", "")
+        environ[REQUEST_ID] = rid = given if _REQUEST_ID.match(given) else f"{random.getrandbits(128):032x}"
+        answered = []
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info=None):
+            answered.append(status)
+            names = {name.lower() for name, _ in headers}
+            headers.append(("X-Request-ID", rid))
+            if "x-content-type-options" not in names:
+                headers.append(("X-Content-Type-Options", "nosniff"))
+            if "cache-control" not in names:
+                # Reads may be kept but must be revalidated (they carry ETags); nothing else is kept.
+                cacheable = environ["REQUEST_METHOD"] in ("GET", "HEAD") and status[:3] in ("200", "304")
+                headers.append(("Cache-Control", "no-cache" if cacheable else "no-store"))
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.app(environ, start)
+        finally:
+            status = int(answered[-1][:3]) if answered else 500
+            seconds = time.perf_counter() - started
+            for observe in self.observers:
+                observe(environ, status, seconds)
 
 
-def _finish(response):
-    if "request_id" in g:
-        response.headers["X-Request-ID"] = g.request_id
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    # Reads may be kept but must be revalidated (they carry ETags); nothing else is kept.
-    cacheable = request.method in ("GET", "HEAD") and response.status_code in (200, 304)
-    response.headers.setdefault("Cache-Control", "no-cache" if cacheable else "no-store")
-    return response
+def after_each_request(app: Flask, observer: Observer) -> None:
+    """Call ``observer(environ, status, seconds)`` once each request is answered."""
+    app.extensions["edge"].observers.append(observer)
+
+
+class ApiRequest(Request):
+    """Flask's request, leaving the matched route in the WSGI environ for the observers."""
+
+    @property
+    def url_rule(self) -> Rule | None:
+        return self.environ.get(ROUTE)
+
+    @url_rule.setter
+    def url_rule(self, rule: Rule | None) -> None:
+        self.environ[ROUTE] = rule
 
 
 def init_app(app: Flask) -> None:
     app.json = ApiJSON(app)
+    app.request_class = ApiRequest
     app.url_map.converters["uuid"] = UUIDConverter
-    app.before_request(_start)
-    app.after_request(_finish)
+    app.extensions["edge"] = app.wsgi_app = Edge(app.wsgi_app)

@@ -8,10 +8,11 @@ import json
 import logging
 import sys
 import time
+from json.encoder import encode_basestring
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask
 
-from app.http import seconds_since_start
+from app.http import REQUEST_ID, after_each_request, request_id
 
 _HANDLER_NAME = "cqrs-service"
 _ACCESS = logging.getLogger("app.access")
@@ -21,7 +22,7 @@ _FIELDS = ("method", "path", "status", "duration_ms")
 class _RequestId(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+            record.request_id = request_id() or "-"
         return True
 
 
@@ -59,6 +60,7 @@ class TextFormatter(logging.Formatter):
 
 def configure(level: str, fmt: str) -> None:
     """Send every log record to stderr in the chosen format (once per process, replaced on change)."""
+    global _access_line
     root = logging.getLogger()
     handler = next((h for h in root.handlers if h.get_name() == _HANDLER_NAME), None)
     if handler is None:
@@ -67,32 +69,49 @@ def configure(level: str, fmt: str) -> None:
         handler.addFilter(_RequestId())
         root.addHandler(handler)
     # No line of ours shows the caller's file and line, or thread names: skip computing them
-    # for every record (the logging HOWTO's "Optimization"; the access line is per request).
+    # for every record (the logging HOWTO's "Optimization").
     logging._srcfile = None
     logging.logThreads = logging.logMultiprocessing = False
     formatter = JsonFormatter() if fmt == "json" else TextFormatter()
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     root.setLevel(level)
+    _access_line = _json_access_line if fmt == "json" else _text_access_line
 
 
-def _log_access(response):
-    duration = seconds_since_start() * 1000
-    _ACCESS.info(
-        "%s %s %s",
-        request.method,
-        request.path,
-        response.status_code,
-        extra={
-            "method": request.method,
-            "path": request.path,
-            "status": response.status_code,
-            "duration_ms": round(duration, 2),
-        },
+def _json_access_line(method: str, path: str, status: int, milliseconds: float, rid: str) -> str:
+    """The line JsonFormatter would write for the access record, with the same fields in the same order."""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    return (
+        f'{{"time": "{stamp}", "level": "INFO", "logger": "{_ACCESS.name}",'
+        f' "message": {encode_basestring(f"{method} {path} {status}")}, "request_id": {encode_basestring(rid)},'
+        f' "method": {encode_basestring(method)}, "path": {encode_basestring(path)}, "status": {status},'
+        f' "duration_ms": {milliseconds}}}\n'
     )
-    return response
+
+
+def _text_access_line(method: str, path: str, status: int, milliseconds: float, rid: str) -> str:
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)) + f",{int(now % 1 * 1000):03d}"
+    return f"{stamp} INFO [{rid}] {_ACCESS.name}: {method} {path} {status}\n"
+
+
+_access_line = _json_access_line
+
+
+def _log_access(environ: dict, status: int, seconds: float) -> None:
+    """The request's access line, written as the log handler would write it. Not a log record:
+    making one and passing it through logging's handlers cost ~40 µs, more than a read's own
+    work. The access logger's level still decides (LOG_LEVEL=WARNING silences it)."""
+    if _ACCESS.isEnabledFor(logging.INFO):
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("PATH_INFO", "")
+        if not path.isascii():  # WSGI hands the path's bytes over as latin-1
+            path = path.encode("latin-1").decode("utf-8", "replace")
+        sys.stderr.write(_access_line(method, path, status, round(seconds * 1000, 2), environ[REQUEST_ID]))
 
 
 def init_app(app: Flask) -> None:
     configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
-    app.after_request(_log_access)
+    after_each_request(app, _log_access)

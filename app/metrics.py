@@ -8,7 +8,7 @@ PROMETHEUS_MULTIPROC_DIR so that every worker's counts add up in one answer.
 
 import os
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -21,7 +21,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from app.bus import command_handled, events_committed
-from app.http import seconds_since_start
+from app.http import ROUTE, after_each_request
 from app.openapi import Reply, operation
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["route", "method", "status"])
@@ -83,13 +83,13 @@ def metrics():
 _children: dict[tuple, tuple] = {}  # (route, method, status) -> its request counter and latency histogram
 
 
-def _count(response):
-    key = (request.url_rule.rule if request.url_rule else "unmatched", request.method, response.status_code)
+def _count(environ: dict, status: int, seconds: float) -> None:
+    rule = environ.get(ROUTE)
+    key = (rule.rule if rule else "unmatched", environ["REQUEST_METHOD"], status)
     if (children := _children.get(key)) is None:  # .labels() validates and hashes its arguments on every call
-        children = _children[key] = (REQUESTS.labels(key[0], key[1], str(key[2])), LATENCY.labels(key[0]))
+        children = _children[key] = (REQUESTS.labels(key[0], key[1], str(status)), LATENCY.labels(key[0]))
     children[0].inc()
-    children[1].observe(seconds_since_start())
-    return response
+    children[1].observe(seconds)
 
 
 def _count_command(command_name: str, outcome: str) -> None:
@@ -103,6 +103,6 @@ def _count_events(_sender, events, **_) -> None:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(routes)
-    app.after_request(_count)
+    after_each_request(app, _count)
     command_handled.connect(_count_command)
     events_committed.connect(_count_events)

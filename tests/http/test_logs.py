@@ -48,3 +48,36 @@ def test_text_format_is_readable_and_still_carries_the_request_id(client, capsys
         assert "[txt-1]" in line and "GET /items 200" in line
     finally:
         logs.configure("INFO", "json")
+
+
+def test_the_access_line_has_the_fields_of_every_json_line_and_the_path_as_sent(client, capsys):
+    capsys.readouterr()
+    client.get('/items/caf%C3%A9"x', headers={"X-Request-ID": "odd-path"})
+    (line,) = [line for line in json_lines(capsys.readouterr().err) if line["logger"] == "app.access"]
+    assert list(line) == ["time", "level", "logger", "message", "request_id", "method", "path", "status", "duration_ms"]
+    assert line["path"] == '/items/café"x' and line["message"] == 'GET /items/café"x 400'
+    assert (line["level"], line["request_id"], line["status"]) == ("INFO", "odd-path", 400)
+    assert line["time"].endswith("Z") and len(line["time"]) == len("2026-01-01T00:00:00.000Z")
+
+
+def test_a_failed_request_leaves_its_access_line_too(app, capsys):
+    @app.get("/explode-for-access")
+    def explode():
+        raise RuntimeError("kaboom")
+
+    capsys.readouterr()
+    app.test_client().get("/explode-for-access", headers={"X-Request-ID": "boom-2"})
+    access = [line for line in json_lines(capsys.readouterr().err) if line["logger"] == "app.access"]
+    assert [(line["status"], line["request_id"]) for line in access] == [(500, "boom-2")]
+
+
+def test_log_level_warning_silences_the_access_lines(tmp_path, capsys):
+    from app import create_app
+
+    app = create_app({"DATABASE_PATH": str(tmp_path / "quiet.db"), "LOG_LEVEL": "WARNING"})
+    try:
+        capsys.readouterr()
+        app.test_client().get("/items")
+        assert "app.access" not in capsys.readouterr().err
+    finally:
+        logs.configure("INFO", "json")

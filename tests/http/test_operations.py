@@ -81,3 +81,15 @@ def test_metrics_count_requests_commands_events_and_report_projection_lag(client
     assert 'projection_lag_events{projection="item_list"} 1.0' in text
     assert 'projection_failures{projection="item_list"} 1.0' in text
     assert 'projection_lag_events{projection="item_details"} 0.0' in text
+
+
+def test_metrics_count_requests_no_route_matched_under_one_label(client):
+    def unmatched() -> float:
+        name = 'http_requests_total{method="GET",route="unmatched",status="404"} '
+        lines = client.get("/metrics").get_data(as_text=True).splitlines()
+        return next((float(line.removeprefix(name)) for line in lines if line.startswith(name)), 0.0)
+
+    before = unmatched()
+    client.get("/nowhere/at/all")
+    client.get("/nowhere/else")
+    assert unmatched() == before + 2
