@@ -66,6 +66,6 @@ def from_environment(instance_path: str) -> dict:
         "PROXY_HOPS": _int("PROXY_HOPS", 0, minimum=0),
         "COMMAND_TOKENS": _tokens("COMMAND_TOKENS"),
         "QUERY_TOKENS": _tokens("QUERY_TOKENS"),
-        # gunicorn.conf.py runs migrations and catch-up once in the master, then sets this for its workers.
+        # For processes started beside one that already applies migrations and catches up at start.
         "SKIP_STARTUP_TASKS": _flag("APP_SKIP_STARTUP"),
     }
