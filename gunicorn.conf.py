@@ -5,6 +5,7 @@ Every value can be overridden from the environment. The master loads the app onc
 starts, and every worker is a fork of it.
 """
 
+import gc
 import glob
 import multiprocessing
 import os
@@ -50,6 +51,11 @@ def on_starting(server):
 
     with server.app.wsgi().app_context():
         dispose()  # no connection may cross the fork into the workers
+    # The app's objects live as long as the workers: frozen, they are out of the garbage
+    # collector's sight, and a worker's full collections pass over its own objects only
+    # (a full pass over them all held a request up ~70 ms, measured in-process).
+    gc.collect()
+    gc.freeze()
     metrics = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     os.makedirs(metrics, exist_ok=True)
     for stale in glob.glob(os.path.join(metrics, "*.db")):
