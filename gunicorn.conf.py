@@ -40,7 +40,8 @@ secure_scheme_headers = {}
 
 # Every worker's metrics in one folder, so /metrics adds them all up: set before the app
 # (and prometheus_client with it) is loaded.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="cqrs-metrics-"))
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cqrs-metrics-")
 
 
 def on_starting(server):

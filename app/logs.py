@@ -16,7 +16,16 @@ from app.http import REQUEST_ID, after_each_request, request_id
 
 _HANDLER_NAME = "cqrs-service"
 _ACCESS = logging.getLogger("app.access")
-_FIELDS = ("method", "path", "status", "duration_ms")
+
+
+def _json_time(seconds: float) -> str:
+    """UTC to the millisecond, as JSON lines show it: 2026-11-23T16:30:58.649Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1000):03d}Z"
+
+
+def _text_time(seconds: float) -> str:
+    """UTC to the millisecond, as text lines show it: 2026-11-23 16:30:58,649."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f",{int(seconds % 1 * 1000):03d}"
 
 
 class _RequestId(logging.Filter):
@@ -41,13 +50,12 @@ class _StderrHandler(logging.StreamHandler):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "time": _json_time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": record.request_id,
         }
-        line.update({name: getattr(record, name) for name in _FIELDS if hasattr(record, name)})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)
@@ -56,6 +64,9 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def __init__(self):
         super().__init__("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return _text_time(record.created)
 
 
 def configure(level: str, fmt: str) -> None:
@@ -72,19 +83,15 @@ def configure(level: str, fmt: str) -> None:
     # for every record (the logging HOWTO's "Optimization").
     logging._srcfile = None
     logging.logThreads = logging.logMultiprocessing = False
-    formatter = JsonFormatter() if fmt == "json" else TextFormatter()
-    formatter.converter = time.gmtime
-    handler.setFormatter(formatter)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.setLevel(level)
     _access_line = _json_access_line if fmt == "json" else _text_access_line
 
 
 def _json_access_line(method: str, path: str, status: int, milliseconds: float, rid: str) -> str:
-    """The line JsonFormatter would write for the access record, with the same fields in the same order."""
-    now = time.time()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    """JsonFormatter's line for an access record, with the access fields after its own."""
     return (
-        f'{{"time": "{stamp}", "level": "INFO", "logger": "{_ACCESS.name}",'
+        f'{{"time": "{_json_time(time.time())}", "level": "INFO", "logger": "{_ACCESS.name}",'
         f' "message": {encode_basestring(f"{method} {path} {status}")}, "request_id": {encode_basestring(rid)},'
         f' "method": {encode_basestring(method)}, "path": {encode_basestring(path)}, "status": {status},'
         f' "duration_ms": {milliseconds}}}\n'
@@ -92,9 +99,7 @@ def _json_access_line(method: str, path: str, status: int, milliseconds: float, 
 
 
 def _text_access_line(method: str, path: str, status: int, milliseconds: float, rid: str) -> str:
-    now = time.time()
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)) + f",{int(now % 1 * 1000):03d}"
-    return f"{stamp} INFO [{rid}] {_ACCESS.name}: {method} {path} {status}\n"
+    return f"{_text_time(time.time())} INFO [{rid}] {_ACCESS.name}: {method} {path} {status}\n"
 
 
 _access_line = _json_access_line
