@@ -64,7 +64,8 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """Each worker checkpoints the WAL from a thread of its own, off the requests' path."""
+    """The WAL is checkpointed from a thread, off the requests' path (one worker at a time)."""
     from app.writers import checkpoint_in_background
 
-    checkpoint_in_background(worker.wsgi.config["DATABASE_PATH"])
+    config = worker.wsgi.config
+    checkpoint_in_background(config["DATABASE_PATH"], config["SQLITE_BUSY_TIMEOUT_MS"] / 1000)

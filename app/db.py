@@ -23,7 +23,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
-from app.writers import WriterQueue
+from app.writers import WriterQueue, writer_queue
 
 db = SQLAlchemy()
 
@@ -31,7 +31,8 @@ ROLES = ("command", "projector", "query")
 _BIND_KEY = {"command": None, "projector": "projector", "query": "query"}
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations.sql"
 # SQLite copies the WAL into the database file (a checkpoint, with its fsyncs) inside the
-# commit that finds the WAL this long: rarely, with app.writers.checkpoint_in_background running.
+# commit that finds the WAL this long: never while app.writers.checkpoint_in_background runs
+# (under gunicorn), which starts the WAL over well before.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
@@ -67,9 +68,6 @@ class _Guard:
         return sqlite3.SQLITE_OK
 
 
-_queues: dict[str, WriterQueue] = {}
-
-
 class GuardedConnection(sqlite3.Connection):
     """A sqlite3 connection that keeps its guard (see ``Tx.acting_as``) and its writer queue at hand."""
 
@@ -79,7 +77,7 @@ class GuardedConnection(sqlite3.Connection):
 
 
 def _configure_engine(engine, role: str, path: str, busy_timeout_ms: int, synchronous: str) -> None:
-    writers = _queues.setdefault(path, WriterQueue(path, busy_timeout_ms / 1000))
+    writers = writer_queue(path, busy_timeout_ms / 1000)
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
