@@ -3,9 +3,11 @@
 A module exposes ``routes`` (a Blueprint) and ``HANDLERS`` (command type -> handler).
 It may read and write the write tables and append events; it never touches read tables.
 
-Every command route runs inside one unit of work: the idempotency lookup, the
-commands it executes, and the record of its response commit together; the events
-are published after that commit.
+A command route sent with an Idempotency-Key runs inside one unit of work: the key's
+lookup, the command, and the record of its response commit together. Without a key, the
+command's own unit of work commits as its handler returns, and the response is made
+after the commit, so that the write lock is not held while it is. Either way the events
+are published after the commit.
 """
 
 import functools
@@ -27,18 +29,20 @@ for _module in submodules(__name__):
     HANDLERS.update(_module.HANDLERS)
 
 
-def in_one_unit_of_work(view):
-    """Run a command view in one transaction with its idempotency record."""
+def idempotent(view):
+    """Run a command view sent with an Idempotency-Key in one transaction with the key's record."""
 
     @functools.wraps(view)
     def run(**kwargs):
         attempt = idempotency.attempt_of_request()
+        if attempt is None:
+            return view(**kwargs)  # each route executes one command, in a unit of work of its own
         with bus().unit_of_work() as uow:
-            replayed = attempt and idempotency.replay(uow, attempt)
+            replayed = idempotency.replay(uow, attempt)
             if replayed:
                 return replayed
             response = current_app.make_response(view(**kwargs))
-            if attempt and response.status_code < 300:
+            if response.status_code < 300:
                 ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
                 idempotency.remember(uow, attempt, response, ttl)
         return response
@@ -47,8 +51,8 @@ def in_one_unit_of_work(view):
 
 
 def init_app(app: Flask) -> None:
-    """Register every module's command routes, each wrapped in its unit of work."""
+    """Register every module's command routes, each able to take an Idempotency-Key."""
     app.register_blueprint(blueprint)
     for endpoint, view in list(app.view_functions.items()):
         if endpoint.startswith(f"{blueprint.name}."):
-            app.view_functions[endpoint] = in_one_unit_of_work(view)
+            app.view_functions[endpoint] = idempotent(view)
