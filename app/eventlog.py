@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
 from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar, TypeVar
+
+from app.ids import new_id
 
 if TYPE_CHECKING:  # the registry must import without the database layer
     from app.db import Tx
@@ -107,7 +108,7 @@ def append(
     ``correlation_id`` is the request's id; ``causation_id`` the event that caused this one, if any.
     """
     fields = {
-        "event_id": str(uuid.uuid4()),
+        "event_id": new_id(),
         "stream_type": stream_type,
         "stream_id": stream_id,
         "version": version,

@@ -7,7 +7,6 @@ writes no row per reading here: the device row's version moves by one per batch,
 the readings travel in the batch's one TelemetryRecorded event.
 """
 
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ from app.bus import UnitOfWork, execute, expect_version
 from app.errors import NotFound, Problem
 from app.eventlog import utc_now
 from app.http import etag, if_match, json_body
+from app.ids import new_id
 from app.messages.devices import (
     DEVICE,
     AcceptedSchema,
@@ -159,7 +159,7 @@ BATCH = {
 )
 def register():
     fields = DEVICE.load(json_body())
-    device = execute(RegisterDevice(device_id=str(uuid.uuid4()), **fields))
+    device = execute(RegisterDevice(device_id=new_id(), **fields))
     # From the request URL, so the link stays right behind a proxy that adds a prefix.
     return DEVICE.dump(device), 201, {"Location": f"{request.base_url}/{device.id}", "ETag": etag(device.version)}
 

@@ -4,7 +4,6 @@ Seed 001's contract: POST /employees, PUT /employees/<id>, DELETE /employees/<id
 The write model is normalized: an ``employees`` row and its ``addresses`` row share the id.
 """
 
-import uuid
 from dataclasses import asdict, dataclass
 
 from flask import Blueprint, request
@@ -12,6 +11,7 @@ from flask import Blueprint, request
 from app.bus import UnitOfWork, execute, expect_version
 from app.errors import NotFound
 from app.http import etag, if_match, json_body, no_content
+from app.ids import new_id
 from app.messages.employees import (
     EMPLOYEE,
     DeleteEmployee,
@@ -128,7 +128,7 @@ def _with_ids(employee: dict, employee_id: str) -> dict:
 )
 def create():
     fields = EMPLOYEE.load(json_body())
-    employee = execute(HireEmployee(employee_id=str(uuid.uuid4()), **fields))
+    employee = execute(HireEmployee(employee_id=new_id(), **fields))
     # From the request URL, so the link stays right behind a proxy that adds a prefix.
     return EMPLOYEE.dump(employee), 201, {"Location": f"{request.base_url}/{employee.id}", "ETag": etag(employee.version)}
 

@@ -8,7 +8,6 @@ as GET /orders/<id>.
 """
 
 import json
-import uuid
 from dataclasses import dataclass, replace
 
 from flask import Blueprint, request
@@ -17,6 +16,7 @@ from app.bus import UnitOfWork, execute, expect_version
 from app.errors import PROBLEM_JSON, NotFound, Problem, ProblemSchema
 from app.eventlog import utc_now
 from app.http import etag, if_match, json_body
+from app.ids import new_id
 from app.messages.orders import (
     CANCEL_ORDER,
     CUSTOMER_CANCELLATION,
@@ -277,7 +277,7 @@ CANCELLED = {
 def place():
     """Place an order: 201 with the order; 400 invalid, 415 not JSON, 422 unknown user or items."""
     user_id, lines = load_place_order(json_body())
-    order = execute(PlaceOrder(order_id=str(uuid.uuid4()), user_id=user_id, lines=lines))
+    order = execute(PlaceOrder(order_id=new_id(), user_id=user_id, lines=lines))
     # From the request URL, so the link stays right behind a proxy that adds a prefix.
     return ORDER.dump(order), 201, {"Location": f"{request.base_url}/{order.id}", "ETag": etag(order.version)}
 

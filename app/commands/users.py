@@ -5,7 +5,6 @@ to at most one user, whatever its case: the UNIQUE index on ``users.email_key`` 
 so two requests racing on two workers cannot both win.
 """
 
-import uuid
 from dataclasses import asdict, dataclass
 
 from flask import Blueprint, request
@@ -14,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from app.bus import UnitOfWork, execute, expect_version
 from app.errors import NotFound, Problem
 from app.http import etag, if_match, json_body, no_content
+from app.ids import new_id
 from app.messages.users import (
     USER,
     DeleteUser,
@@ -131,7 +131,7 @@ ADA_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 )
 def create():
     fields = USER.load(json_body())
-    user = execute(RegisterUser(user_id=str(uuid.uuid4()), **fields))
+    user = execute(RegisterUser(user_id=new_id(), **fields))
     # From the request URL, so the link stays right behind a proxy that adds a prefix.
     return USER.dump(user), 201, {"Location": f"{request.base_url}/{user.id}", "ETag": etag(user.version)}
 

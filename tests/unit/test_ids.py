@@ -1,0 +1,26 @@
+"""New ids are UUID version 7: plain UUIDs to clients, in creation order for the indexes."""
+
+import time
+import uuid
+
+from app.ids import new_id
+
+
+def test_a_new_id_is_a_version_7_uuid_of_now():
+    before = time.time_ns() // 1_000_000
+    made = uuid.UUID(new_id())
+    after = time.time_ns() // 1_000_000
+    assert made.version == 7 and made.variant == uuid.RFC_4122
+    assert before <= made.int >> 80 <= after  # its first 48 bits: Unix time in milliseconds
+    assert str(made) == str(made).lower() and len(str(made)) == 36
+
+
+def test_ids_made_in_later_milliseconds_sort_after_and_none_repeat():
+    ids = []
+    for _ in range(5):
+        ids.extend(new_id() for _ in range(200))
+        time.sleep(0.002)
+    assert len(set(ids)) == len(ids)
+    millisecond_blocks = [ids[i : i + 200] for i in range(0, len(ids), 200)]
+    for earlier, later in zip(millisecond_blocks, millisecond_blocks[1:]):
+        assert max(earlier) < min(later)
