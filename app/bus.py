@@ -106,17 +106,15 @@ class Bus:
             events_committed.send(current_app._get_current_object(), events=uow.recorded, projected=uow.projected)
 
     def execute(self, command) -> Any:
-        """Run the command's handler in the current unit of work, or in a new one."""
-        uow = _ambient.get()
-        if uow is not None:
-            return self._handle(uow, command)
-        with self.unit_of_work() as uow:
-            return self._handle(uow, command)
-
-    def _handle(self, uow: UnitOfWork, command) -> Any:
-        name = type(command).__name__
+        """Run the command's handler in the current unit of work, or in a new one (its
+        outcome is sent once that has committed, outside the write lock)."""
+        name, handler, uow = type(command).__name__, self.handlers[type(command)], _ambient.get()
         try:
-            result = self.handlers[type(command)](uow, command)
+            if uow is not None:
+                result = handler(uow, command)
+            else:
+                with self.unit_of_work() as uow:
+                    result = handler(uow, command)
         except Problem:
             command_handled.send(name, outcome="rejected")
             raise

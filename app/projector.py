@@ -14,6 +14,7 @@ records the error, and is retried with exponential backoff; the others go on.
 An operator can fix the code and catch up, or skip the event on record.
 """
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -74,8 +75,10 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-SAVE_CHECKPOINT = """
-INSERT INTO projection_checkpoints (name, position, updated_at) VALUES (:name, :position, :now)
+# One statement for any number of projections: executemany would bind and step once per name.
+_SAVE_CHECKPOINTS = """
+INSERT INTO projection_checkpoints (name, position, updated_at)
+SELECT value, :position, :now FROM json_each(:names) WHERE true
 ON CONFLICT (name) DO UPDATE SET
     position = excluded.position, updated_at = excluded.updated_at, error_type = NULL,
     error_message = NULL, error_position = NULL, error_count = 0, failed_at = NULL, retry_at = NULL
@@ -90,6 +93,11 @@ ON CONFLICT (name) DO UPDATE SET
     error_type = excluded.error_type, error_message = excluded.error_message,
     error_position = excluded.error_position, failed_at = excluded.failed_at, retry_at = excluded.retry_at
 """
+
+
+def save_checkpoints(tx: Tx, names: Iterable[str], position: int) -> None:
+    """Move these projections' checkpoints to ``position``, clearing any failure on record."""
+    tx.execute(_SAVE_CHECKPOINTS, names=json.dumps(list(names)), position=position, now=utc_now())
 
 
 class Projector:
@@ -173,25 +181,22 @@ class Projector:
             events = eventlog.read_after(tx, after, self.batch_size)
         due = [(p, [e for e in events if e.position > checkpoints[p.name]]) for p in projections if p.name in checkpoints]
         due = [(projection, pending) for projection, pending in due if pending]
-        if due and not self._advance_all(tx, due):
+        if due and not self._advance_all(tx, due, events[-1].position):
             for projection, pending in due:
                 if not self._advance(tx, projection, pending):
                     failed.add(projection.name)
         return len(events)
 
-    def _advance_all(self, tx: Tx, due: list[tuple[Projection, list[Recorded]]]) -> bool:
+    def _advance_all(self, tx: Tx, due: list[tuple[Projection, list[Recorded]]], position: int) -> bool:
         """The usual case in one savepoint: every projection applies its events, and every
-        checkpoint moves in one statement. If any handler raises, nothing is kept and it
-        returns False, so that ``_advance`` can isolate the failure projection by projection."""
+        checkpoint moves to ``position`` (the batch's last event) in one statement. If any
+        handler raises, nothing is kept and it returns False, so that ``_advance`` can
+        isolate the failure projection by projection."""
         try:
             with tx.savepoint():
                 for projection, pending in due:
                     apply_events(tx, projection, pending)
-                now = utc_now()
-                tx.execute_many(
-                    SAVE_CHECKPOINT,
-                    [{"name": projection.name, "position": pending[-1].position, "now": now} for projection, pending in due],
-                )
+                save_checkpoints(tx, [projection.name for projection, _ in due], position)
             return True
         except HandlerFailed:
             return False
@@ -201,7 +206,7 @@ class Projector:
         try:
             with tx.savepoint():
                 apply_events(tx, projection, events)
-                tx.execute(SAVE_CHECKPOINT, name=projection.name, position=events[-1].position, now=utc_now())
+                save_checkpoints(tx, [projection.name], events[-1].position)
             return True
         except HandlerFailed as failure:
             bad, cause = failure.event, failure.__cause__
@@ -210,7 +215,7 @@ class Projector:
         if before:
             with tx.savepoint():
                 apply_events(tx, projection, before)
-                tx.execute(SAVE_CHECKPOINT, name=projection.name, position=before[-1].position, now=utc_now())
+                save_checkpoints(tx, [projection.name], before[-1].position)
         errors = tx.scalar(
             "SELECT error_count FROM projection_checkpoints WHERE name = :name AND error_position = :position",
             name=projection.name,
@@ -246,7 +251,7 @@ class Projector:
                 by=skipped_by,
                 now=utc_now(),
             )
-            tx.execute(SAVE_CHECKPOINT, name=name, position=position, now=utc_now())
+            save_checkpoints(tx, [name], position)
         self.catch_up(force=True)
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:

@@ -23,7 +23,7 @@ from flask import current_app
 from app import eventlog
 from app.db import Tx, connection, transaction, transaction_on
 from app.eventlog import Recorded, utc_now
-from app.projector import SAVE_CHECKPOINT, HandlerFailed, Progress, Projection, Projector, apply_events
+from app.projector import HandlerFailed, Progress, Projection, Projector, apply_events, save_checkpoints
 
 REBUILD_CACHE_KIB = 256 * 1024  # page cache of the scratch file, at most
 BATCH = 5000  # events read at a time
@@ -94,8 +94,7 @@ def _fill_and_swap(raw, projections: list[Projection], batch: int, progress: Pro
         position = max(replay.position, eventlog.head(tx))  # every later event is of a type they ignore
         for table in tables:
             _replace_with_shadow(tx, table)
-        now = utc_now()
-        tx.execute_many(SAVE_CHECKPOINT, [{"name": p.name, "position": position, "now": now} for p in projections])
+        save_checkpoints(tx, [p.name for p in projections], position)
     if progress:
         progress(replay.done, replay.done)
     return replay.done
