@@ -9,15 +9,16 @@ plain UUIDs to clients.
 
 import os
 import time
-import uuid
 
 _VERSION = 0x7 << 76
 _VARIANT = 0b10 << 62  # RFC 9562's variant
+_KEEP = ~(0xF << 76) & ~(0b11 << 62)  # every bit but those of the version and the variant
 
 
 def new_id() -> str:
-    """A new UUID version 7, as its 36-character text."""
+    """A new UUID version 7, as its 36-character text (formatted here: uuid.UUID's
+    checks and formatting cost more than the rest of the work)."""
     random_bits = int.from_bytes(os.urandom(10), "big")
     value = (time.time_ns() // 1_000_000) << 80 | random_bits
-    value = value & ~(0xF << 76) & ~(0b11 << 62) | _VERSION | _VARIANT
-    return str(uuid.UUID(int=value))
+    text = f"{value & _KEEP | _VERSION | _VARIANT:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
