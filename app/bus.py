@@ -4,9 +4,9 @@ A handler runs inside one write transaction (a UnitOfWork): its changes to the
 write tables and the events it records commit together or not at all. Only after
 the commit are the events sent on ``events_committed``; the projector listens there.
 
-A command route runs entirely inside one unit of work (see app/commands/__init__.py),
-so its idempotency record joins the same transaction; ``execute`` outside a request
-opens a unit of work of its own.
+``execute`` runs the command in the unit of work already open (a command route sent
+with an Idempotency-Key opens one, so that the key's record joins the transaction; see
+app/commands/__init__.py), or else in a unit of work of its own.
 """
 
 from collections.abc import Callable, Iterator, Mapping
