@@ -47,27 +47,29 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _object_without_duplicates(pairs):
-    obj = {}
-    for key, value in pairs:
-        if key in obj:
-            raise ValueError(f"duplicate key {key!r}")
-        obj[key] = value
+def _object_without_duplicates(pairs: list) -> dict:
+    obj = dict(pairs)  # in C; a key seen twice leaves the dict shorter than the pairs
+    if len(obj) != len(pairs):
+        seen: set = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"duplicate key {duplicate!r}")
     return obj
 
 
 def _nested_deeper_than(document, limit: int) -> bool:
     """Whether arrays and objects nest more than ``limit`` levels deep: level by level,
-    looking at each value once (a batch of telemetry is hundreds of small objects)."""
+    looking at each value once (a batch of telemetry is hundreds of small objects). A parsed
+    body holds plain dicts and lists only, so exact type checks suffice."""
     level = [document]
     for _ in range(limit):
-        inner = []
-        for container in level:
-            values = container.values() if isinstance(container, dict) else container
-            inner += [value for value in values if isinstance(value, dict | list)]
-        if not inner:
+        level = [
+            value
+            for container in level
+            for value in (container.values() if type(container) is dict else container)
+            if type(value) is dict or type(value) is list
+        ]
+        if not level:
             return False
-        level = inner
     return True
 
 

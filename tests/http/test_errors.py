@@ -113,3 +113,18 @@ def test_a_body_nested_up_to_the_limit_reaches_validation(client):
     response = client.post("/items", json=_nested(MAX_JSON_DEPTH))
     assert response.status_code == 400
     assert list(response.get_json()["errors"]) == ["extra"]  # the unknown field, not the nesting
+
+
+def test_a_body_with_a_key_given_twice_is_refused_and_changes_nothing(app, client):
+    from tests.support import events
+
+    before = events(app)
+    for body in (
+        '{"name": "Eggs", "description": "", "name": "Bacon"}',
+        '{"readings": [{"metric": "t", "value": 1, "value": 2}]}',  # deep inside a batch too
+    ):
+        response = client.post("/items", data=body, content_type="application/json")
+        assert response.status_code == 400
+        assert response.mimetype == "application/problem+json"
+        assert "duplicate key" in response.get_json()["detail"]
+    assert events(app) == before
