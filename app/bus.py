@@ -106,8 +106,9 @@ class Bus:
             events_committed.send(current_app._get_current_object(), events=uow.recorded, projected=uow.projected)
 
     def execute(self, command) -> Any:
-        """Run the command's handler in the current unit of work, or in a new one (its
-        outcome is sent once that has committed, outside the write lock)."""
+        """Run the command's handler in the current unit of work, or in a new one. Its
+        outcome is sent once its own unit of work has committed, outside the write lock
+        (inside one already open, as the handler returns)."""
         name, handler, uow = type(command).__name__, self.handlers[type(command)], _ambient.get()
         try:
             if uow is not None:

@@ -31,8 +31,8 @@ ROLES = ("command", "projector", "query")
 _BIND_KEY = {"command": None, "projector": "projector", "query": "query"}
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations.sql"
 # SQLite copies the WAL into the database file (a checkpoint, with its fsyncs) inside the
-# commit that finds the WAL this long: never while app.writers.checkpoint_in_background runs
-# (under gunicorn), which starts the WAL over well before.
+# commit that finds the WAL this long. Under gunicorn, app.writers.checkpoint_in_background
+# starts the WAL over well before; this is the net without it (flask run, the CLI).
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
@@ -42,8 +42,8 @@ def is_read_table(name: str) -> bool:
 
 
 def _may_touch(role: str, action: int, table: str) -> bool:
-    if table.startswith("sqlite_") or table == "json_each":  # json_each reads its argument, no table
-        return True
+    if table.startswith("sqlite_") or (action == sqlite3.SQLITE_READ and table == "json_each"):
+        return True  # SQLite's schema; json_each(...) reads the list it is given, no table
     if role == "command":
         return not is_read_table(table)
     if role == "query":

@@ -1,10 +1,11 @@
 """Identifiers for new aggregates and events: UUID version 7 (RFC 9562).
 
 A version 7 UUID starts with its creation time in milliseconds, then 74 random bits.
-Ids made later sort after earlier ones, so each new row lands at the end of the indexes
-keyed by id (items, the event log, the read tables) rather than on a random page: a
-commit writes fewer pages to the WAL and reads fewer from a cold cache. They are still
-plain UUIDs to clients.
+Ids made in a later millisecond sort after earlier ones (within one, in random order), so
+each new row lands at the end of the indexes keyed by id (items, the event log, the read
+tables) rather than on a random page: a commit writes fewer pages to the WAL and reads
+fewer from a cold cache. They are still plain UUIDs to clients, but anyone who sees an id
+can read when it was made, to the millisecond (the event feed shows that time anyway).
 """
 
 import os

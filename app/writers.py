@@ -63,10 +63,9 @@ _queues: dict[str, WriterQueue] = {}
 
 
 def writer_queue(database_path: str, timeout_s: float) -> WriterQueue:
-    """This process's writer queue for a database file: one per file, shared by its threads."""
-    if database_path not in _queues:
-        _queues[database_path] = WriterQueue(database_path, timeout_s)
-    return _queues[database_path]
+    """This process's writer queue for a database file: one per file, shared by its threads
+    (the first caller's timeout stands: the app's busy timeout, set as it starts)."""
+    return _queues.setdefault(database_path, WriterQueue(database_path, timeout_s))
 
 
 class Checkpointer:
@@ -77,22 +76,29 @@ class Checkpointer:
     far, so the WAL grew until a commit checkpointed it (wal_autocheckpoint): thousands of
     frames and the fsyncs, while that writer's turn held up every other writer (60-90 ms
     every ~570 POST /items, measured). Here each pass copies what it can (PASSIVE, no lock
-    taken from anyone); once the WAL passes ``restart_frames``, the database file is flushed,
-    and one turn in the writer queue copies the last few frames, so the next writer starts
-    the WAL over. That turn lasts a few milliseconds.
+    taken from anyone); once the WAL passes ``restart_frames`` and has grown since the last
+    pass, the database file is flushed, and one turn in the writer queue copies the last
+    few frames, so the next writer starts the WAL over. That turn lasts a few milliseconds.
+
+    There is no close(): its descriptor of the database file stays open while the process
+    lives, since closing any descriptor of the file would drop the locks SQLite holds on it
+    in this process (POSIX record locks belong to the process, not to the descriptor).
     """
 
     def __init__(self, database_path: str, writers: WriterQueue, restart_frames: int = 4000):
         self.writers, self.restart_frames = writers, restart_frames
         self.conn = sqlite3.connect(database_path, isolation_level=None, check_same_thread=False)
-        # Open for the life of the process: closing any descriptor of the file would drop the
-        # locks SQLite holds on it in this process (POSIX record locks belong to the process).
         self.database_fd = os.open(database_path, os.O_RDONLY | os.O_CLOEXEC)
+        self.last_size = 0
 
     def checkpoint(self) -> int:
-        """One pass. Returns the frames the WAL held (the count SQLite reports)."""
+        """One pass. Returns the WAL's size in frames (copied or not) as SQLite reports it."""
         busy, frames, _copied = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        if busy or frames < self.restart_frames:  # busy: a checkpoint from elsewhere is running
+        # busy: a checkpoint from elsewhere is running. A WAL the size it was at the last pass
+        # has had no commit since (nothing to make the next writer's restart wait for), or a
+        # reader holds its frames (a turn would not help).
+        grown, self.last_size = frames != self.last_size, frames
+        if busy or frames < self.restart_frames or not grown:
             return frames
         os.fdatasync(self.database_fd)  # flushed here, the turn's own flush has little left
         self.writers.acquire()
@@ -103,22 +109,33 @@ class Checkpointer:
         return frames
 
 
-def checkpoint_in_background(database_path: str, timeout_s: float, every_seconds: float = 0.1) -> threading.Thread:
+def checkpoint_in_background(
+    database_path: str, timeout_s: float, every_seconds: float = 0.1, stop: threading.Event | None = None
+) -> threading.Thread:
     """Checkpoint the WAL from a daemon thread, so that no request's commit pays for it
     (gunicorn.conf.py starts one in each worker). One process at a time does the work: the
     others' threads wait on a lock of a file beside the database, and the next takes over
-    when that process exits."""
+    when that process exits (or its thread is told to ``stop``). A failing pass is logged
+    (once until it fails differently) and the next pass tries again."""
+    stop = stop or threading.Event()
 
     def run() -> None:
         leader = os.open(f"{database_path}-checkpointer", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(leader, fcntl.LOCK_EX)
-        checkpointer = Checkpointer(database_path, writer_queue(database_path, timeout_s))
-        while True:
-            time.sleep(every_seconds)
-            try:
-                checkpointer.checkpoint()
-            except (sqlite3.Error, DBAPIError) as error:
-                log.warning("background checkpoint failed: %s", error)
+        try:
+            fcntl.flock(leader, fcntl.LOCK_EX)
+            checkpointer, failing = None, None
+            while not stop.wait(every_seconds):
+                try:
+                    checkpointer = checkpointer or Checkpointer(database_path, writer_queue(database_path, timeout_s))
+                    checkpointer.checkpoint()
+                except Exception as error:  # anything: a dead thread would keep the lead and checkpoint no more
+                    if repr(error) != failing:
+                        log.exception("background checkpoint failed; trying again every %s s", every_seconds)
+                    failing = repr(error)
+                else:
+                    failing = None
+        finally:
+            os.close(leader)  # the lead passes to a thread waiting in another process
 
     thread = threading.Thread(target=run, name="wal-checkpoint", daemon=True)
     thread.start()

@@ -6,8 +6,10 @@ It may read and write the write tables and append events; it never touches read 
 A command route sent with an Idempotency-Key runs inside one unit of work: the key's
 lookup, the command, and the record of its response commit together. Without a key, the
 command's own unit of work commits as its handler returns, and the response is made
-after the commit, so that the write lock is not held while it is. Either way the events
-are published after the commit.
+after the commit, so that the write lock is not held while it is: a failure there (a bug)
+answers 500 with the command kept, as a response lost on the network would; a client
+that retries sends an Idempotency-Key. Either way the events are published after the
+commit.
 """
 
 import functools
