@@ -1,5 +1,5 @@
-"""Operator commands: ``flask --app wsgi projections status | catch-up | rebuild | skip`` and
-``flask --app wsgi events tail``."""
+"""Operator commands: ``flask --app wsgi projections status | catch-up | rebuild | skip``,
+``flask --app wsgi process-managers status | run`` and ``flask --app wsgi events tail``."""
 
 import getpass
 import json
@@ -16,11 +16,16 @@ from app.projector import SkipRefused
 from app.rebuild import RebuildFailed
 
 projections = AppGroup("projections", help="See, apply, rebuild or unblock the read model.")
+process_managers = AppGroup("process-managers", help="See or run the process managers.")
 events = AppGroup("events", help="Read the event log.")
 
 
 def _projector():
     return current_app.extensions["projector"]
+
+
+def _error_note(error: dict | None) -> str:
+    return f"{error['type']} at {error['position']} (x{error['retries']}): {error['message']}" if error else ""
 
 
 @projections.command("status")
@@ -29,8 +34,7 @@ def status() -> None:
     rows = _projector().status()
     click.echo(f"{'projection':<20} {'state':<12} {'checkpoint':>10} {'head':>10} {'lag':>8}  last error")
     for s in rows:
-        error = s["last_error"]
-        note = f"{error['type']} at {error['position']} (x{error['retries']}): {error['message']}" if error else ""
+        note = _error_note(s["last_error"])
         if s["last_skip"]:
             note += f"  [skipped {s['last_skip']['position']} by {s['last_skip']['by']}: {s['last_skip']['reason']}]"
         click.echo(f"{s['name']:<20} {s['state']:<12} {s['checkpoint']:>10} {s['head']:>10} {s['lag']:>8}  {note}")
@@ -105,6 +109,28 @@ def skip(name: str, position: int, reason: str) -> None:
     click.echo(f"{name} skipped event {position}; it has caught up since.")
 
 
+@process_managers.command("status")
+def managers_status() -> None:
+    """Each process manager's state, checkpoint, pending reactions and last error, as a table."""
+    rows = current_app.extensions["process_managers"].status()
+    click.echo(f"{'process manager':<32} {'state':<12} {'checkpoint':>10} {'head':>10} {'pending':>8}  last error")
+    for s in rows:
+        note = _error_note(s["last_error"])
+        click.echo(f"{s['name']:<32} {s['state']:<12} {s['checkpoint']:>10} {s['head']:>10} {s['pending']:>8}  {note}")
+
+
+@process_managers.command("run")
+def managers_run() -> None:
+    """React to every pending event now, failing managers included (the app also does this at start);
+    exits 1 if a manager still fails."""
+    managers = current_app.extensions["process_managers"]
+    reactions = managers.run(force=True)
+    click.echo(f"Ran {reactions} reactions.")
+    failing = [s for s in managers.status() if s["state"] == "failing"]
+    if failing:
+        raise click.ClickException("; ".join(f"{s['name']} fails: {_error_note(s['last_error'])}" for s in failing))
+
+
 @events.command("tail")
 @click.option("--after", type=int, default=None, help="Start after this position (default: the head).")
 @click.option("--interval", type=float, default=0.5, help="Seconds between looks at the log.")
@@ -130,4 +156,5 @@ def tail(after: int | None, interval: float, once: bool) -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(projections)
+    app.cli.add_command(process_managers)
     app.cli.add_command(events)

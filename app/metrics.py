@@ -2,8 +2,9 @@
 
 Counted here: requests by route, method and status, request latency, commands by type
 and outcome, events appended by type (counted after their commit). Read at scrape
-time: each projection's lag and failures. Under gunicorn, gunicorn.conf.py sets
-PROMETHEUS_MULTIPROC_DIR so that every worker's counts add up in one answer.
+time: each projection's lag and failures, each process manager's pending reactions and
+failures. Under gunicorn, gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR so that every
+worker's counts add up in one answer.
 """
 
 import os
@@ -52,6 +53,25 @@ class ProjectionCollector:
         yield failures
 
 
+class ProcessManagerCollector:
+    """Process managers' pending reactions and failures, read from the database at scrape time."""
+
+    def collect(self):
+        pending = GaugeMetricFamily(
+            "process_manager_pending_events", "Logged events a process manager has yet to react to", labels=["manager"]
+        )
+        failures = GaugeMetricFamily(
+            "process_manager_failures",
+            "Consecutive failures on the event a process manager is stuck on",
+            labels=["manager"],
+        )
+        for status in current_app.extensions["process_managers"].status():
+            pending.add_metric([status["name"]], status["pending"])
+            failures.add_metric([status["name"]], (status["last_error"] or {}).get("retries", 0))
+        yield pending
+        yield failures
+
+
 def _counters() -> CollectorRegistry:
     """Every worker's counts under gunicorn (multiprocess mode); this process's otherwise."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -63,7 +83,7 @@ def _counters() -> CollectorRegistry:
 
 @routes.get("/metrics")
 @operation(
-    "Prometheus metrics: requests, latency, commands, events, projection lag and failures",
+    "Prometheus metrics: requests, latency, commands, events, projection lag, process managers, failures",
     reply=Reply(
         "The Prometheus text format",
         {"type": "string"},
@@ -74,9 +94,10 @@ def _counters() -> CollectorRegistry:
     tag="operations",
 )
 def metrics():
-    projections = CollectorRegistry()
-    projections.register(ProjectionCollector())
-    body = generate_latest(_counters()) + generate_latest(projections)
+    followers = CollectorRegistry()
+    followers.register(ProjectionCollector())
+    followers.register(ProcessManagerCollector())
+    body = generate_latest(_counters()) + generate_latest(followers)
     return Response(body, mimetype=CONTENT_TYPE_LATEST)
 
 

@@ -4,6 +4,10 @@
 - GET /readyz: 503 while the read model lags more than READY_MAX_LAG events behind the
   log or a projection is failing (unless READY_DESPITE_FAILING=1); 200 otherwise.
 - GET /projections: each projection's checkpoint, lag, state and last error.
+- GET /process-managers: each process manager's checkpoint, the events it has yet to
+  react to, state and last error. Not part of readiness: a failing manager leaves reads
+  and commands as they are (its reactions wait), so it calls for an alert, not for
+  taking the instance out of service.
 """
 
 from flask import Blueprint, Flask, current_app, jsonify
@@ -58,6 +62,15 @@ class ProjectionStatusSchema(Schema):
     last_error = fields.Nested(ProjectionErrorSchema, required=True, allow_none=True)
     rebuild = fields.Nested(RebuildSchema, required=True, allow_none=True)
     last_skip = fields.Nested(SkipSchema, required=True, allow_none=True)
+
+
+class ProcessManagerStatusSchema(Schema):
+    name = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(["live", "catching_up", "failing"]))
+    checkpoint = fields.Integer(required=True)
+    head = fields.Integer(required=True)
+    pending = fields.Integer(required=True, metadata={"description": "Events after the checkpoint it reacts to."})
+    last_error = fields.Nested(ProjectionErrorSchema, required=True, allow_none=True)
 
 
 UNAVAILABLE = {"status": "unavailable", "reason": "OperationalError: the database did not answer"}
@@ -123,6 +136,24 @@ def readyz():
 def projections():
     """``[{name, state, checkpoint, head, lag, last_advanced_at, last_error, rebuild, last_skip}]``."""
     return jsonify(current_app.extensions["projector"].status())
+
+
+@routes.get("/process-managers")
+@operation(
+    "Each process manager's checkpoint, pending reactions, state and last error",
+    reply=Reply(
+        "Every process manager",
+        {"type": "array", "items": ProcessManagerStatusSchema},
+        example=[
+            {"name": "cancel_orders_of_deleted_users", "state": "live", "checkpoint": 2, "head": 2, "pending": 0,
+             "last_error": None}
+        ],
+    ),
+    errors=(503,),
+)
+def process_managers():
+    """``[{name, state, checkpoint, head, pending, last_error}]``."""
+    return jsonify(current_app.extensions["process_managers"].status())
 
 
 def init_app(app: Flask) -> None:

@@ -240,6 +240,60 @@ def test_a_process_serving_only_queries_runs_no_manager(tmp_path, reaction_fails
     assert query_side.test_client().get(f"/orders/{order['id']}").get_json()["status"] == "placed"
 
 
+# ---------------------------------------------------------------- operating them
+
+
+def manager_status(client) -> dict:
+    (status,) = client.get("/process-managers").get_json()
+    return status
+
+
+def test_operators_see_each_manager_live_from_any_role(app, client, shop):
+    head = query(app, "SELECT max(position) FROM events")[0][0]
+    status = manager_status(client)
+    assert (status["name"], status["state"], status["pending"], status["head"]) == (MANAGER, "live", 0, head)
+    assert status["checkpoint"] <= head and status["last_error"] is None
+    query_side = create_app({"DATABASE_PATH": app.config["DATABASE_PATH"], "APP_ROLE": "query"})
+    assert manager_status(query_side.test_client()) == status
+
+
+def test_a_failing_manager_shows_its_error_over_http_in_the_metrics_and_the_cli(app, client, runner, shop, reaction_fails):
+    client.delete(f"/users/{shop['user']['id']}")
+    position, _, _ = user_deleted(app, shop["user"]["id"])
+    status = manager_status(client)
+    assert (status["state"], status["pending"]) == ("failing", 1)
+    error = status["last_error"]
+    assert (error["type"], error["message"], error["position"], error["retries"]) == (
+        "RuntimeError", "mail server down", position, 1
+    )
+    assert error["next_retry_at"] and "Traceback" not in str(error)
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert f'process_manager_pending_events{{manager="{MANAGER}"}} 1.0' in metrics
+    assert f'process_manager_failures{{manager="{MANAGER}"}} 1.0' in metrics
+    table = runner.invoke(args=["process-managers", "status"]).output
+    assert MANAGER in table and "failing" in table and f"RuntimeError at {position} (x1): mail server down" in table
+
+
+def test_run_from_the_cli_reacts_at_once_once_the_cause_is_fixed(app, client, runner, shop, reaction_fails):
+    client.delete(f"/users/{shop['user']['id']}")
+    reaction_fails["fix"]()
+    result = runner.invoke(args=["process-managers", "run"])
+    assert (result.exit_code, result.output) == (0, "Ran 1 reactions.\n")
+    assert client.get(f"/orders/{shop['placed']['id']}").get_json()["status"] == "cancelled"
+    assert (manager_status(client)["state"], manager_status(client)["pending"]) == ("live", 0)
+    assert 'process_manager_failures{manager="cancel_orders_of_deleted_users"} 0.0' in client.get("/metrics").text
+
+
+def test_run_from_the_cli_exits_1_while_a_manager_still_fails(app, client, runner, shop, reaction_fails):
+    client.delete(f"/users/{shop['user']['id']}")
+    position, _, _ = user_deleted(app, shop["user"]["id"])
+    result = runner.invoke(args=["process-managers", "run"])
+    assert result.exit_code == 1
+    assert "Ran 0 reactions." in result.output
+    assert f"{MANAGER} fails: RuntimeError at {position} (x2): mail server down" in result.output  # it tried again
+    assert client.get(f"/orders/{shop['placed']['id']}").get_json()["status"] == "placed"
+
+
 # ---------------------------------------------------------------- crashes
 
 SETUP = """
