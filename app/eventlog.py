@@ -80,9 +80,14 @@ class Recorded:
         return recorded
 
 
+def iso(moment: datetime) -> str:
+    """``moment`` (aware, in UTC) as ISO 8601 with microseconds and Z: the service's time format."""
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def utc_now() -> str:
-    """The current time as ISO 8601 UTC with microseconds, the log's time format."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """The current time as ``iso`` text."""
+    return iso(datetime.now(UTC))
 
 
 _APPEND = """

@@ -18,6 +18,7 @@ from flask import Response, request
 
 from app.db import Tx
 from app.errors import Problem
+from app.eventlog import iso
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _KEPT_HEADERS = ("Content-Type", "Location", "ETag")
@@ -45,10 +46,6 @@ def attempt_of_request() -> Attempt | None:
     return Attempt(key, digest.hexdigest())
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 def replay(tx: Tx, attempt: Attempt) -> Response | None:
     """The stored response for this key, or None if it is new or expired.
 
@@ -57,7 +54,7 @@ def replay(tx: Tx, attempt: Attempt) -> Response | None:
     row = tx.first(
         "SELECT fingerprint, status, headers, body FROM idempotency_keys WHERE key = :key AND expires_at > :now",
         key=attempt.key,
-        now=_iso(datetime.now(UTC)),
+        now=iso(datetime.now(UTC)),
     )
     if row is None:
         return None
@@ -81,7 +78,7 @@ def remember(tx: Tx, attempt: Attempt, response: Response, ttl: timedelta) -> No
     tx.execute(
         "DELETE FROM idempotency_keys WHERE key IN"
         " (SELECT key FROM idempotency_keys WHERE expires_at <= :now ORDER BY expires_at LIMIT :n)",
-        now=_iso(now),
+        now=iso(now),
         n=PURGE_BATCH,
     )
     headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
@@ -93,6 +90,6 @@ def remember(tx: Tx, attempt: Attempt, response: Response, ttl: timedelta) -> No
         status=response.status_code,
         headers=json.dumps(headers),
         body=response.get_data(),
-        created_at=_iso(now),
-        expires_at=_iso(now + ttl),
+        created_at=iso(now),
+        expires_at=iso(now + ttl),
     )

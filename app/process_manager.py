@@ -29,18 +29,17 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 
 from app.bus import UnitOfWork, bus
 from app.db import Tx, transaction
 from app.eventlog import Event, Recorded, head, read_after, utc_now
+from app.failures import last_error, record_failure
 
 log = logging.getLogger(__name__)
 
 Reaction = Callable[[UnitOfWork, Recorded], None]
-MAX_BACKOFF = timedelta(minutes=5)
 PASS_OVER_EVERY = 100  # events without a reaction that may pile up before the checkpoint moves over them
 
 
@@ -62,23 +61,9 @@ ON CONFLICT (name) DO UPDATE SET
     error_message = NULL, error_position = NULL, error_count = 0, failed_at = NULL, retry_at = NULL
 """
 
-_SAVE_FAILURE = """
-INSERT INTO process_checkpoints
-    (name, error_type, error_message, error_position, error_count, failed_at, retry_at)
-VALUES (:name, :type, :message, :position, 1, :now, :retry_at)
-ON CONFLICT (name) DO UPDATE SET
-    error_count = CASE WHEN error_position = excluded.error_position THEN error_count + 1 ELSE 1 END,
-    error_type = excluded.error_type, error_message = excluded.error_message,
-    error_position = excluded.error_position, failed_at = excluded.failed_at, retry_at = excluded.retry_at
-"""
-
 # Set while this context runs the managers: the commands a reaction executes publish their
 # events too, and the run in progress goes on to those itself instead of starting another.
 _running: ContextVar[bool] = ContextVar("process_managers_running", default=False)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class ProcessManagers:
@@ -150,7 +135,7 @@ class ProcessManagers:
         row = tx.first("SELECT position, retry_at FROM process_checkpoints WHERE name = :name", name=name)
         if row is None:
             return 0, False
-        return row.position, bool(row.retry_at and row.retry_at > _iso(datetime.now(UTC)))
+        return row.position, bool(row.retry_at and row.retry_at > utc_now())
 
     def _next_reaction(self, tx: Tx, manager: ProcessManager, position: int) -> Recorded | None:
         """The first event after ``position`` that the manager reacts to."""
@@ -180,21 +165,7 @@ class ProcessManagers:
     def _record_failure(self, manager: ProcessManager, event: Recorded, exc: Exception) -> None:
         """Note the failure at ``event`` and when to retry it: the backoff doubles per failure there."""
         with transaction("command") as tx:
-            errors = tx.scalar(
-                "SELECT error_count FROM process_checkpoints WHERE name = :name AND error_position = :position",
-                name=manager.name,
-                position=event.position,
-            )
-            backoff = min(timedelta(seconds=self.retry_seconds * 2 ** (errors or 0)), MAX_BACKOFF)
-            tx.execute(
-                _SAVE_FAILURE,
-                name=manager.name,
-                type=type(exc).__name__,
-                message=str(exc)[:500],
-                position=event.position,
-                now=utc_now(),
-                retry_at=_iso(datetime.now(UTC) + backoff),
-            )
+            record_failure(tx, "process_checkpoints", manager.name, event.position, exc, self.retry_seconds)
 
     def status(self) -> list[dict]:
         """Each manager's checkpoint, the events it has yet to react to, and its last error."""
@@ -210,21 +181,12 @@ class ProcessManagers:
             position=checkpoint,
             types=json.dumps(list(manager.reactions)),
         )
-        failing = bool(row and row.error_count)
+        error = last_error(row)
         return {
             "name": manager.name,
-            "state": "failing" if failing else "live" if pending == 0 else "catching_up",
+            "state": "failing" if error else "live" if pending == 0 else "catching_up",
             "checkpoint": checkpoint,
             "head": newest,
             "pending": pending,
-            "last_error": {
-                "type": row.error_type,
-                "message": row.error_message,
-                "position": row.error_position,
-                "retries": row.error_count,
-                "failed_at": row.failed_at,
-                "next_retry_at": row.retry_at,
-            }
-            if failing
-            else None,
+            "last_error": error,
         }

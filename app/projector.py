@@ -17,17 +17,16 @@ An operator can fix the code and catch up, or skip the event on record.
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
 
 from app import eventlog
 from app.db import Tx, transaction
 from app.eventlog import Event, Recorded, utc_now
+from app.failures import last_error, record_failure
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Tx, Recorded], None]
 Progress = Callable[[int, int], None]  # (events applied so far, events to apply in all)
-MAX_BACKOFF = timedelta(minutes=5)
 
 
 class Projection:
@@ -67,14 +66,6 @@ class SkipRefused(ValueError):
     """Only the event a projection is stuck on can be skipped."""
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 # One statement for any number of projections: executemany would bind and step once per name.
 _SAVE_CHECKPOINTS = """
 INSERT INTO projection_checkpoints (name, position, updated_at)
@@ -83,17 +74,6 @@ ON CONFLICT (name) DO UPDATE SET
     position = excluded.position, updated_at = excluded.updated_at, error_type = NULL,
     error_message = NULL, error_position = NULL, error_count = 0, failed_at = NULL, retry_at = NULL
 """
-
-_SAVE_FAILURE = """
-INSERT INTO projection_checkpoints
-    (name, error_type, error_message, error_position, error_count, failed_at, retry_at)
-VALUES (:name, :type, :message, :position, 1, :now, :retry_at)
-ON CONFLICT (name) DO UPDATE SET
-    error_count = CASE WHEN error_position = excluded.error_position THEN error_count + 1 ELSE 1 END,
-    error_type = excluded.error_type, error_message = excluded.error_message,
-    error_position = excluded.error_position, failed_at = excluded.failed_at, retry_at = excluded.retry_at
-"""
-
 
 def save_checkpoints(tx: Tx, names: Iterable[str], position: int) -> None:
     """Move these projections' checkpoints to ``position``, clearing any failure on record."""
@@ -164,7 +144,7 @@ class Projector:
 
         ``recent``: the newest events of the log, appended in this transaction; when they are
         exactly the batch to apply, they are not read back."""
-        now = _iso(_now())
+        now = utc_now()
         saved = {row.name: row for row in tx.all("SELECT name, position, retry_at FROM projection_checkpoints")}
         waiting = {name for name, row in saved.items() if not force and row.retry_at and row.retry_at > now}
         checkpoints = {
@@ -216,21 +196,7 @@ class Projector:
             with tx.savepoint():
                 apply_events(tx, projection, before)
                 save_checkpoints(tx, [projection.name], before[-1].position)
-        errors = tx.scalar(
-            "SELECT error_count FROM projection_checkpoints WHERE name = :name AND error_position = :position",
-            name=projection.name,
-            position=bad.position,
-        )
-        backoff = min(timedelta(seconds=self.retry_seconds * 2 ** (errors or 0)), MAX_BACKOFF)
-        tx.execute(
-            _SAVE_FAILURE,
-            name=projection.name,
-            type=type(cause).__name__,
-            message=str(cause)[:500],
-            position=bad.position,
-            now=utc_now(),
-            retry_at=_iso(_now() + backoff),
-        )
+        record_failure(tx, "projection_checkpoints", projection.name, bad.position, cause, self.retry_seconds)
         return False
 
     def skip(self, name: str, position: int, reason: str, skipped_by: str) -> None:
@@ -286,16 +252,7 @@ def _status_of(name: str, head: int, row, rebuild, skip) -> dict:
         "head": head,
         "lag": head - checkpoint,
         "last_advanced_at": row.updated_at if row else None,
-        "last_error": {
-            "type": row.error_type,
-            "message": row.error_message,
-            "position": row.error_position,
-            "retries": row.error_count,
-            "failed_at": row.failed_at,
-            "next_retry_at": row.retry_at,
-        }
-        if row and row.error_count
-        else None,
+        "last_error": last_error(row),
         "rebuild": {"position": rebuild.position, "head": rebuild.head, "started_at": rebuild.started_at}
         if rebuild
         else None,
