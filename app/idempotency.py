@@ -18,7 +18,7 @@ from flask import Response, request
 
 from app.db import Tx
 from app.errors import Problem
-from app.eventlog import iso
+from app.eventlog import iso, utc_now
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _KEPT_HEADERS = ("Content-Type", "Location", "ETag")
@@ -54,7 +54,7 @@ def replay(tx: Tx, attempt: Attempt) -> Response | None:
     row = tx.first(
         "SELECT fingerprint, status, headers, body FROM idempotency_keys WHERE key = :key AND expires_at > :now",
         key=attempt.key,
-        now=iso(datetime.now(UTC)),
+        now=utc_now(),
     )
     if row is None:
         return None
