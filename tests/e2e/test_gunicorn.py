@@ -1,12 +1,14 @@
 """The items API over real HTTP, served by gunicorn with two workers on one SQLite file."""
 
+import os
 import shutil
+import signal
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from pathlib import Path
 
-import pytest
 import requests
 
 from app import create_app
@@ -78,17 +80,52 @@ def test_concurrent_writers_on_both_workers_lose_nothing_and_keep_the_log_in_ord
     assert read_model(app) == live
 
 
+def reaches_the_database_file(server, name: str, tmp_path, seconds: float = 15) -> bool:
+    """Whether an item of that name shows in the database file alone (without its -wal) in time."""
+    copy = tmp_path / "file-only.db"
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        shutil.copyfile(server.database, copy)
+        with closing(sqlite3.connect(copy)) as conn:
+            if conn.execute("SELECT count(*) FROM items WHERE name = ?", (name,)).fetchone() == (1,):
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def checkpoint_lead(server) -> tuple[int | None, set[int]]:
+    """Who holds the checkpointer's lead (its flock on <db>-checkpointer) and who waits for it, from /proc/locks."""
+    inode = os.stat(f"{server.database}-checkpointer").st_ino
+    holder, waiting = None, set()
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if fields[1] == "->" and fields[6].endswith(f":{inode}"):
+            waiting.add(int(fields[5]))
+        elif fields[1] == "FLOCK" and fields[5].endswith(f":{inode}"):
+            holder = int(fields[4])
+    return holder, waiting
+
+
 def test_workers_checkpoint_the_wal_into_the_database_file_in_the_background(gunicorn, tmp_path):
     name = "Checkpointed"
     assert requests.post(gunicorn("/items"), json={"name": name, "description": ""}, timeout=10).status_code == 201
     # Far below the WAL length at which a commit would checkpoint by itself: only the
     # workers' background thread moves the item into the database file proper.
-    copy = tmp_path / "file-only.db"
+    assert reaches_the_database_file(gunicorn, name, tmp_path), "the item never reached the database file"
+
+
+def test_the_checkpointer_s_lead_passes_on_when_its_worker_is_killed(gunicorn, tmp_path):
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        shutil.copyfile(gunicorn.database, copy)  # the file alone, without its -wal
-        with closing(sqlite3.connect(copy)) as conn:
-            if conn.execute("SELECT count(*) FROM items WHERE name = ?", (name,)).fetchone() == (1,):
-                return
-        time.sleep(0.2)
-    pytest.fail("the item never reached the database file")
+    while time.monotonic() < deadline:  # both workers up: one leads, the other waits for the lock
+        leader, waiting = checkpoint_lead(gunicorn)
+        if leader and len(waiting) == 1:
+            break
+        time.sleep(0.1)
+    assert {leader, *waiting} == set(gunicorn.worker_pids())
+    os.kill(leader, signal.SIGKILL)
+    while (successor := checkpoint_lead(gunicorn)[0]) in (leader, None) and time.monotonic() < deadline + 15:
+        time.sleep(0.1)
+    assert {successor} == waiting  # at once, not when gunicorn has replaced the killed worker
+    name = "Checkpointed after the leader died"
+    assert requests.post(gunicorn("/items"), json={"name": name, "description": ""}, timeout=10).status_code == 201
+    assert reaches_the_database_file(gunicorn, name, tmp_path), "no worker checkpoints since the leader died"
