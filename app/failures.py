@@ -13,6 +13,7 @@ from app.db import Tx
 from app.eventlog import iso
 
 MAX_BACKOFF = timedelta(minutes=5)
+_CHECKPOINT_TABLES = ("projection_checkpoints", "process_checkpoints")
 
 _RECORD = """
 INSERT INTO {table}
@@ -27,13 +28,15 @@ ON CONFLICT (name) DO UPDATE SET
 
 def record_failure(tx: Tx, table: str, name: str, position: int, error: Exception, retry_seconds: float) -> None:
     """Put on record in ``table`` that follower ``name`` failed on the event at ``position``."""
+    assert table in _CHECKPOINT_TABLES, table
     before = tx.scalar(
         f"SELECT error_count FROM {table} WHERE name = :name AND error_position = :position",
         name=name,
         position=position,
     )
     now = datetime.now(UTC)
-    backoff = min(timedelta(seconds=retry_seconds * 2 ** (before or 0)), MAX_BACKOFF)
+    # Capped as seconds first: a follower stuck for days doubles past what a timedelta holds.
+    backoff = timedelta(seconds=min(retry_seconds * 2.0 ** min(before or 0, 64), MAX_BACKOFF.total_seconds()))
     tx.execute(
         _RECORD.format(table=table),
         name=name,
