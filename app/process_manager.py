@@ -61,6 +61,15 @@ ON CONFLICT (name) DO UPDATE SET
     error_message = NULL, error_position = NULL, error_count = 0, failed_at = NULL, retry_at = NULL
 """
 
+# The events a manager reacts to among the next PENDING_COUNTED_WITHIN after its checkpoint:
+# the log has no index by type, and a manager stuck for long must not make each scrape of
+# the status scan all that came after it.
+PENDING_COUNTED_WITHIN = 100_000
+_COUNT_PENDING = """
+SELECT count(*) FROM (SELECT type FROM events WHERE position > :position ORDER BY position LIMIT :within)
+WHERE type IN (SELECT value FROM json_each(:types))
+"""
+
 # Set while this context runs the managers: the commands a reaction executes publish their
 # events too, and the run in progress goes on to those itself instead of starting another.
 _running: ContextVar[bool] = ContextVar("process_managers_running", default=False)
@@ -78,6 +87,7 @@ class ProcessManagers:
         self.reaction_types = frozenset(t for manager in self.managers for t in manager.reactions)
         self._unseen = 0  # events committed in this process since the managers last ran here
         self._settled = False  # whether that run left nothing to retry
+        self.reactions_run = 0  # by this process, since it started
 
     def on_events_committed(self, _sender, events: list[Recorded], **_) -> None:
         """Blinker receiver: react to the new events before the response leaves (when a run can find any)."""
@@ -89,24 +99,30 @@ class ProcessManagers:
     def run_or_log(self, reason: str, force: bool = False) -> None:
         """Run every manager, never raising (the triggering commands have committed already);
         a process serving only queries executes no commands, so it runs none."""
-        if _running.get() or current_app.config["APP_ROLE"] == "query":
+        if current_app.config["APP_ROLE"] == "query":
             return
-        token = _running.set(True)
         try:
             self.run(force=force)
         except Exception:
             self._settled = False
             log.exception("process managers (%s) failed; they will be retried", reason)
-        finally:
-            _running.reset(token)
 
     def run(self, force: bool = False) -> int:
-        """React to every pending event, manager by manager; returns the reactions run.
+        """React to every pending event, manager by manager; returns the reactions run
+        (0 when called from within a run, which goes on to the new events itself).
 
         A failing manager is passed over until its next retry is due, unless ``force``.
         """
-        self._unseen, self._settled = 0, True
-        return sum(self._follow(manager, force) for manager in self.managers)
+        if _running.get():
+            return 0
+        token = _running.set(True)
+        try:
+            self._unseen, self._settled = 0, True
+            reactions = sum(self._follow(manager, force) for manager in self.managers)
+        finally:
+            _running.reset(token)
+        self.reactions_run += reactions
+        return reactions
 
     def _follow(self, manager: ProcessManager, force: bool) -> int:
         reactions = 0
@@ -176,15 +192,13 @@ class ProcessManagers:
 
     def _status_of(self, tx: Tx, manager: ProcessManager, row, newest: int) -> dict:
         checkpoint = row.position if row else 0
-        pending = tx.scalar(
-            "SELECT count(*) FROM events WHERE position > :position AND type IN (SELECT value FROM json_each(:types))",
-            position=checkpoint,
-            types=json.dumps(list(manager.reactions)),
-        )
+        types = json.dumps(list(manager.reactions))
+        pending = tx.scalar(_COUNT_PENDING, position=checkpoint, within=PENDING_COUNTED_WITHIN, types=types)
         error = last_error(row)
+        caught_up = pending == 0 and newest - checkpoint <= PENDING_COUNTED_WITHIN
         return {
             "name": manager.name,
-            "state": "failing" if error else "live" if pending == 0 else "catching_up",
+            "state": "failing" if error else "live" if caught_up else "catching_up",
             "checkpoint": checkpoint,
             "head": newest,
             "pending": pending,
