@@ -30,7 +30,9 @@ class ReadinessSchema(Schema):
     reason = fields.String(metadata={"description": "Unavailable: what failed."})
 
 
-class ProjectionErrorSchema(Schema):
+class FollowerErrorSchema(Schema):
+    """The failure a projection or a process manager is stuck on (``app.failures.last_error``)."""
+
     type = fields.String(required=True, allow_none=True)
     message = fields.String(required=True, allow_none=True)
     position = fields.Integer(required=True, allow_none=True)
@@ -59,7 +61,7 @@ class ProjectionStatusSchema(Schema):
     head = fields.Integer(required=True)
     lag = fields.Integer(required=True)
     last_advanced_at = fields.String(required=True, allow_none=True)
-    last_error = fields.Nested(ProjectionErrorSchema, required=True, allow_none=True)
+    last_error = fields.Nested(FollowerErrorSchema, required=True, allow_none=True)
     rebuild = fields.Nested(RebuildSchema, required=True, allow_none=True)
     last_skip = fields.Nested(SkipSchema, required=True, allow_none=True)
 
@@ -70,7 +72,7 @@ class ProcessManagerStatusSchema(Schema):
     checkpoint = fields.Integer(required=True)
     head = fields.Integer(required=True)
     pending = fields.Integer(required=True, metadata={"description": "Events after the checkpoint it reacts to."})
-    last_error = fields.Nested(ProjectionErrorSchema, required=True, allow_none=True)
+    last_error = fields.Nested(FollowerErrorSchema, required=True, allow_none=True)
 
 
 UNAVAILABLE = {"status": "unavailable", "reason": "OperationalError: the database did not answer"}

@@ -95,13 +95,14 @@ def reaches_the_database_file(server, name: str, tmp_path, seconds: float = 15) 
 
 def checkpoint_lead(server) -> tuple[int | None, set[int]]:
     """Who holds the checkpointer's lead (its flock on <db>-checkpointer) and who waits for it, from /proc/locks."""
-    inode = os.stat(f"{server.database}-checkpointer").st_ino
+    file = os.stat(f"{server.database}-checkpointer")
+    device_inode = f"{os.major(file.st_dev):02x}:{os.minor(file.st_dev):02x}:{file.st_ino}"
     holder, waiting = None, set()
     for line in Path("/proc/locks").read_text().splitlines():
         fields = line.split()
-        if fields[1] == "->" and fields[6].endswith(f":{inode}"):
+        if fields[1] == "->" and fields[6] == device_inode:
             waiting.add(int(fields[5]))
-        elif fields[1] == "FLOCK" and fields[5].endswith(f":{inode}"):
+        elif fields[1] == "FLOCK" and fields[5] == device_inode:
             holder = int(fields[4])
     return holder, waiting
 
@@ -123,7 +124,8 @@ def test_the_checkpointer_s_lead_passes_on_when_its_worker_is_killed(gunicorn, t
         time.sleep(0.1)
     assert {leader, *waiting} == set(gunicorn.worker_pids())
     os.kill(leader, signal.SIGKILL)
-    while (successor := checkpoint_lead(gunicorn)[0]) in (leader, None) and time.monotonic() < deadline + 15:
+    deadline = time.monotonic() + 15
+    while (successor := checkpoint_lead(gunicorn)[0]) in (leader, None) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert {successor} == waiting  # at once, not when gunicorn has replaced the killed worker
     name = "Checkpointed after the leader died"
