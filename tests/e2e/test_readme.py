@@ -1,0 +1,115 @@
+"""The README's examples, run as written against a real server: every shell block that calls
+the service on 127.0.0.1:3000 (servers it would start aside), in README order, in one
+shell, and the Python script.
+
+Each curl's status is noted. None may be a 5xx or go unanswered, and the statuses a
+paragraph's comments name ("# Create: 201 ...", "... later telemetry gets 409") must be
+among its curls' answers, while an error the comments do not name fails the test: a
+renamed route or a changed rule shows here as the README going stale.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+SERVICE = "http://127.0.0.1:3000"
+STATUS = re.compile(r"\b([1-5][0-9]{2})\b")
+MARK = "@@ paragraph "
+# Each curl notes its status on stderr, where the captures of $(...) do not take it.
+CURL = """curl() { command curl -w '%{stderr}status %{http_code}\\n' "$@"; }"""
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```", README, flags=re.S | re.M)
+
+
+def calls_the_service(block: str) -> bool:
+    starts_a_server = re.search(r"\bmake (run|serve)\b|\bgunicorn\b|&\s*$", block, flags=re.M)
+    return SERVICE in block and not starts_a_server
+
+
+def paragraphs() -> list[str]:
+    return [p for b in blocks("bash") if calls_the_service(b) for p in re.split(r"\n\s*\n", b) if p.strip()]
+
+
+def comments(paragraph: str) -> str:
+    """The comment text of a paragraph: whole comment lines, and the ends of command lines."""
+    return "\n".join(line.split("#", 1)[1] for line in paragraph.splitlines() if re.search(r"(^|\s)#", line))
+
+
+def runnable(paragraph: str, url: str) -> str:
+    """The paragraph as the test runs it: against ``url``; the CLI from this interpreter;
+    ``less`` as ``cat``; a command the README says runs until stopped, stopped after 2 s."""
+    lines = []
+    for line in paragraph.replace(SERVICE, url).splitlines():
+        line = line.replace(".venv/bin/flask", '"$PYTHON" -m flask').replace("| less", "| cat")
+        if "Ctrl-C stops" in line:
+            line = f"timeout 2 {line.split('#')[0].strip()} || [ $? -eq 124 ]"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def curl_binary() -> str:
+    """curl from the system's packages, installed when missing."""
+    if not shutil.which("curl"):
+        install = ["apt-get", "install", "-y", "-q", "curl"]
+        if subprocess.run(install, capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=True)
+            subprocess.run(install, capture_output=True, check=True)
+    return shutil.which("curl")
+
+
+def test_the_readme_has_examples_to_run():
+    assert len(paragraphs()) >= 30
+    assert any("python3 -m json.tool" in p for p in paragraphs())
+    assert [b for b in blocks("python") if SERVICE in b]
+
+
+def test_every_shell_example_in_the_readme_answers_as_documented(gunicorn, tmp_path):
+    curl_binary()
+    found = paragraphs()
+    script = ["set -euo pipefail", CURL]
+    for n, paragraph in enumerate(found):
+        script += [f"echo '{MARK}{n}' >&2", runnable(paragraph, gunicorn.url)]
+    done = subprocess.run(
+        ["bash", "-c", "\n".join(script)],
+        cwd=tmp_path,  # openapi.json lands here
+        env={**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(ROOT), "DATABASE_PATH": gunicorn.database},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, f"{done.stderr[-3000:]}\n{done.stdout[-3000:]}"
+
+    answered: dict[int, list[int]] = {}
+    for line in done.stderr.splitlines():
+        if line.startswith(MARK):
+            current = answered.setdefault(int(line[len(MARK) :]), [])
+        elif line.startswith("status "):
+            current.append(int(line.split()[1]))
+    assert sorted(answered) == list(range(len(found))), "the script stopped early"
+    for n, paragraph in enumerate(found):
+        statuses, named = answered[n], {int(s) for s in STATUS.findall(comments(paragraph))}
+        context = f"\n{paragraph}\nanswered {statuses}"
+        assert statuses or "curl" not in paragraph, f"no curl answered:{context}"
+        assert all(100 < s < 500 for s in statuses), f"an answer was missing or a server error:{context}"
+        assert named <= set(statuses), f"the comments name {sorted(named)}:{context}"
+        assert {s for s in statuses if s >= 400} <= named, f"an error the README does not mention:{context}"
+
+
+@pytest.mark.parametrize("script", [b for b in blocks("python") if SERVICE in b], ids=["telemetry"])
+def test_the_readme_s_python_script_runs(gunicorn, tmp_path, script):
+    path = tmp_path / "example.py"
+    path.write_text(script.replace(SERVICE, gunicorn.url), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    accepted, statistics = done.stdout.splitlines()
+    assert accepted == "{'accepted': 100}"
+    assert "'count': 100" in statistics
