@@ -160,6 +160,7 @@ def table(result: dict) -> str:
                 if "events_per_cpu_s" in small
                 else ""
             )
+            + (f"; each the median of {len(small['runs'])} rebuilds" if len(small.get("runs", ())) > 1 else "")
             + ") |"
         )
     rss = summary["rss"]
