@@ -28,7 +28,8 @@ ON CONFLICT (name) DO UPDATE SET
 
 def record_failure(tx: Tx, table: str, name: str, position: int, error: Exception, retry_seconds: float) -> None:
     """Put on record in ``table`` that follower ``name`` failed on the event at ``position``."""
-    assert table in _CHECKPOINT_TABLES, table
+    if table not in _CHECKPOINT_TABLES:
+        raise ValueError(f"{table} keeps no follower's checkpoint")
     before = tx.scalar(
         f"SELECT error_count FROM {table} WHERE name = :name AND error_position = :position",
         name=name,

@@ -71,7 +71,9 @@ class ProcessManagerStatusSchema(Schema):
     state = fields.String(required=True, validate=validate.OneOf(["live", "catching_up", "failing"]))
     checkpoint = fields.Integer(required=True)
     head = fields.Integer(required=True)
-    pending = fields.Integer(required=True, metadata={"description": "Events after the checkpoint it reacts to."})
+    pending = fields.Integer(
+        required=True, metadata={"description": "Events it reacts to among the 100,000 after its checkpoint."}
+    )
     last_error = fields.Nested(FollowerErrorSchema, required=True, allow_none=True)
 
 

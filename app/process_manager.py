@@ -118,11 +118,9 @@ class ProcessManagers:
         token = _running.set(True)
         try:
             self._unseen, self._settled = 0, True
-            reactions = sum(self._follow(manager, force) for manager in self.managers)
+            return sum(self._follow(manager, force) for manager in self.managers)
         finally:
             _running.reset(token)
-        self.reactions_run += reactions
-        return reactions
 
     def _follow(self, manager: ProcessManager, force: bool) -> int:
         reactions = 0
@@ -139,7 +137,9 @@ class ProcessManagers:
                     self._pass_over(manager, position, newest)
                 return reactions
             try:
-                reactions += self._react(manager, event, position)
+                reacted = self._react(manager, event, position)
+                reactions += reacted
+                self.reactions_run += reacted
             except Exception as exc:
                 log.exception("process manager %s failed on event %s (%s)", manager.name, event.position, event.type)
                 self._record_failure(manager, event, exc)
