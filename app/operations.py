@@ -15,6 +15,7 @@ from marshmallow import Schema, fields, validate
 
 from app.db import transaction
 from app.openapi import Reply, operation
+from app.process_manager import PENDING_COUNTED_WITHIN
 
 routes = Blueprint("operations", __name__)
 
@@ -72,7 +73,8 @@ class ProcessManagerStatusSchema(Schema):
     checkpoint = fields.Integer(required=True)
     head = fields.Integer(required=True)
     pending = fields.Integer(
-        required=True, metadata={"description": "Events it reacts to among the 100,000 after its checkpoint."}
+        required=True,
+        metadata={"description": f"Events it reacts to among the {PENDING_COUNTED_WITHIN:,} after its checkpoint."},
     )
     last_error = fields.Nested(FollowerErrorSchema, required=True, allow_none=True)
 
