@@ -17,9 +17,13 @@ _KEEP = ~(0xF << 76) & ~(0b11 << 62)  # every bit but those of the version and t
 
 
 def new_id() -> str:
-    """A new UUID version 7, as its 36-character text (formatted here: uuid.UUID's
-    checks and formatting cost more than the rest of the work)."""
-    random_bits = int.from_bytes(os.urandom(10), "big")
-    value = (time.time_ns() // 1_000_000) << 80 | random_bits
-    text = f"{value & _KEEP | _VERSION | _VARIANT:032x}"
+    """A new UUID version 7, made now."""
+    return uuid7(time.time_ns() // 1_000_000, int.from_bytes(os.urandom(10), "big"))
+
+
+def uuid7(milliseconds: int, random_bits: int) -> str:
+    """The UUID version 7 of a Unix time in milliseconds and 80 random bits (6 of them give
+    way to the version and the variant), as its 36-character text (formatted here:
+    uuid.UUID's checks and formatting cost more than the rest of the work)."""
+    text = f"{(milliseconds << 80 | random_bits) & _KEEP | _VERSION | _VARIANT:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

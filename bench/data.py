@@ -3,10 +3,11 @@ from a fixed seed so every run (and both targets) see identical items, employees
 orders and telemetry readings."""
 
 import random
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from app.ids import uuid7
 
 SEED = 11  # the issue number; any fixed value keeps runs comparable
 
@@ -163,8 +164,13 @@ class User:
     email: str
 
 
-def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+IDS_FROM_MS = 1_735_689_600_000  # 2025-01-01: when the first row of each kind was made
+
+
+def _uuid(rng: random.Random, n: int) -> str:
+    """The ``n``-th id of a kind, made as the product makes ids (app/ids.py: time-ordered),
+    as if the rows had been created a millisecond apart."""
+    return uuid7(IDS_FROM_MS + n, rng.getrandbits(80))
 
 
 def items(count: int, seed: int = SEED) -> Iterator[Item]:
@@ -172,7 +178,7 @@ def items(count: int, seed: int = SEED) -> Iterator[Item]:
     for n in range(count):
         price = None if n % 5 == 0 else rng.randrange(1, 100_000_00)
         name = f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)} {rng.randrange(1_000_000)}"
-        yield Item(_uuid(rng), name, f"Benchmark item number {n}", price)
+        yield Item(_uuid(rng, n), name, f"Benchmark item number {n}", price)
 
 
 def employees(count: int, seed: int = SEED, start: int = 0) -> Iterator[Employee]:
@@ -180,7 +186,7 @@ def employees(count: int, seed: int = SEED, start: int = 0) -> Iterator[Employee
     rng = random.Random(f"employees-{seed}")
     for n in range(start + count):
         row = Employee(
-            _uuid(rng),
+            _uuid(rng, n),
             f"{rng.choice(_FIRST)}{rng.randrange(10_000)}",
             f"{rng.choice(_LAST)}{rng.randrange(10_000)}",
             f"{rng.randrange(1, 999)} Main Street",
@@ -195,7 +201,7 @@ def users(count: int, seed: int = SEED) -> Iterator[User]:
     rng = random.Random(f"users-{seed}")
     for n in range(count):
         first, last = rng.choice(_FIRST), f"{rng.choice(_LAST)}{rng.randrange(10_000)}"
-        yield User(_uuid(rng), first, last, f"{first}.{last}.{n}@example.com".lower())
+        yield User(_uuid(rng, n), first, last, f"{first}.{last}.{n}@example.com".lower())
 
 
 @dataclass(frozen=True)
@@ -213,7 +219,7 @@ def orders(count: int, user_ids: list[str], item_ids: list[str], seed: int = SEE
     for n in range(count):
         lines = tuple((item_id, rng.randrange(1, 6)) for item_id in rng.sample(item_ids, rng.randrange(1, 5)))
         fate = "shipped" if n % 10 == 1 else "cancelled" if n % 20 == 2 else "placed"
-        yield Order(_uuid(rng), rng.choice(user_ids), lines, fate)
+        yield Order(_uuid(rng, n), rng.choice(user_ids), lines, fate)
 
 
 @dataclass(frozen=True)
@@ -228,9 +234,9 @@ def devices(many: int, seed: int = SEED) -> list[Device]:
     """One device with a single reading, one with ``many``, and one that POST requests feed."""
     rng = random.Random(f"devices-{seed}")
     return [
-        Device(_uuid(rng), "Bench one reading", "sensor", 1),
-        Device(_uuid(rng), "Bench many readings", "sensor", many),
-        Device(_uuid(rng), "Bench telemetry target", "meter", 0),
+        Device(_uuid(rng, 0), "Bench one reading", "sensor", 1),
+        Device(_uuid(rng, 1), "Bench many readings", "sensor", many),
+        Device(_uuid(rng, 2), "Bench telemetry target", "meter", 0),
     ]
 
 

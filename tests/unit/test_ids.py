@@ -3,7 +3,7 @@
 import time
 import uuid
 
-from app.ids import new_id
+from app.ids import new_id, uuid7
 
 
 def test_a_new_id_is_a_version_7_uuid_of_now():
@@ -25,3 +25,12 @@ def test_ids_made_in_later_milliseconds_sort_after_and_none_repeat():
     millisecond_blocks = [ids[i : i + 200] for i in range(0, len(ids), 200)]
     for earlier, later in zip(millisecond_blocks, millisecond_blocks[1:]):
         assert max(earlier) < min(later)
+
+
+def test_uuid7_keeps_the_time_and_the_random_bits_but_those_of_the_version_and_variant():
+    all_ones = (1 << 80) - 1
+    made = uuid.UUID(uuid7(1_735_689_600_123, all_ones))
+    assert made.version == 7 and made.variant == uuid.RFC_4122
+    assert made.int >> 80 == 1_735_689_600_123
+    assert made.int & all_ones == all_ones & ~(0xF << 76) & ~(0b11 << 62) | 0x7 << 76 | 0b10 << 62
+    assert uuid.UUID(uuid7(1_735_689_600_123, 0)).int & all_ones == 0x7 << 76 | 0b10 << 62
