@@ -30,7 +30,14 @@ def _figures(runs: list[dict]) -> dict:
         "errors": sum(run["errors"] for run in runs),
         "rounds": len(runs),
         "sequential": any(run.get("sequential") for run in runs),
+        "one_by_one_p50_ms": _one_by_one_p50_ms(runs),
     }
+
+
+def _one_by_one_p50_ms(runs: list[dict]) -> float | None:
+    """The median p50 of requests sent one after another, when every round has one (see run.SLOW_REQUESTS)."""
+    p50s = [run["p50_us"] if run.get("sequential") else run.get("one_by_one", {}).get("p50_us") for run in runs]
+    return None if None in p50s else statistics.median(p50s) / 1000
 
 
 def _ratio(mine: float, theirs: float) -> float | None:
@@ -58,10 +65,20 @@ def _verdict(key: str, row: dict, rows: dict) -> tuple[bool | None, str]:
         reference, limit, what, baseline = P50_RATIOS[key]
         first = rows[reference]
         mine = _ratio(row["product"]["p50_ms"], first["product"]["p50_ms"]) or float("nan")
-        theirs = _ratio(row["baseline"]["p50_ms"], first["baseline"]["p50_ms"]) or float("nan")
+        theirs, how = _p50_ratio(row["baseline"], first["baseline"])
         row["p50_ratio"] = {"product": mine, "baseline": theirs}
-        return mine <= limit, f"p50 {what}: product {mine:.2f}, {baseline} {theirs:.2f}"
+        return mine <= limit, f"p50 {what}: product {mine:.2f}, {baseline} {theirs:.2f}{how}"
     return None, ""
+
+
+def _p50_ratio(row: dict, first: dict) -> tuple[float, str]:
+    """``row``'s p50 over ``first``'s, and how they were timed: under wrk on both sides, or
+    one request at a time on both sides when either was (a loaded server against an idle
+    one would say nothing)."""
+    if not (row["sequential"] or first["sequential"]):
+        return _ratio(row["p50_ms"], first["p50_ms"]) or float("nan"), ""
+    ratio = _ratio(row["one_by_one_p50_ms"] or float("nan"), first["one_by_one_p50_ms"])
+    return ratio or float("nan"), ", one request at a time"
 
 
 def _rss(result: dict) -> dict:

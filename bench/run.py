@@ -38,6 +38,9 @@ LUA = BENCH / "lua"
 RESULTS = BENCH / "results"
 TARGETS = ("product", "ceiling", "baseline")
 MIN_REQUESTS = 10  # fewer in a wrk run, and the figures come from sequential requests instead
+# Fewer in a wrk run, and sequential requests are timed as well: so that a p50 ratio between
+# two scenarios (report.P50_RATIOS) can compare like with like when one of them is sequential.
+SLOW_REQUESTS = 100
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,8 @@ def run_phase(scenarios: list[Scenario], targets: dict[str, servers.Server], siz
                 figures["idle_wait_s"] = targets[name].wait_idle()
                 if figures["requests"] < MIN_REQUESTS and not scenario.posts:
                     figures = {**sequential(targets[name].url + path, paths_file), "wrk": figures}
+                elif figures["requests"] < SLOW_REQUESTS and not scenario.posts:
+                    figures["one_by_one"] = sequential(targets[name].url + path, paths_file)
                 scenario.runs.setdefault(name, []).append(figures)
                 log(
                     f"round {round_no} {scenario.key:<16} {name:<8} {figures['rps']:8.0f} req/s"
