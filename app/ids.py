@@ -25,5 +25,7 @@ def uuid7(milliseconds: int, random_bits: int) -> str:
     """The UUID version 7 of a Unix time in milliseconds and 80 random bits (6 of them give
     way to the version and the variant), as its 36-character text (formatted here:
     uuid.UUID's checks and formatting cost more than the rest of the work)."""
+    if not 0 <= milliseconds < 1 << 48 or not 0 <= random_bits < 1 << 80:
+        raise ValueError(f"not a 48-bit time and 80 random bits: {milliseconds}, {random_bits}")
     text = f"{(milliseconds << 80 | random_bits) & _KEEP | _VERSION | _VARIANT:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

@@ -14,6 +14,7 @@ P50_RATIOS = {
     "deep_page_n": ("deep_page_1", 1.2, "page N / page 1", "baseline (OFFSET)"),
     "device_many": ("device_few", 1.2, "many readings / 1 reading", "baseline (statistics at query time)"),
 }
+P50_PAIRED = {*P50_RATIOS, *(reference for reference, *_ in P50_RATIOS.values())}  # both sides of each ratio
 NOTED = ("post_telemetry", *P50_RATIOS)  # the table shows the figure that decides beside the verdict
 
 
@@ -35,9 +36,11 @@ def _figures(runs: list[dict]) -> dict:
 
 
 def _one_by_one_p50_ms(runs: list[dict]) -> float | None:
-    """The median p50 of requests sent one after another, when every round has one (see run.SLOW_REQUESTS)."""
+    """The median over the rounds of the p50 of requests sent one after another (None if no
+    round timed any: results written before 2026-12-05)."""
     p50s = [run["p50_us"] if run.get("sequential") else run.get("one_by_one", {}).get("p50_us") for run in runs]
-    return None if None in p50s else statistics.median(p50s) / 1000
+    p50s = [p50 for p50 in p50s if p50 is not None]
+    return statistics.median(p50s) / 1000 if p50s else None
 
 
 def _ratio(mine: float, theirs: float) -> float | None:
@@ -64,21 +67,27 @@ def _verdict(key: str, row: dict, rows: dict) -> tuple[bool | None, str]:
     if key in P50_RATIOS and P50_RATIOS[key][0] in rows:
         reference, limit, what, baseline = P50_RATIOS[key]
         first = rows[reference]
-        mine = _ratio(row["product"]["p50_ms"], first["product"]["p50_ms"]) or float("nan")
+        mine = _ratio(row["product"]["p50_ms"], first["product"]["p50_ms"])
         theirs, how = _p50_ratio(row["baseline"], first["baseline"])
         row["p50_ratio"] = {"product": mine, "baseline": theirs}
-        return mine <= limit, f"p50 {what}: product {mine:.2f}, {baseline} {theirs:.2f}{how}"
+        return mine is not None and mine <= limit, f"p50 {what}: product {_r(mine)}, {baseline} {_r(theirs)}{how}"
     return None, ""
 
 
-def _p50_ratio(row: dict, first: dict) -> tuple[float, str]:
+def _p50_ratio(row: dict, first: dict) -> tuple[float | None, str]:
     """``row``'s p50 over ``first``'s, and how they were timed: under wrk on both sides, or
     one request at a time on both sides when either was (a loaded server against an idle
-    one would say nothing)."""
+    one would say nothing); None when they were not timed alike."""
     if not (row["sequential"] or first["sequential"]):
-        return _ratio(row["p50_ms"], first["p50_ms"]) or float("nan"), ""
-    ratio = _ratio(row["one_by_one_p50_ms"] or float("nan"), first["one_by_one_p50_ms"])
-    return ratio or float("nan"), ", one request at a time"
+        return _ratio(row["p50_ms"], first["p50_ms"]), ""
+    mine, theirs = row["one_by_one_p50_ms"], first["one_by_one_p50_ms"]
+    if mine is None or theirs is None:
+        return None, " (not timed one request at a time on both sides)"
+    return _ratio(mine, theirs), f" ({_ms(mine)} / {_ms(theirs)} ms, one request at a time)"
+
+
+def _r(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.2f}"
 
 
 def _rss(result: dict) -> dict:

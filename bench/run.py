@@ -38,9 +38,6 @@ LUA = BENCH / "lua"
 RESULTS = BENCH / "results"
 TARGETS = ("product", "ceiling", "baseline")
 MIN_REQUESTS = 10  # fewer in a wrk run, and the figures come from sequential requests instead
-# Fewer in a wrk run, and sequential requests are timed as well: so that a p50 ratio between
-# two scenarios (report.P50_RATIOS) can compare like with like when one of them is sequential.
-SLOW_REQUESTS = 100
 
 
 @dataclass(frozen=True)
@@ -137,7 +134,8 @@ def wrk(url: str, script: str, paths_file: str | None, duration: float, threads:
 
 def sequential(url: str, paths_file: str | None, count: int = 3) -> dict:
     """Figures from ``count`` requests one after another: for a target so slow that wrk
-    completed almost nothing in its run (the baseline's deep OFFSET at 1M rows)."""
+    completed almost nothing in its run (the baseline's deep OFFSET at 1M rows), and beside
+    every wrk run of a scenario in a p50 ratio (see report._p50_ratio)."""
     if paths_file:
         url += Path(paths_file).read_text().split()[0]
     latencies = []
@@ -184,7 +182,7 @@ def run_phase(scenarios: list[Scenario], targets: dict[str, servers.Server], siz
                 figures["idle_wait_s"] = targets[name].wait_idle()
                 if figures["requests"] < MIN_REQUESTS and not scenario.posts:
                     figures = {**sequential(targets[name].url + path, paths_file), "wrk": figures}
-                elif figures["requests"] < SLOW_REQUESTS and not scenario.posts:
+                elif scenario.key in report.P50_PAIRED:  # so that its ratio can compare like with like
                     figures["one_by_one"] = sequential(targets[name].url + path, paths_file)
                 scenario.runs.setdefault(name, []).append(figures)
                 log(

@@ -3,6 +3,8 @@
 import time
 import uuid
 
+import pytest
+
 from app.ids import new_id, uuid7
 
 
@@ -34,3 +36,9 @@ def test_uuid7_keeps_the_time_and_the_random_bits_but_those_of_the_version_and_v
     assert made.int >> 80 == 1_735_689_600_123
     assert made.int & all_ones == all_ones & ~(0xF << 76) & ~(0b11 << 62) | 0x7 << 76 | 0b10 << 62
     assert uuid.UUID(uuid7(1_735_689_600_123, 0)).int & all_ones == 0x7 << 76 | 0b10 << 62
+
+
+def test_uuid7_refuses_what_does_not_fit_its_fields():
+    for milliseconds, random_bits in ((1 << 48, 0), (-1, 0), (0, 1 << 80), (0, -1)):
+        with pytest.raises(ValueError):
+            uuid7(milliseconds, random_bits)
