@@ -80,10 +80,10 @@ def _p50_ratio(row: dict, first: dict) -> tuple[float | None, str]:
     one would say nothing); None when they were not timed alike."""
     if not (row["sequential"] or first["sequential"]):
         return _ratio(row["p50_ms"], first["p50_ms"]), ""
-    mine, theirs = row["one_by_one_p50_ms"], first["one_by_one_p50_ms"]
-    if mine is None or theirs is None:
+    this, reference = row["one_by_one_p50_ms"], first["one_by_one_p50_ms"]
+    if this is None or reference is None:
         return None, " (not timed one request at a time on both sides)"
-    return _ratio(mine, theirs), f" ({_ms(mine)} / {_ms(theirs)} ms, one request at a time)"
+    return _ratio(this, reference), f" ({_ms(this)} / {_ms(reference)} ms, one request at a time)"
 
 
 def _r(ratio: float | None) -> str:

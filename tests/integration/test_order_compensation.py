@@ -333,7 +333,7 @@ def test_run_from_the_cli_exits_1_while_a_manager_still_fails(app, client, runne
 
 SETUP = """
 import json, os, signal
-from app import create_app, process_manager
+from app import create_app
 from app.messages.orders import CancelOrder
 app = create_app()
 client = app.test_client()
