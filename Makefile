@@ -1,13 +1,18 @@
 # The two commands: `make run` serves the API on http://127.0.0.1:3000, `make test` runs every test.
 # `make serve` runs it under gunicorn with production settings (gunicorn.conf.py).
 # `make bench` measures it against a bare-Flask ceiling and a plain CRUD baseline (`make bench QUICK=1`: under 2 minutes).
+# `make deps` installs the system packages the tests need; `make reset-db` starts the data over.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 3000
 
-.PHONY: run serve test bench init-db clean
+DATABASE_PATH ?= instance/cqrs.db
+# The system packages the tests run: nginx (end-to-end), Chromium (the API page), curl (the docs' examples).
+TEST_PACKAGES := nginx-light:/usr/sbin/nginx chromium:/usr/bin/chromium curl:/usr/bin/curl
+
+.PHONY: run serve test deps bench init-db reset-db clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,12 +36,24 @@ run: init-db
 serve: $(VENV)/.runtime
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
-test: $(VENV)/.dev
+deps:
+	@missing=""; for entry in $(TEST_PACKAGES); do \
+		test -x "$${entry#*:}" || missing="$$missing $${entry%%:*}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing$$missing with apt-get (needs root)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+test: deps $(VENV)/.dev
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.bench
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.run $(if $(QUICK),--quick)
+
+reset-db:
+	rm -f $(DATABASE_PATH) $(DATABASE_PATH)-* $(DATABASE_PATH).rebuild-*
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,11 +1,11 @@
-"""The README's examples, run as written against a real server: every shell block that calls
-the service on 127.0.0.1:3000 (servers it would start aside), in README order, in one
-shell, and the Python script.
+"""The examples of the README and docs/, run as written against a real server: every shell
+block that calls the service on 127.0.0.1:3000 (servers it would start aside), in the
+order of DOCUMENTS, in one shell, and the Python script.
 
 Each curl's status is noted. None may be a 5xx or go unanswered; the statuses a
 paragraph's comments name ("# Create: 201 ...", "200; later telemetry gets 409") must come
 among its curls' answers in that order, and each error answered must be named as often as
-it comes: a renamed route or a changed rule shows here as the README going stale.
+it comes: a renamed route or a changed rule shows here as the documents going stale.
 """
 
 import os
@@ -20,7 +20,8 @@ import pytest
 
 from tests.e2e.conftest import ROOT
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCUMENTS = ("README.md", "docs/api.md", "docs/operations.md", "docs/design.md")
+TEXT = "\n".join((ROOT / name).read_text(encoding="utf-8") for name in DOCUMENTS)
 SERVICE = "http://127.0.0.1:3000"
 STATUS = re.compile(r"\b([1-5][0-9]{2})\b")
 MARK = "@@ paragraph "
@@ -29,7 +30,7 @@ CURL = """curl() { command curl -q --max-time 30 --noproxy '*' -w '%{stderr}stat
 
 
 def blocks(language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```", README, flags=re.S | re.M)
+    return re.findall(rf"^```{language}\n(.*?)^```", TEXT, flags=re.S | re.M)
 
 
 def calls_the_service(block: str) -> bool:
