@@ -36,7 +36,11 @@ def invalid(errors: dict, detail: str = "The request has invalid fields; see 'er
 def problem_response(problem: Problem) -> Response:
     body = {"type": "about:blank", "title": problem.title, "status": problem.status, "detail": problem.detail}
     body.update(problem.extra)
-    response = Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=problem.status, mimetype=PROBLEM_JSON)
+    try:
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate quoted from the request: \u escapes carry it
+        text = json.dumps(body, separators=(",", ":")).encode()
+    response = Response(text, status=problem.status, mimetype=PROBLEM_JSON)
     response.headers.update(problem.headers)
     return response
 

@@ -12,7 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import BaseConverter, Rule
 
-from app.errors import Problem
+from app.errors import Problem, invalid
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
@@ -73,12 +73,36 @@ def _nested_deeper_than(document, limit: int) -> bool:
     return True
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+NOT_UNICODE = "Not valid Unicode text: it holds a lone surrogate (a \\uD800-\\uDFFF escape without its pair)."
+
+
+def _lone_surrogates(value) -> dict | list | None:
+    """Where ``value`` holds text that no UTF-8 can carry, shaped as marshmallow shapes errors
+    (a key's own text, escaped, names it); None if nowhere. Bodies are plain dicts and lists."""
+    if type(value) is str:
+        return [NOT_UNICODE] if _SURROGATE.search(value) else None
+    if type(value) is list:
+        found = {index: errors for index, item in enumerate(value) if (errors := _lone_surrogates(item))}
+    elif type(value) is dict:
+        found = {}
+        for key, item in value.items():
+            if _SURROGATE.search(key):
+                found[key.encode("utf-8", "backslashreplace").decode()] = [NOT_UNICODE]
+            elif errors := _lone_surrogates(item):
+                found[key] = errors
+    else:
+        return None
+    return found or None
+
+
 def json_body() -> dict:
     """The request body as a JSON object.
 
     415 unless the body is declared JSON; 413 above MAX_BODY_BYTES; 400 when it is
-    malformed, not UTF-8, has duplicate keys, NaN/Infinity, is nested too deep, or is
-    not an object. Numbers with a fraction arrive as Decimal, never as float.
+    malformed, not UTF-8, has duplicate keys, NaN/Infinity, is nested too deep, is not
+    an object, or has a lone surrogate in a string or key (naming where). Numbers with a
+    fraction arrive as Decimal, never as float.
     """
     if not request.is_json:
         raise Problem(415, "Send the body as JSON with 'Content-Type: application/json'.")
@@ -99,6 +123,9 @@ def json_body() -> dict:
     # Only a body with more brackets than the limit can nest deeper (counting is C-fast; walking is not).
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _nested_deeper_than(data, MAX_JSON_DEPTH):
         raise Problem(400, f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.", title="Malformed JSON")
+    # Raw UTF-8 cannot carry a lone surrogate, only a \uD800-style escape can: most bodies skip the walk.
+    if (b"\\ud" in raw or b"\\uD" in raw) and (errors := _lone_surrogates(data)):
+        raise invalid(errors)
     return data
 
 

@@ -1,7 +1,14 @@
 """What every route shares: problem+json errors, no tracebacks, request ids."""
 
+import json
+
+import pytest
+
 from app import create_app
 from app.http import MAX_JSON_DEPTH
+from tests.device_support import create_device
+from tests.order_support import an_order
+from tests.support import BACON_ID, JOHN_DOE_ID, employee_body, events
 
 
 def test_an_unknown_route_answers_404_problem_json(client):
@@ -128,3 +135,84 @@ def test_a_body_with_a_key_given_twice_is_refused_and_changes_nothing(app, clien
         assert response.mimetype == "application/problem+json"
         assert "duplicate key" in response.get_json()["detail"]
     assert events(app) == before
+
+
+# ---------------------------------------------------------------- text that is not Unicode
+
+LONE = "\ud800"  # a lone surrogate: json.dumps sends it as the escape \ud800, which JSON allows
+
+
+def send(client, method: str, path: str, body: dict):
+    """``body`` as JSON text with every non-ASCII character escaped (lone surrogates included)."""
+    return client.open(path, method=method, data=json.dumps(body), content_type="application/json")
+
+
+@pytest.fixture
+def ids(client) -> dict:
+    """Ids of an order (with its user and item) and a device, for paths that need them."""
+    order = an_order(client)
+    return {"order": order["id"], "user": order["user"]["id"], "item": order["lines"][0]["item_id"],
+            "device": create_device(client)["id"]}
+
+
+@pytest.mark.parametrize(
+    "method, path, body, field",
+    [
+        ("POST", "/items", {"name": LONE, "description": ""}, "name"),
+        ("PUT", f"/items/{BACON_ID}", {"name": "Ham", "description": f"a{LONE}b"}, "description"),
+        ("POST", "/employees", employee_body(firstName=LONE), "firstName"),
+        ("PUT", f"/employees/{JOHN_DOE_ID}", employee_body(city=LONE), "address"),
+        ("POST", "/users", {"first_name": LONE, "last_name": "L", "email": "l@example.com"}, "first_name"),
+        ("PUT", "/users/{user}", {"first_name": "A", "last_name": LONE, "email": "a@example.com"}, "last_name"),
+        ("POST", "/devices", {"name": LONE, "kind": "sensor"}, "name"),
+        ("POST", "/orders/{order}/cancel", {"reason": LONE}, "reason"),
+    ],
+)
+def test_a_lone_surrogate_in_a_value_answers_400_naming_the_field_and_changes_nothing(app, client, ids, method, path, body, field):
+    before = events(app)
+    response = send(client, method, path.format(**ids), body)
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert field in response.get_json()["errors"]
+    assert events(app) == before
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/items", {LONE: 1, "name": "Eggs", "description": ""}),
+        ("/employees", {**employee_body(), "address": {**employee_body()["address"], LONE: 1}}),
+        ("/orders", {"user_id": "{user}", "lines": [{"item_id": "{item}", "quantity": 1, LONE: 1}]}),
+        ("/devices/{device}/telemetry", {"readings": [{"metric": "t", "value": 1, LONE: 1}]}),
+    ],
+)
+def test_a_lone_surrogate_in_a_key_answers_400_problem_json_and_changes_nothing(app, client, ids, path, body):
+    before = events(app)
+    text = json.dumps(body).replace("{user}", ids["user"]).replace("{item}", ids["item"])
+    response = client.post(path.format(**ids), data=text, content_type="application/json")
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["status"] == 400
+    assert events(app) == before
+
+
+def test_escaped_text_that_is_valid_unicode_is_taken_as_its_characters(client):
+    # A surrogate pair is one character; \ud55c is not a surrogate, though it starts like one.
+    response = client.post("/items", data='{"name": "\\ud83e\\udd53 \\ud55c", "description": ""}', content_type="application/json")
+    assert response.status_code == 201
+    assert response.get_json()["name"] == "🥓 한"
+
+
+def test_a_problem_that_quotes_a_lone_surrogate_still_goes_out_as_problem_json(tmp_path):
+    from app.errors import invalid
+
+    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db")})
+
+    @app.get("/quote")
+    def quote():
+        raise invalid({LONE: ["Unknown field."]})
+
+    response = app.test_client().get("/quote")
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["errors"] == {LONE: ["Unknown field."]}
