@@ -8,6 +8,7 @@ JSON arrays, so clients that ignore the Link header keep working.
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -19,6 +20,10 @@ from app.errors import invalid
 
 #: The largest integer SQLite stores; a larger one in a query would be an OverflowError, not a 400.
 INTEGER_MAX = 2**63 - 1
+#: Above the longest cursor a list issues: two names of 100 characters that JSON escapes as
+#: two \u escapes each, and an id, in base64.
+MAX_CURSOR_LENGTH = 4096
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def encode_cursor(key: Sequence) -> str:
@@ -26,11 +31,14 @@ def encode_cursor(key: Sequence) -> str:
 
 
 def decode_cursor(cursor: str, arity: int) -> tuple:
-    """The sort key inside a cursor; a 400 for anything this service did not issue."""
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError):
-        key = None
+    """The sort key inside a cursor; a 400 for anything this service did not issue (too long,
+    not base64 of a JSON array of ``arity`` strings and integers, text that is not Unicode)."""
+    key = None
+    if len(cursor) <= MAX_CURSOR_LENGTH:
+        try:
+            key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        except (binascii.Error, ValueError, RecursionError):
+            pass
     if not (isinstance(key, list) and len(key) == arity and all(_sort_key_value(v) for v in key)):
         raise invalid({"cursor": ["Not a cursor from this service's Link header."]})
     return tuple(key)
@@ -39,7 +47,9 @@ def decode_cursor(cursor: str, arity: int) -> tuple:
 def _sort_key_value(value) -> bool:
     if isinstance(value, bool):
         return False
-    return isinstance(value, str) or (isinstance(value, int) and -INTEGER_MAX - 1 <= value <= INTEGER_MAX)
+    if isinstance(value, str):
+        return not _SURROGATE.search(value)  # a lone surrogate cannot be bound as UTF-8 text
+    return isinstance(value, int) and -INTEGER_MAX - 1 <= value <= INTEGER_MAX
 
 
 def limit_from_request() -> int:

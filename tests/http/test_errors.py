@@ -1,14 +1,17 @@
 """What every route shares: problem+json errors, no tracebacks, request ids."""
 
+import base64
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from app import create_app
 from app.http import MAX_JSON_DEPTH
+from app.pagination import MAX_CURSOR_LENGTH
 from tests.device_support import create_device
 from tests.order_support import an_order
-from tests.support import BACON_ID, JOHN_DOE_ID, employee_body, events
+from tests.support import BACON_ID, JOHN_DOE_ID, create_user, employee_body, events
 
 
 def test_an_unknown_route_answers_404_problem_json(client):
@@ -216,3 +219,50 @@ def test_a_problem_that_quotes_a_lone_surrogate_still_goes_out_as_problem_json(t
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["errors"] == {LONE: ["Unknown field."]}
+
+
+# ---------------------------------------------------------------- cursors
+
+def cursor_of(text: bytes) -> str:
+    return base64.urlsafe_b64encode(text).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "path, key",
+    [
+        ("/items", '["\\ud800","x"]'),
+        ("/employees", '["\\ud800","x"]'),
+        ("/users", '["\\ud800","x","y"]'),
+        (f"/items/{BACON_ID}/history", '["\\udfff"]'),
+    ],
+)
+def test_a_cursor_with_a_lone_surrogate_answers_400(client, path, key):
+    response = client.get(path, query_string={"cursor": cursor_of(key.encode())})
+    assert response.status_code == 400
+    assert "cursor" in response.get_json()["errors"]
+
+
+def test_a_cursor_nested_past_the_parsers_depth_answers_400(client):
+    response = client.get("/items", query_string={"cursor": cursor_of(b"[" * 1001 + b"]" * 1001)})
+    assert response.status_code == 400
+    assert "cursor" in response.get_json()["errors"]
+
+
+def test_a_cursor_longer_than_any_this_service_issues_answers_400_before_it_is_decoded(client, monkeypatch):
+    import app.pagination
+
+    monkeypatch.setattr(app.pagination.base64, "urlsafe_b64decode", lambda _: pytest.fail("decoded"))
+    response = client.get("/items", query_string={"cursor": "W" * (MAX_CURSOR_LENGTH + 1)})
+    assert response.status_code == 400
+    assert "cursor" in response.get_json()["errors"]
+
+
+def test_the_longest_sort_key_makes_a_cursor_within_the_cap(client):
+    # Names at their longest, of characters that JSON escapes as two \u escapes each.
+    for n in range(2):
+        create_user(client, first_name="🥓" * 100, last_name="🥓" * 100, email=f"bacon{n}@example.com")
+    response = client.get("/users?limit=1")
+    link = response.headers["Link"]
+    cursor = parse_qs(urlsplit(link[link.index("<") + 1 : link.index(">")]).query)["cursor"][0]
+    assert len(cursor) <= MAX_CURSOR_LENGTH
+    assert client.get("/users", query_string={"limit": 1, "cursor": cursor}).status_code == 200
