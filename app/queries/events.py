@@ -148,7 +148,8 @@ def history(module: str, stream_id: str):
 
 
 def _point(raw: str) -> tuple[str, object]:
-    """``as_of`` as ("position", int) or ("occurred_at", ISO text in the log's UTC format)."""
+    """``as_of`` as ("position", int) or ("occurred_at", ISO text in the log's UTC format); 400
+    for anything else, or a time whose UTC falls outside years 1 to 9999."""
     if raw.isascii() and raw.isdigit():
         if int(raw) > INTEGER_MAX:
             raise invalid({"as_of": [f"A log position is at most {INTEGER_MAX}."]})
@@ -159,7 +160,11 @@ def _point(raw: str) -> tuple[str, object]:
         moment = None
     if moment is None or moment.tzinfo is None or not re.match(r"^\d{4}-\d{2}-\d{2}T", raw):
         raise invalid({"as_of": ["Must be a log position or an ISO 8601 time with a timezone."]})
-    return "occurred_at", moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    try:
+        at_utc = moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise invalid({"as_of": ["Must be a time from year 1 to 9999 in UTC."]}) from None
+    return "occurred_at", at_utc.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def document_as_of(stream_type: str, stream_id: str, as_of: str, schema: Schema, gone: set[str]):

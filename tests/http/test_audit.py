@@ -7,6 +7,8 @@ import pytest
 
 from tests.support import BACON_ID, JOHN_DOE_ID, create_item, query
 
+UNKNOWN_USER = "00000000-0000-4000-8000-000000000000"  # the time is refused before anyone is looked up
+
 
 def test_the_feed_lists_the_log_in_position_order_with_decoded_data(client):
     item = create_item(client, name="Eggs")
@@ -86,5 +88,13 @@ def test_as_of_now_equals_the_live_read(client):
 @pytest.mark.parametrize("as_of", ["yesterday", "2024-01-01", "2024-01-01T00:00:00", "-5", "30313804036992323584"])
 def test_an_as_of_that_is_neither_a_position_nor_a_zoned_time_answers_400(client, as_of):
     response = client.get(f"/items/{BACON_ID}?as_of={as_of}")
+    assert response.status_code == 400
+    assert "as_of" in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+@pytest.mark.parametrize("path", [f"/items/{BACON_ID}", f"/employees/{JOHN_DOE_ID}", f"/users/{UNKNOWN_USER}"])
+def test_an_as_of_outside_the_years_utc_can_hold_answers_400(client, path, as_of):
+    response = client.get(path, query_string={"as_of": as_of})
     assert response.status_code == 400
     assert "as_of" in response.get_json()["errors"]
