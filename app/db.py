@@ -173,16 +173,25 @@ def dispose() -> None:
 
 
 def migrate(database_path: str, busy_timeout_ms: int) -> None:
-    """Apply migrations.sql in one transaction; applying it again changes nothing."""
+    """Apply migrations.sql in one transaction; applying it again changes nothing.
+
+    Processes starting together take turns in the writer queue: setting the journal mode
+    takes an exclusive lock that SQLite's busy timeout does not wait for.
+    """
     os.makedirs(os.path.dirname(database_path), exist_ok=True)
     script = MIGRATIONS.read_text(encoding="utf-8")
-    conn = sqlite3.connect(database_path, timeout=busy_timeout_ms / 1000, isolation_level=None)
+    writers = writer_queue(database_path, busy_timeout_ms / 1000)
+    writers.acquire()
     try:
-        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-        conn.execute("PRAGMA journal_mode = WAL")  # persistent: set once, kept in the file
-        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+        conn = sqlite3.connect(database_path, timeout=busy_timeout_ms / 1000, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")  # persistent: set once, kept in the file
+            conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+        finally:
+            conn.close()  # an unfinished transaction rolls back here
     finally:
-        conn.close()  # an unfinished transaction rolls back here
+        writers.release()
 
 
 @click.command("init-db")
