@@ -3,7 +3,11 @@
 import os
 
 
-class ConfigError(ValueError):
+class StartupError(RuntimeError):
+    """The service cannot start as it is set up; the message, one line, says what is wrong and what to do."""
+
+
+class ConfigError(StartupError, ValueError):
     """A setting in the environment has a value the service cannot use."""
 
 
