@@ -12,7 +12,7 @@ DATABASE_PATH ?= instance/cqrs.db
 # The system packages the tests run: nginx (end-to-end), Chromium (the API page), curl (the docs' examples).
 TEST_PACKAGES := nginx-light:/usr/sbin/nginx chromium:/usr/bin/chromium curl:/usr/bin/curl
 
-.PHONY: run serve test deps bench init-db reset-db clean
+.PHONY: run serve test test-fast deps bench init-db reset-db clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ deps:
 
 test: deps $(VENV)/.dev
 	$(BIN)/python -m pytest
+
+# Everything but servers, the browser and the slowest tests; `pytest -m <kind>` picks one kind.
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -m "not e2e and not browser and not slow"
 
 bench: $(VENV)/.bench
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

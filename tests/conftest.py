@@ -1,7 +1,29 @@
+import pathlib
+
 import pytest
 
 from app import create_app
 from app.db import dispose
+
+TESTS = pathlib.Path(__file__).resolve().parent
+# The kind of each test, by where it lives (the first match wins); anything else is a unit test.
+KINDS = {
+    "api/test_docs_page.py": "browser",
+    "api/test_fuzzing.py": "e2e",
+    "api": "http",
+    "e2e": "e2e",
+    "http": "http",
+    "integration": "integration",
+    "property": "property",
+}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test with its kind, so that `pytest -m` picks tests by kind (`make test-fast`)."""
+    for item in items:
+        where = pathlib.Path(item.path).relative_to(TESTS).as_posix()
+        kind = next((kind for place, kind in KINDS.items() if where == place or where.startswith(place + "/")), "unit")
+        item.add_marker(kind)
 
 
 @pytest.fixture

@@ -109,6 +109,7 @@ def test_events_tail_prints_one_json_line_per_event(runner, client):
     assert json.loads(lines[-1])["data"]["name"] == "Tailed"
 
 
+@pytest.mark.slow
 def test_queries_and_commands_keep_working_while_100000_events_are_rebuilt(tmp_path):
     app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "PROJECTION_BATCH_SIZE": 2000})
     with app.app_context(), transaction("command") as tx:
