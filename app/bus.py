@@ -1,8 +1,10 @@
 """The in-process bus: commands go to their handler; committed events go out on a blinker signal.
 
 A handler runs inside one write transaction (a UnitOfWork): its changes to the
-write tables and the events it records commit together or not at all. Only after
-the commit are the events sent on ``events_committed``; the projector listens there.
+write tables and the events it records commit together or not at all. Just before
+the commit the events go out on ``events_recorded``, where the projector applies them
+in the same transaction; after the commit they go out on ``events_committed``, where
+the projector catches up whatever that step left and the process managers react.
 
 ``execute`` runs the command in the unit of work already open (a command route sent
 with an Idempotency-Key opens one, so that the key's record joins the transaction; see
