@@ -6,11 +6,14 @@ import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from typing import IO
 
 from flask import Flask, Request, Response, current_app, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter, Rule
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream
 
 from app.errors import Problem, invalid
 
@@ -236,8 +239,33 @@ def after_each_request(app: Flask, observer: Observer) -> None:
     app.extensions["edge"].observers.append(observer)
 
 
+class _StreamedBody(LimitedStream):
+    """A body of unknown length (chunked) read to at most ``limit`` bytes: a byte more is a 413.
+
+    werkzeug's own guard stops such a body at the limit without a word, so the JSON parser
+    would see it cut short.
+    """
+
+    def __init__(self, stream: IO[bytes], limit: int):
+        super().__init__(stream, limit + 1, is_max=True)
+
+    def readinto(self, buffer) -> int | None:
+        read = super().readinto(buffer)
+        if self.is_exhausted:
+            raise RequestEntityTooLarge()
+        return read
+
+
 class ApiRequest(Request):
-    """Flask's request, leaving the matched route in the WSGI environ for the observers."""
+    """Flask's request, leaving the matched route in the WSGI environ for the observers, and
+    refusing a streamed body over MAX_CONTENT_LENGTH as one with a Content-Length is."""
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        limit = self.max_content_length
+        if limit is None or self.content_length is not None or "wsgi.input_terminated" not in self.environ:
+            return super().stream
+        return _StreamedBody(self.environ["wsgi.input"], limit)
 
     @property
     def url_rule(self) -> Rule | None:

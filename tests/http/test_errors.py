@@ -1,6 +1,7 @@
 """What every route shares: problem+json errors, no tracebacks, request ids."""
 
 import base64
+import io
 import json
 from urllib.parse import parse_qs, urlsplit
 
@@ -266,3 +267,42 @@ def test_the_longest_sort_key_makes_a_cursor_within_the_cap(client):
     cursor = parse_qs(urlsplit(link[link.index("<") + 1 : link.index(">")]).query)["cursor"][0]
     assert len(cursor) <= MAX_CURSOR_LENGTH
     assert client.get("/users", query_string={"limit": 1, "cursor": cursor}).status_code == 200
+
+
+# ---------------------------------------------------------------- streamed bodies
+
+def streamed(client, path: str, body: bytes):
+    """POST ``body`` as a server hands on a chunked one: no Content-Length, the stream's end marked."""
+    return client.post(
+        path,
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+def item_body(size: int) -> bytes:
+    """A valid item body of exactly ``size`` bytes."""
+    empty = b'{"name":"x","description":""}'
+    return empty.replace(b'""', b'"' + b"y" * (size - len(empty)) + b'"')
+
+
+def test_a_chunked_body_over_the_size_limit_answers_413_and_changes_nothing(app, client):
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    before = events(app)
+    response = streamed(client, "/items", item_body(1001))
+    assert response.status_code == 413
+    assert response.mimetype == "application/problem+json"
+    assert events(app) == before
+
+
+def test_a_chunked_body_of_exactly_the_size_limit_is_read_whole(app, client):
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    assert streamed(client, "/items", item_body(1000)).status_code == 201
+
+
+def test_a_chunked_body_over_the_size_limit_answers_413_where_the_body_is_read_before_parsing(app, client, ids):
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    reason = b'{"reason":"' + b"y" * 1000 + b'"}'
+    assert streamed(client, f"/orders/{ids['order']}/cancel", reason).status_code == 413
