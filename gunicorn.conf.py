@@ -5,8 +5,8 @@ Every value can be overridden from the environment. The master loads the app onc
 starts, and every worker is a fork of it.
 """
 
+import contextlib
 import gc
-import glob
 import multiprocessing
 import os
 import tempfile
@@ -38,16 +38,32 @@ forwarded_allow_ips = ""
 secure_scheme_headers = {}
 
 
+# gunicorn 27 opens a control socket for gunicornc, by default one per user in $HOME or
+# $XDG_RUNTIME_DIR: a second instance (the two-service layout) takes it over and deletes it
+# on exit. Each instance names its own with CONTROL_SOCKET; without it there is none.
+if os.environ.get("CONTROL_SOCKET"):
+    control_socket = os.environ["CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
+
 # Every worker's metrics in one folder, so /metrics adds them all up: set before the app
-# (and prometheus_client with it) is loaded.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cqrs-metrics-")
+# (and prometheus_client with it) is loaded. METRICS_DIR is emptied at start and stop; one
+# made in the temporary directory when it is not set is removed at stop. (A reload of this
+# file finds PROMETHEUS_MULTIPROC_DIR set by the first load and keeps that folder.)
+METRICS_DIR = (
+    os.environ.get("METRICS_DIR")
+    or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    or tempfile.mkdtemp(prefix="cqrs-metrics-")
+)
+os.makedirs(METRICS_DIR, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
 
 
 def on_starting(server):
     """The master has loaded the app (preload_app), which applied migrations.sql and caught
     the projections up; its connections are closed before the workers fork from it, and
     counts left in the metrics folder by an earlier run of the server are cleared."""
+    from app import metrics
     from app.db import dispose
 
     with server.app.wsgi().app_context():
@@ -57,10 +73,7 @@ def on_starting(server):
     # (a full pass over them all held a request up ~70 ms, measured in-process).
     gc.collect()
     gc.freeze()
-    metrics = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    os.makedirs(metrics, exist_ok=True)
-    for stale in glob.glob(os.path.join(metrics, "*.db")):
-        os.remove(stale)
+    metrics.clear(METRICS_DIR)
 
 
 def post_worker_init(worker):
@@ -69,3 +82,24 @@ def post_worker_init(worker):
 
     config = worker.wsgi.config
     checkpoint_in_background(config["DATABASE_PATH"], config["SQLITE_BUSY_TIMEOUT_MS"] / 1000)
+
+
+def child_exit(server, worker):
+    """A worker that stopped (recycled, killed or timed out) leaves its counts in one shared
+    file: its own files would be read at every scrape for as long as the server runs."""
+    from app import metrics
+
+    try:
+        metrics.retire(worker.pid, METRICS_DIR)
+    except Exception:  # the master must outlive any trouble with a metrics file
+        server.log.exception("Could not retire the metrics of worker %s", worker.pid)
+
+
+def on_exit(server):
+    """Counts do not outlive the server: the next start counts from zero anyway."""
+    from app import metrics
+
+    metrics.clear(METRICS_DIR)
+    if not os.environ.get("METRICS_DIR"):
+        with contextlib.suppress(OSError):  # only when empty: nothing but counts is removed
+            os.rmdir(METRICS_DIR)

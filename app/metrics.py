@@ -4,9 +4,11 @@ Counted here: requests by route, method and status, request latency, commands by
 and outcome, events appended by type (counted after their commit). Read at scrape
 time: each projection's lag and failures, each process manager's pending reactions and
 failures. Under gunicorn, gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR so that every
-worker's counts add up in one answer.
+worker's counts add up in one answer, and a stopped worker's counts move into one file of
+retired counts (``retire``).
 """
 
+import glob
 import os
 
 from flask import Blueprint, Flask, Response, current_app
@@ -20,6 +22,7 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.mmap_dict import MmapedDict
 
 from app.bus import command_handled, events_committed
 from app.http import ROUTE, after_each_request
@@ -127,3 +130,32 @@ def init_app(app: Flask) -> None:
     after_each_request(app, _count)
     command_handled.connect(_count_command)
     events_committed.connect(_count_events)
+
+
+# Files of these kinds hold counts that only grow, so those of stopped processes can be added up.
+_ADDITIVE = ("counter", "histogram", "summary")
+RETIRED = "retired"  # in place of a process id in the file that holds stopped processes' counts
+
+
+def retire(pid: int, folder: str) -> None:
+    """Add a stopped process's counts into the folder's retired files and remove its own: every
+    scrape reads every file, so files left by recycled workers would slow it down without end.
+    Called by one process at a time (gunicorn's master)."""
+    multiprocess.mark_process_dead(pid, folder)  # its live gauges simply go
+    for kind in _ADDITIVE:
+        own = os.path.join(folder, f"{kind}_{pid}.db")
+        if not os.path.exists(own):
+            continue
+        retired = MmapedDict(os.path.join(folder, f"{kind}_{RETIRED}.db"))
+        try:
+            for key, value, timestamp, _ in MmapedDict.read_all_values_from_file(own):
+                retired.write_value(key, retired.read_value(key)[0] + value, timestamp)
+        finally:
+            retired.close()
+        os.remove(own)
+
+
+def clear(folder: str) -> None:
+    """Remove every count from the folder (at start and stop: a new server counts from zero)."""
+    for file in glob.glob(os.path.join(folder, "*.db")):
+        os.remove(file)

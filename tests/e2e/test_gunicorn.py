@@ -13,6 +13,7 @@ import requests
 
 from app import create_app
 from app.projections import ALL
+from tests.e2e.conftest import running_gunicorn
 from tests.support import BACON_ID, read_model
 
 
@@ -131,3 +132,103 @@ def test_the_checkpointer_s_lead_passes_on_when_its_worker_is_killed(gunicorn, t
     name = "Checkpointed after the leader died"
     assert requests.post(gunicorn("/items"), json={"name": name, "description": ""}, timeout=10).status_code == 201
     assert reaches_the_database_file(gunicorn, name, tmp_path), "no worker checkpoints since the leader died"
+
+
+# ---------------------------------------------------------------- several instances on one machine
+
+
+def test_gunicorn_writes_nothing_into_the_user_s_home(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    with running_gunicorn(tmp_path, HOME=home, XDG_RUNTIME_DIR=""):
+        assert list(home.iterdir()) == []
+
+
+def appears(path: Path, seconds: float = 15) -> bool:
+    """Whether the path exists in time (gunicorn opens its control socket once it serves)."""
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return path.exists()
+
+
+def test_each_instance_keeps_its_own_control_socket_when_another_stops(tmp_path):
+    first, second = tmp_path / "first.ctl", tmp_path / "second.ctl"
+    with running_gunicorn(tmp_path, "first", CONTROL_SOCKET=first, HOME=tmp_path, XDG_RUNTIME_DIR=""):
+        with running_gunicorn(tmp_path, "second", CONTROL_SOCKET=second, HOME=tmp_path, XDG_RUNTIME_DIR=""):
+            assert appears(first) and appears(second)
+        assert first.is_socket()
+
+
+# ---------------------------------------------------------------- the metrics folder
+
+
+def metric_files(folder: Path) -> set[str]:
+    return {file.name for file in folder.glob("*.db")}
+
+
+def requests_counted(server, route: str = "/items") -> float:
+    """http_requests_total of GET `route` with status 200, as /metrics adds it up over the workers."""
+    prefix = f'http_requests_total{{method="GET",route="{route}",status="200"}} '
+    lines = requests.get(server("/metrics"), timeout=10).text.splitlines()
+    return next((float(line.removeprefix(prefix)) for line in lines if line.startswith(prefix)), 0.0)
+
+
+def replace_the_workers(server) -> None:
+    """Stop every worker (as recycling does) and wait until gunicorn has started as many new ones."""
+    old = set(server.worker_pids())
+    for pid in old:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = set(server.worker_pids())
+        if len(now) == len(old) and not now & old:
+            break
+        time.sleep(0.1)
+    assert not set(server.worker_pids()) & old, "the workers were not replaced"
+
+
+def test_a_stopped_server_leaves_no_metrics_folder_in_the_temporary_directory(tmp_path):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    with running_gunicorn(tmp_path, TMPDIR=temporary) as server:
+        requests.get(server("/items"), timeout=10)
+    assert list(temporary.iterdir()) == []
+
+
+def test_the_metrics_folder_is_emptied_at_start(tmp_path):
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "counter_999999.db").write_bytes(b"\0" * 16)
+    with running_gunicorn(tmp_path, METRICS_DIR=folder):
+        assert "counter_999999.db" not in metric_files(folder)
+
+
+def test_the_metrics_folder_is_emptied_at_stop(tmp_path):
+    folder = tmp_path / "metrics"
+    with running_gunicorn(tmp_path, METRICS_DIR=folder) as server:
+        requests.get(server("/items"), timeout=10)
+        assert metric_files(folder)
+    assert metric_files(folder) == set()
+
+
+def test_dead_workers_leave_no_metric_files_of_their_own(tmp_path):
+    folder = tmp_path / "metrics"
+    with running_gunicorn(tmp_path, METRICS_DIR=folder) as server:
+        for _ in range(3):
+            for _ in range(4):
+                requests.get(server("/items"), timeout=10)
+            replace_the_workers(server)
+        living = {str(pid) for pid in [server.process.pid, *server.worker_pids()]}
+        owners = {name.removesuffix(".db").rpartition("_")[2] for name in metric_files(folder)}
+        assert owners - living <= {"retired"}
+
+
+def test_dead_workers_counts_still_add_up_in_metrics(tmp_path):
+    with running_gunicorn(tmp_path, METRICS_DIR=tmp_path / "metrics") as server:
+        for _ in range(6):
+            requests.get(server("/items"), timeout=10)
+        counted = requests_counted(server)
+        replace_the_workers(server)
+        assert counted >= 6
+        assert requests_counted(server) == counted
