@@ -1,5 +1,14 @@
-"""Entry point for gunicorn (``gunicorn wsgi:app``) and ``flask --app wsgi``."""
+"""Entry point for gunicorn (``gunicorn wsgi:app``) and ``flask --app wsgi``.
 
-from app import create_app
+A start that cannot go on prints one line (what is wrong, what to do) and exits 1.
+"""
 
-app = create_app()
+import sys
+
+from app import cli, create_app
+from app.config import StartupError
+
+try:
+    app = create_app(start=not cli.loading_only_to_list())
+except StartupError as error:
+    sys.exit(f"Error: {error}")

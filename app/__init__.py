@@ -1,5 +1,7 @@
 """The application factory: the composition root that wires modules, bus and projector."""
 
+import functools
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -9,9 +11,12 @@ from app.process_manager import ProcessManagers
 from app.projector import Projector
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app: settings from the environment (then ``test_config``), the schema
-    applied, the routes of its role (APP_ROLE) registered, and the read model caught up."""
+def create_app(test_config: dict | None = None, start: bool = True) -> Flask:
+    """Build the app: settings from the environment (then ``test_config``) and the routes of
+    its role (APP_ROLE) registered; then, unless ``start`` is False, start it (``start_app``).
+
+    StartupError (ConfigError included) when it cannot start: the message says why in one line.
+    """
     app = Flask(__name__)
     app.config.from_mapping(config.from_environment(app.instance_path))
     app.config.update(test_config or {})
@@ -48,9 +53,23 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["APP_ROLE"] in ("all", "query"):
         app.register_blueprint(queries.blueprint)
 
+    app.extensions["start"] = functools.partial(start_app, app)
+    if start:
+        start_app(app)
+    return app
+
+
+def start_app(app: Flask) -> None:
+    """Check the database's files; then (unless APP_SKIP_STARTUP) apply migrations.sql, catch
+    the read model up and run the process managers. Once per app.
+
+    StartupError naming the path when a file cannot be used."""
+    if app.extensions.get("started"):
+        return
+    db.check_files(app.config["DATABASE_PATH"])
     if not app.config["SKIP_STARTUP_TASKS"]:
         db.migrate(app.config["DATABASE_PATH"], app.config["SQLITE_BUSY_TIMEOUT_MS"])
         with app.app_context():
-            projector.catch_up_or_log("start", force=True)
-            managers.run_or_log("start", force=True)
-    return app
+            app.extensions["projector"].catch_up_or_log("start", force=True)
+            app.extensions["process_managers"].run_or_log("start", force=True)
+    app.extensions["started"] = True

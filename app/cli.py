@@ -8,16 +8,35 @@ import time
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app import eventlog
+from app.config import StartupError
 from app.db import transaction
 from app.projector import SkipRefused
 from app.rebuild import RebuildFailed
 
-projections = AppGroup("projections", help="See, apply, rebuild or unblock the read model.")
-process_managers = AppGroup("process-managers", help="See or run the process managers.")
-events = AppGroup("events", help="Read the event log.")
+
+def loading_only_to_list() -> bool:
+    """Whether the flask command is loading the app only to list its commands (``flask
+    --help``, or to find the one to run, which starts the app itself) or its routes: a
+    start would make a database as a side effect."""
+    context = click.get_current_context(silent=True)
+    return context is not None and (context.parent is None or context.command.name == "routes")
+
+
+@with_appcontext
+def _started() -> None:
+    """The app started (see app.start_app) before any command of the group runs."""
+    try:
+        current_app.extensions["start"]()
+    except StartupError as error:
+        raise click.ClickException(str(error)) from None
+
+
+projections = AppGroup("projections", help="See, apply, rebuild or unblock the read model.", callback=_started)
+process_managers = AppGroup("process-managers", help="See or run the process managers.", callback=_started)
+events = AppGroup("events", help="Read the event log.", callback=_started)
 
 
 def _projector():

@@ -11,7 +11,9 @@ with an authorizer on every connection:
 import collections
 import functools
 import os
+import pwd
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +25,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
-from app.writers import WriterQueue, writer_queue
+from app.config import StartupError
+from app.writers import SIDE_FILES, WriterQueue, writer_queue
 
 db = SQLAlchemy()
 
@@ -172,6 +175,49 @@ def dispose() -> None:
         engine.dispose()
 
 
+def check_files(database_path: str) -> None:
+    """Make the database's folder if missing, then check that this process can use it and
+    every file of the database. StartupError: which path, what is wrong, what to do."""
+    if os.path.isdir(database_path):
+        raise StartupError(
+            f"DATABASE_PATH {database_path} is a folder: give the path of the database file,"
+            f" e.g. {os.path.join(database_path, 'cqrs.db')}"
+        )
+    folder = os.path.dirname(database_path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise StartupError(
+            f"cannot make {folder}, the database's folder: {error.strerror};"
+            f" make it and give user {_user(os.geteuid())} write access to it"
+        ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StartupError(
+            f"{folder}, the database's folder, is not writable by user {_user(os.geteuid())}"
+            f" (owner {_user(os.stat(folder).st_uid)}, mode {_mode(folder)}): SQLite makes its -wal and -shm"
+            f" files there; give that user write access to the folder (chown or chmod u+w)"
+        )
+    for path in [database_path, *(database_path + suffix for suffix in SIDE_FILES)]:
+        if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+            user = _user(os.geteuid())
+            raise StartupError(
+                f"{path} cannot be read and written by user {user} (owner {_user(os.stat(path).st_uid)},"
+                f" mode {_mode(path)}): give that user read and write access to the database's files"
+                f" (chown {user} {database_path}*; chmod u+rw {database_path}*)"
+            )
+
+
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _mode(path: str) -> str:
+    return f"{stat.S_IMODE(os.stat(path).st_mode):04o}"
+
+
 def migrate(database_path: str, busy_timeout_ms: int) -> None:
     """Apply migrations.sql in one transaction; applying it again changes nothing.
 
@@ -190,6 +236,13 @@ def migrate(database_path: str, busy_timeout_ms: int) -> None:
             conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
         finally:
             conn.close()  # an unfinished transaction rolls back here
+    except sqlite3.DatabaseError as error:
+        if str(error) == "file is not a database":
+            raise StartupError(
+                f"DATABASE_PATH {database_path} is not an SQLite database: give the path of the service's"
+                " database, or of a file that does not exist yet to start a new one"
+            ) from None
+        raise StartupError(f"cannot apply migrations.sql to {database_path}: {error}") from None
     finally:
         writers.release()
 
@@ -198,7 +251,11 @@ def migrate(database_path: str, busy_timeout_ms: int) -> None:
 @with_appcontext
 def init_db_command() -> None:
     """Apply migrations.sql (tables and seed data) to the configured database."""
-    migrate(current_app.config["DATABASE_PATH"], current_app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    try:
+        check_files(current_app.config["DATABASE_PATH"])
+        migrate(current_app.config["DATABASE_PATH"], current_app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    except StartupError as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"Applied migrations.sql to {current_app.config['DATABASE_PATH']}")
 
 

@@ -1,8 +1,9 @@
 """Operators' endpoints, served by every role and never behind tokens.
 
-- GET /healthz: 200 when the database answers; 503 with the reason otherwise.
-- GET /readyz: 503 while the read model lags more than READY_MAX_LAG events behind the
-  log or a projection is failing (unless READY_DESPITE_FAILING=1); 200 otherwise.
+- GET /healthz: 200 when the database answers and this process can read and write each of
+  its files (as a start checks them: app.db.check_files); 503 with the reason otherwise.
+- GET /readyz: 503 as /healthz, or while the read model lags more than READY_MAX_LAG events
+  behind the log or a projection is failing (unless READY_DESPITE_FAILING=1); 200 otherwise.
 - GET /projections: each projection's checkpoint, lag, state and last error.
 - GET /process-managers: each process manager's checkpoint, the events it has yet to
   react to, state and last error. Not part of readiness: a failing manager leaves reads
@@ -13,7 +14,8 @@
 from flask import Blueprint, Flask, current_app, jsonify
 from marshmallow import Schema, fields, validate
 
-from app.db import transaction
+from app.config import StartupError
+from app.db import check_files, transaction
 from app.openapi import Reply, operation
 from app.process_manager import PENDING_COUNTED_WITHIN
 
@@ -86,9 +88,13 @@ UNAVAILABLE = {"status": "unavailable", "reason": "OperationalError: the databas
 @operation(
     "Liveness: does the database answer?",
     reply=Reply("The database answers", HealthSchema, example={"status": "ok"}),
-    replies={503: Reply("The database did not answer", HealthSchema, example=UNAVAILABLE)},
+    replies={
+        503: Reply("The database did not answer, or a file of it cannot be used", HealthSchema, example=UNAVAILABLE)
+    },
 )
 def healthz():
+    if problem := _files_problem():
+        return jsonify(status="unavailable", reason=problem), 503
     try:
         with transaction("query") as tx:
             tx.scalar("SELECT count(*) FROM projection_checkpoints")
@@ -103,13 +109,16 @@ def healthz():
     reply=Reply("Ready", ReadinessSchema, example={"status": "ready"}),
     replies={
         503: Reply(
-            "Not ready: a projection lags more than READY_MAX_LAG events or is failing; or the database did not answer",
+            "Not ready: a projection lags more than READY_MAX_LAG events or is failing; or the database did not"
+            " answer, or a file of it cannot be used",
             ReadinessSchema,
             example={"status": "not ready", "reasons": ["item_list is 250 events behind"]},
         )
     },
 )
 def readyz():
+    if problem := _files_problem():
+        return jsonify(status="unavailable", reason=problem), 503
     try:
         statuses = current_app.extensions["projector"].status()
     except Exception as exc:
@@ -124,6 +133,15 @@ def readyz():
     if reasons:
         return jsonify(status="not ready", reasons=reasons), 503
     return jsonify(status="ready")
+
+
+def _files_problem() -> str | None:
+    """What keeps this process from using the database's files (commands would fail), if anything."""
+    try:
+        check_files(current_app.config["DATABASE_PATH"])
+    except StartupError as error:
+        return str(error)
+    return None
 
 
 @routes.get("/projections")

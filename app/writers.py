@@ -12,6 +12,28 @@ from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
 
+# The files beside the database: SQLite's own, and this module's locks (app.rebuild keeps
+# its scratch files apart). A start checks each one it finds (app.db.check_files).
+SIDE_FILES = ("-wal", "-shm", "-journal", "-writers", "-checkpointer")
+
+
+def open_beside(database_path: str, suffix: str) -> int:
+    """Open, making it if missing, a lock file beside the database. Made by root beside a
+    database of another user, it is given to that user, as SQLite does with its -wal and
+    -shm: otherwise a later start as that user could not open it."""
+    fd = os.open(f"{database_path}{suffix}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        if os.geteuid() == 0 and os.fstat(fd).st_uid == 0:
+            owner = os.stat(database_path)
+            if owner.st_uid != 0:
+                os.fchown(fd, owner.st_uid, owner.st_gid)
+    except FileNotFoundError:
+        pass  # no database yet: whoever makes it owns both
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
 
 class WriterQueue:
     """Where the writers of every process wait their turn for SQLite's write lock.
@@ -24,7 +46,7 @@ class WriterQueue:
     """
 
     def __init__(self, database_path: str, timeout_s: float):
-        self.path, self.timeout = f"{database_path}-writers", timeout_s
+        self.database_path, self.timeout = database_path, timeout_s
         self.mutex = threading.Lock()  # flock excludes open files (processes), not threads
         self.fd, self.pid = -1, None
 
@@ -34,7 +56,7 @@ class WriterQueue:
             raise _locked()
         try:
             if self.pid != os.getpid():  # a forked worker opens its own: the parent's would share its lock
-                self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600), os.getpid()
+                self.fd, self.pid = open_beside(self.database_path, "-writers"), os.getpid()
             pause = 0.0002
             while True:
                 try:
@@ -115,12 +137,14 @@ def checkpoint_in_background(
     """Checkpoint the WAL from a daemon thread, so that no request's commit pays for it
     (gunicorn.conf.py starts one in each worker). One process at a time does the work: the
     others' threads wait on a lock of a file beside the database, and the next takes over
-    when that process exits (or its thread is told to ``stop``). A failing pass is logged
-    (once until it fails differently) and the next pass tries again."""
+    when that process exits (or its thread is told to ``stop``). A failing pass, or a lock
+    file it cannot open, is logged (once until it fails differently) and tried again."""
     stop = stop or threading.Event()
 
     def run() -> None:
-        leader = os.open(f"{database_path}-checkpointer", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        leader = _open_or_retry(database_path, "-checkpointer", every_seconds, stop)
+        if leader is None:
+            return
         try:
             fcntl.flock(leader, fcntl.LOCK_EX)
             checkpointer, failing = None, None
@@ -140,3 +164,17 @@ def checkpoint_in_background(
     thread = threading.Thread(target=run, name="wal-checkpoint", daemon=True)
     thread.start()
     return thread
+
+
+def _open_or_retry(database_path: str, suffix: str, every: float, stop: threading.Event) -> int | None:
+    """open_beside, tried again until it opens (a failure logged once) or ``stop`` is set (None)."""
+    failing = None
+    while True:
+        try:
+            return open_beside(database_path, suffix)
+        except OSError as error:
+            if repr(error) != failing:
+                log.error("background checkpoint cannot open its lock file: %s; trying again every %s s", error, every)
+            failing = repr(error)
+        if stop.wait(every):
+            return None

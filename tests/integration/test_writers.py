@@ -143,3 +143,20 @@ def test_a_failing_pass_is_logged_once_and_the_next_passes_go_on(tmp_path, monke
     failures = [r for r in caplog.records if r.name == "app.writers" and "checkpoint failed" in r.getMessage()]
     assert len(failures) == 1  # the same error three times: logged once
     assert "Input/output error" in failures[0].exc_text
+
+
+def test_a_lock_file_the_checkpointer_cannot_open_is_logged_once_and_tried_again(tmp_path, caplog):
+    path = tmp_path / "w.db"
+    blocked = tmp_path / "w.db-checkpointer"
+    blocked.mkdir()  # no process opens a folder for writing, root included
+    stop = threading.Event()
+    thread = checkpoint_in_background(str(path), 1.0, every_seconds=0.01, stop=stop)
+    try:
+        time.sleep(0.1)
+        assert thread.is_alive()
+        blocked.rmdir()
+        _wait_for(lambda: blocked.is_file())  # opened, on a later try
+    finally:
+        stop.set()
+    failures = [r for r in caplog.records if r.name == "app.writers" and str(blocked) in r.getMessage()]
+    assert len(failures) == 1
