@@ -139,29 +139,33 @@ def no_content() -> Response:
     return response
 
 
-_ETAG = re.compile(r'^(W/)?"([0-9]{1,18})"$')
+_ETAG = re.compile(r'^(W/)?"([0-9]{1,18})(?:\.([0-9]{1,18}))?"$')
 
 
-def etag(version: int) -> str:
-    """The entity tag of an aggregate at ``version``: its stream version, quoted."""
-    return f'"{version}"'
+def etag(version: int, revision: int | None = None) -> str:
+    """The entity tag of an aggregate at ``version``: its stream version, quoted. A document that
+    also shows what the version does not count (an order's user) adds its ``revision`` of that:
+    ``"<version>.<revision>"``."""
+    return f'"{version}"' if revision is None else f'"{version}.{revision}"'
 
 
-def _versions(header: str) -> list[tuple[bool, int]] | None:
-    """(weak, version) for each tag of an If-Match / If-None-Match header; None for '*'; 400 if malformed."""
+def _versions(header: str) -> list[tuple[bool, int, int | None]] | None:
+    """(weak, version, revision) for each tag of an If-Match / If-None-Match header; None for '*';
+    400 if malformed."""
     if header.strip() == "*":
         return None
     tags = [_ETAG.match(tag.strip()) for tag in header.split(",")]
     if not all(tags):
         raise Problem(400, f"{header!r} is not a list of entity tags such as \"3\".", title="Invalid header")
-    return [(bool(tag.group(1)), int(tag.group(2))) for tag in tags]
+    return [(bool(tag[1]), int(tag[2]), None if tag[3] is None else int(tag[3])) for tag in tags]
 
 
 def if_match() -> int | None:
     """The version a command expects (If-Match), or None to accept any.
 
     428 when REQUIRE_IF_MATCH is on and the header is missing; 400 unless it is one
-    strong tag or '*'.
+    strong tag or '*'. A tag's revision is not compared: it counts what commands do not
+    change (an order's user), which must not stand in their way.
     """
     header = request.headers.get("If-Match")
     if header is None:
@@ -176,14 +180,15 @@ def if_match() -> int | None:
     return tags[0][1]
 
 
-def document_response(document: str, version: int) -> Response:
-    """A read model's ready JSON document with its ETag; 304 when If-None-Match already has it."""
+def document_response(document: str, version: int, revision: int | None = None) -> Response:
+    """A read model's ready JSON document with its ETag (see ``etag``); 304 when If-None-Match
+    already has it."""
     header = request.headers.get("If-None-Match")
     if header is not None:
         tags = _versions(header)  # weak comparison: W/"3" matches "3"
-        if tags is None or any(v == version for _, v in tags):
-            return Response(status=304, headers={"ETag": etag(version)})
-    return Response(document, mimetype="application/json", headers={"ETag": etag(version)})
+        if tags is None or any(v == version and r == revision for _, v, r in tags):
+            return Response(status=304, headers={"ETag": etag(version, revision)})
+    return Response(document, mimetype="application/json", headers={"ETag": etag(version, revision)})
 
 
 def request_id() -> str | None:

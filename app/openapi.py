@@ -91,9 +91,10 @@ _HEADERS = {
         "schema": {"type": "string", "format": "uri"},
     },
     "ETag": {
-        "description": "The resource's version, quoted: send it back in If-Match (writes) or If-None-Match (reads).",
+        "description": "The resource's version, quoted: send it back in If-Match (writes) or If-None-Match (reads). "
+        'An order\'s read adds how often its user has changed since, once they have: "3.1".',
         "required": True,
-        "schema": {"type": "string", "pattern": '^"[0-9]+"$', "example": '"1"'},
+        "schema": {"type": "string", "pattern": '^"[0-9]+(\\.[0-9]+)?"$', "example": '"1"'},
     },
     "Link": {
         "description": 'Present when there is a next page: `<URL of the next page>; rel="next"`.',
@@ -121,14 +122,17 @@ _PARAMETERS = {
         "name": "If-Match",
         "description": 'The ETag you read, such as "3", or *: a 412 if the resource has moved past it. '
         "Required when the server runs with REQUIRE_IF_MATCH=1 (428 without it).",
-        "schema": {"type": "string", "pattern": '^(\\*|"[0-9]{1,18}")$'},
+        "schema": {"type": "string", "pattern": '^(\\*|"[0-9]{1,18}(\\.[0-9]{1,18})?")$'},
     },
     "If-None-Match": {
         "in": "header",
         "name": "If-None-Match",
         "description": 'ETags you hold, such as "3" (W/"3" too, comma-separated), or *: a 304 without a body while '
         "the version is still one of them.",
-        "schema": {"type": "string", "pattern": '^(\\*|(W/)?"[0-9]{1,18}"(, ?(W/)?"[0-9]{1,18}")*)$'},
+        "schema": {
+            "type": "string",
+            "pattern": '^(\\*|(W/)?"[0-9]{1,18}(\\.[0-9]{1,18})?"(, ?(W/)?"[0-9]{1,18}(\\.[0-9]{1,18})?")*)$',
+        },
     },
 }
 
@@ -274,6 +278,8 @@ queries (GET) read the read model that projections keep from those events.
 - Send `Idempotency-Key` with a command to retry it safely; send back the `ETag` you read in `If-Match`
   to write only over that version, or in `If-None-Match` to read only what changed.
 - Tokens are off unless the server sets COMMAND_TOKENS or QUERY_TOKENS: then send `Authorization: Bearer <token>`.
+- Behind the shipped nginx (deploy/nginx.conf), the operators' routes (`/metrics`, `/projections`,
+  `/process-managers`) and the event feed (`/events`) answer only on the operators' private listener.
 """
 
 
@@ -429,8 +435,9 @@ def _request_body(d: Operation) -> dict:
     return {"required": d.body_required, "content": {"application/json": media}}
 
 
-# Refused by the HTTP server (gunicorn) before the app sees the request: its own HTML page,
-# without the app's headers. Any request can meet them, so every operation lists them.
+# Refused by the HTTP server before the app sees the request (app/gunicorn_worker.py answers
+# them as problem+json; nginx, in front, refuses the same first). Any request can meet them,
+# so every operation lists them.
 _REFUSALS = {
     414: (
         "UriTooLong",
@@ -457,7 +464,12 @@ def _components(spec: APISpec) -> None:
         spec.components.parameter(name, parameter["in"], {k: v for k, v in parameter.items() if k != "in"})
     for name, description in _REFUSALS.values():
         spec.components.response(
-            name, {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+            name,
+            {
+                "description": description,
+                "headers": {"X-Request-ID": "X-Request-ID"},
+                "content": {PROBLEM_JSON: {"schema": "Problem"}},
+            },
         )
     for status, error in _ERRORS.items():
         example = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": error.detail}
@@ -564,11 +576,32 @@ _PAGE = """<!doctype html>
 """
 
 
+def whole_service(app: Flask) -> Flask:
+    """``app`` with the routes of every role (APP_ROLE) registered, to be described, never served:
+    behind one address (deploy/nginx.conf) the client calls the whole service, whichever
+    process happens to answer for its description."""
+    from app import commands, queries  # imported here: they import this module
+
+    if "commands" in app.blueprints and "queries" in app.blueprints:
+        return app
+    whole = Flask(app.import_name)
+    whole.config.update(app.config)
+    whole.url_map.converters.update(app.url_map.converters)
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint not in whole.view_functions:
+            whole.url_map.add(rule.empty())
+            whole.view_functions[rule.endpoint] = app.view_functions[rule.endpoint]
+    for side in (commands.blueprint, queries.blueprint):
+        if side.name not in app.blueprints:
+            whole.register_blueprint(side)
+    return whole
+
+
 def _document() -> dict:
-    """This app's API description, built once; ``servers`` follows the request (a proxy's prefix)."""
+    """The service's API description, built once; ``servers`` follows the request (a proxy's prefix)."""
     built = current_app.extensions.get("openapi")
     if built is None:
-        built = current_app.extensions["openapi"] = build(current_app)
+        built = current_app.extensions["openapi"] = build(whole_service(current_app))
     return {**built, "servers": [{"url": request.script_root or "/"}]}
 
 

@@ -5,6 +5,10 @@ The user part comes from this projection's own copy of users (order_details_user
 kept from the users module's events: when a user changes their name or email, every
 document of theirs is rendered again; when a user is deleted, their orders stay, showing
 the user's id with name and email null. Lines and prices are the OrderPlaced snapshot.
+
+The order's version does not count those changes of its user, so the state counts them
+(``user_changes``: the times the document changed for its user) for GET's ETag. A row kept
+before they were counted has no ``user_changes`` until a rebuild.
 """
 
 import json
@@ -44,6 +48,7 @@ def on_order_placed(tx: Tx, e: Recorded) -> None:
         "placed_at": placed.placed_at,
         "lines": placed.lines,
         "total_cents": placed.total_cents,
+        "user_changes": 0,
     }
     _save(tx, e.stream_id, placed.user_id, e.version, state)
 
@@ -63,13 +68,18 @@ def on_order_cancelled(tx: Tx, e: Recorded) -> None:
 
 
 def _render_orders_of(tx: Tx, user_id: str) -> None:
-    """Render every order document of the user again, with the user as this projection knows them now."""
+    """Render every order document of the user again, with the user as this projection knows
+    them now, counting a change in each document that it changes."""
     user = _user(tx, user_id)
-    rows = tx.all("SELECT id, state FROM order_details_view WHERE user_id = :user_id", user_id=user_id)
-    tx.execute_many(
-        "UPDATE order_details_view SET document = :document WHERE id = :id",
-        [{"id": row.id, "document": encode(order_reply(row.id, json.loads(row.state), user))} for row in rows],
-    )
+    rows = tx.all("SELECT id, state, document FROM order_details_view WHERE user_id = :user_id", user_id=user_id)
+    changed = []
+    for row in rows:
+        state = json.loads(row.state)
+        document = encode(order_reply(row.id, state, user))
+        if document != row.document:  # "Ada" "Lovelace King" becoming "Ada Lovelace" "King" shows nothing new
+            state["user_changes"] = state.get("user_changes", 0) + 1
+            changed.append({"id": row.id, "state": encode(state), "document": document})
+    tx.execute_many("UPDATE order_details_view SET state = :state, document = :document WHERE id = :id", changed)
 
 
 def on_user_registered(tx: Tx, e: Recorded) -> None:

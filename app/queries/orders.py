@@ -1,12 +1,12 @@
 """Orders, read side: GET /orders/<id>, GET /orders (``?status=``) and GET /users/<id>/orders,
 each one indexed read of tables kept by projections, newest first where it is a list."""
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, request
 from marshmallow import fields, validate
 
 from app.db import Tx, transaction
 from app.errors import NotFound, invalid
-from app.http import etag
+from app.http import document_response
 from app.messages.orders import (
     ORDER,
     ORDER_EXAMPLE,
@@ -102,17 +102,31 @@ def history(user_id: str):
 @operation(
     "Read an order",
     reply=Reply("The order, with its user as they are now", ORDER, example=ORDER_EXAMPLE, headers=("ETag",)),
+    if_none_match=True,
     errors=(400, 404),
 )
 def show(order_id: str):
     """``{id, status, placed_at, user: {id, name, email}, lines: [...], total, ...}``; 404 if unknown.
 
-    The ETag is the order's version, the one If-Match on ship and cancel compares. The
-    document also shows the user as they are now, which that version does not count, so
-    this read always answers in full and never 304.
+    The ETag changes exactly when the document does: ``"<version>"``, the order's version
+    (what If-Match on ship and cancel compares), while the document shows the user as the
+    order was placed; ``"<version>.<n>"`` once it has changed n times for its user.
     """
     with transaction("query") as tx:
-        row = tx.first("SELECT document, version FROM order_details_view WHERE id = :id", id=order_id)
+        row = tx.first(
+            "SELECT document, version, json_extract(state, '$.user_changes') AS user_changes"
+            " FROM order_details_view WHERE id = :id",
+            id=order_id,
+        )
     if row is None:
         raise NotFound("order", order_id)
-    return Response(row.document, mimetype="application/json", headers={"ETag": etag(row.version)})
+    return document_response(row.document, row.version, _revision(row.user_changes))
+
+
+def _revision(user_changes: int | None) -> int | None:
+    """The ETag's revision: none while the user is shown as at placement. A row kept before
+    changes were counted (NULL) may show a user renamed since its old "<version>" went out:
+    ".0" keeps its tag apart from that one."""
+    if user_changes is None:
+        return 0
+    return user_changes or None

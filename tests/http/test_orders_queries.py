@@ -1,5 +1,7 @@
 """GET /orders/<id>, GET /orders (?status=) and GET /users/<id>/orders through the Flask test client."""
 
+import sqlite3
+from contextlib import closing
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -55,11 +57,57 @@ def test_the_etag_follows_the_orders_own_version(client):
     assert client.get(f"/orders/{order['id']}").headers["ETag"] == '"2"'
 
 
-def test_an_order_read_always_answers_in_full_even_with_a_matching_if_none_match(client):
+def test_a_read_with_the_etag_it_answered_in_if_none_match_answers_304(client):
     order = an_order(client)
+    tag = client.get(f"/orders/{order['id']}").headers["ETag"]
+    response = client.get(f"/orders/{order['id']}", headers={"If-None-Match": tag})
+    assert response.status_code == 304
+    assert response.headers["ETag"] == tag
+
+
+RENAMED = {"first_name": "Augusta Ada", "last_name": "King", "email": "ada@king.org"}
+
+
+def test_a_rename_of_the_orders_user_changes_its_etag_and_the_old_one_gets_the_new_document(client, shop):
+    user, item = shop
+    order = place_order(client, user["id"], (item["id"], 1))
+    before = client.get(f"/orders/{order['id']}").headers["ETag"]
+    assert client.put(f"/users/{user['id']}", json=RENAMED).status_code == 200
+    response = client.get(f"/orders/{order['id']}", headers={"If-None-Match": before})
+    assert response.status_code == 200
+    assert response.headers["ETag"] != before
+    assert response.get_json()["user"]["name"] == "Augusta Ada King"
+
+
+def test_a_user_update_that_changes_nothing_the_order_shows_keeps_its_etag(client, shop):
+    user, item = shop
+    order = place_order(client, user["id"], (item["id"], 1))
+    client.put(f"/users/{user['id']}", json={"first_name": "Ada", "last_name": "Lovelace King", "email": user["email"]})
+    before = client.get(f"/orders/{order['id']}").headers["ETag"]
+    # Shown as "Ada Lovelace King" too.
+    client.put(f"/users/{user['id']}", json={"first_name": "Ada Lovelace", "last_name": "King", "email": user["email"]})
+    assert client.get(f"/orders/{order['id']}", headers={"If-None-Match": before}).status_code == 304
+
+
+def test_ship_takes_as_if_match_the_etag_a_read_answered_after_a_change_of_its_user(client, shop):
+    user, item = shop
+    order = place_order(client, user["id"], (item["id"], 1))
+    client.put(f"/users/{user['id']}", json=RENAMED)
+    tag = client.get(f"/orders/{order['id']}").headers["ETag"]
+    assert client.post(f"/orders/{order['id']}/ship", headers={"If-Match": tag}).status_code == 200
+
+
+def test_an_order_kept_before_its_users_changes_were_counted_answers_a_tag_no_earlier_read_had(app, client):
+    from tests.support import query
+
+    order = an_order(client)
+    # As a database from before: the document may show a user renamed since its "1" was sent.
+    with closing(sqlite3.connect(app.config["DATABASE_PATH"])) as conn, conn:
+        conn.execute("UPDATE order_details_view SET state = json_remove(state, '$.user_changes')")
+    assert query(app, "SELECT json_extract(state, '$.user_changes') FROM order_details_view") == [(None,)]
     response = client.get(f"/orders/{order['id']}", headers={"If-None-Match": '"1"'})
     assert response.status_code == 200
-    assert response.get_json() == order
+    assert client.get(f"/orders/{order['id']}", headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
 
 
 def test_an_unknown_order_answers_404(client):
