@@ -5,7 +5,7 @@ import functools
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import auth, cli, config, db, errors, http, logs, metrics, openapi, operations
+from app import auth, cli, config, db, errors, http, logs, metrics, openapi, operations, rebuild
 from app.bus import Bus, events_committed, events_recorded
 from app.process_manager import ProcessManagers
 from app.projector import Projector
@@ -70,6 +70,7 @@ def start_app(app: Flask) -> None:
     if not app.config["SKIP_STARTUP_TASKS"]:
         db.migrate(app.config["DATABASE_PATH"], app.config["SQLITE_BUSY_TIMEOUT_MS"])
         with app.app_context():
+            rebuild.remove_leftovers()
             app.extensions["projector"].catch_up_or_log("start", force=True)
             app.extensions["process_managers"].run_or_log("start", force=True)
     app.extensions["started"] = True

@@ -18,10 +18,13 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 
+from flask import current_app
+
 from app import eventlog
 from app.db import Tx, transaction
 from app.eventlog import Event, Recorded, utc_now
 from app.failures import last_error, record_failure
+from app.writers import held
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +237,8 @@ class Projector:
             rows = {row.name: row for row in tx.all("SELECT * FROM projection_checkpoints")}
             rebuilds = {row.name: row for row in tx.all("SELECT * FROM projection_rebuilds")}
             skips = {row.name: row for row in tx.all("SELECT * FROM projection_skips ORDER BY skipped_at")}
+        if rebuilds and not held(current_app.config["DATABASE_PATH"], "-rebuild"):
+            rebuilds = {}  # left by a rebuild killed partway (app.rebuild): none is running
         return [_status_of(p.name, head, rows.get(p.name), rebuilds.get(p.name), skips.get(p.name)) for p in self.projections]
 
 

@@ -8,9 +8,15 @@ from the live tables and commands keep committing meanwhile. The last events, th
 copy into the live tables and the checkpoints then commit in one transaction holding
 the write lock: readers see the old read model or the new one, never a mix. A handler
 that raises fails the rebuild and leaves the live read model as it was.
+
+One rebuild runs at a time, holding the flock of ``<database>-rebuild``: a rebuild killed
+partway holds it no more, so it is not reported as running, and the next rebuild (or the
+next start) removes what it left: its scratch file and its rows in projection_rebuilds.
 """
 
+import fcntl
 import gc
+import glob
 import os
 import re
 import time
@@ -24,31 +30,80 @@ from app import eventlog
 from app.db import Tx, connection, transaction, transaction_on
 from app.eventlog import Recorded, utc_now
 from app.projector import HandlerFailed, Progress, Projection, Projector, apply_events, save_checkpoints
+from app.writers import open_beside
 
 REBUILD_CACHE_KIB = 256 * 1024  # page cache of the scratch file, at most
 BATCH = 5000  # events read at a time
 SCRATCH_TRANSACTION_SECONDS = 20.0  # how long a scratch transaction goes on, and the snapshot of main it reads
 
 
+LOCK = "-rebuild"  # the lock file beside the database, held while a rebuild runs
+LOCK_WAIT_SECONDS = 2.0  # a look at the lock (a status) holds it for an instant: tried this long before refusing
+
+
 class RebuildFailed(RuntimeError):
-    """A handler raised while rebuilding; the live read model was left as it was."""
+    """A handler raised while rebuilding, or another rebuild was running; the live read model was left as it was."""
 
 
 def rebuild(projector: Projector, projections: list[Projection], progress: Progress | None = None) -> int:
     """Rebuild ``projector``'s ``projections`` from the whole log, in one pass for all; returns the events read.
 
-    RebuildFailed if a handler raises (the live read model is then unchanged).
+    RebuildFailed if a handler raises or another rebuild is running (the live read model is then unchanged).
     """
-    scratch = f"{current_app.config['DATABASE_PATH']}.rebuild-{os.getpid()}"
-    _remove(scratch)
+    database = current_app.config["DATABASE_PATH"]
+    scratch = f"{database}.rebuild-{os.getpid()}"
+    with _the_only_rebuild(database):
+        _remove_leftovers(database)
+        try:
+            with connection("projector") as raw, _scratch_attached(raw, scratch), _no_cycle_collection():
+                return _fill_and_swap(raw, projections, max(BATCH, projector.batch_size), progress)
+        finally:
+            _remove(scratch)
+            with transaction("projector") as tx:
+                names = [{"name": projection.name} for projection in projections]
+                tx.execute_many("DELETE FROM projection_rebuilds WHERE name = :name", names)
+
+
+def remove_leftovers() -> None:
+    """Remove what rebuilds killed partway left (scratch files, rows in projection_rebuilds),
+    unless a rebuild is running now; a start calls this."""
+    database = current_app.config["DATABASE_PATH"]
+    with transaction("projector", read_only=True) as tx:
+        rows = tx.scalar("SELECT count(*) FROM projection_rebuilds")
+    if not rows and not glob.glob(f"{glob.escape(database)}.rebuild-*"):
+        return
     try:
-        with connection("projector") as raw, _scratch_attached(raw, scratch), _no_cycle_collection():
-            return _fill_and_swap(raw, projections, max(BATCH, projector.batch_size), progress)
+        with _the_only_rebuild(database):
+            _remove_leftovers(database)
+    except RebuildFailed:
+        pass  # a rebuild is running: what is there is its own
+
+
+@contextmanager
+def _the_only_rebuild(database: str) -> Iterator[None]:
+    """The rebuild lock held for the block. RebuildFailed if another rebuild holds it."""
+    fd = open_beside(database, LOCK)
+    try:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RebuildFailed("a rebuild is already running; wait for it to end") from None
+                time.sleep(0.05)
+        yield
     finally:
-        _remove(scratch)
-        with transaction("projector") as tx:
-            names = [{"name": projection.name} for projection in projections]
-            tx.execute_many("DELETE FROM projection_rebuilds WHERE name = :name", names)
+        os.close(fd)  # the lock goes with it
+
+
+def _remove_leftovers(database: str) -> None:
+    """Every rebuild's scratch file and row: only while holding the rebuild lock (none is running)."""
+    for scratch in glob.glob(f"{glob.escape(database)}.rebuild-*"):
+        os.remove(scratch)
+    with transaction("projector") as tx:
+        tx.execute("DELETE FROM projection_rebuilds")
 
 
 @contextmanager

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 # The files beside the database: SQLite's own, and this module's locks (app.rebuild keeps
 # its scratch files apart). A start checks each one it finds (app.db.check_files).
-SIDE_FILES = ("-wal", "-shm", "-journal", "-writers", "-checkpointer")
+SIDE_FILES = ("-wal", "-shm", "-journal", "-writers", "-checkpointer", "-rebuild")
 
 
 def open_beside(database_path: str, suffix: str) -> int:
@@ -33,6 +33,24 @@ def open_beside(database_path: str, suffix: str) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def held(database_path: str, suffix: str) -> bool:
+    """Whether some process holds the flock of a lock file beside the database right now. A
+    process's flocks go when it ends, killed or not: a lock held is work still going on."""
+    try:
+        fd = os.open(f"{database_path}{suffix}", os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # cannot tell: as it was (a start names a file it cannot open)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # and the shared lock with it
+    return False
 
 
 class WriterQueue:

@@ -1,6 +1,11 @@
 """How a rebuild replays the log: one pass for all projections, queued writes, scratch transactions."""
 
 import gc
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +13,8 @@ from app import create_app, rebuild
 from app.db import dispose
 from app.projections import item_list
 from tests.support import create_employee, create_item, create_user, query, read_model
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture
@@ -102,3 +109,84 @@ def test_writes_undone_by_a_handlers_savepoint_stay_undone_in_a_rebuild(app, cli
     with app.app_context():
         app.extensions["projector"].rebuild()
     assert read_model(app) == live
+
+
+# ---------------------------------------------------------------- a rebuild killed partway
+
+KILLED_PARTWAY = """
+import os, signal
+from app import create_app
+from app.projections import item_list
+app = create_app()
+item_list.projection.handlers["ItemCreated"] = lambda tx, event: os.kill(os.getpid(), signal.SIGKILL)
+with app.app_context():
+    app.extensions["projector"].rebuild()
+"""
+
+
+def kill_a_rebuild_partway(database: str) -> None:
+    """A process that rebuilds every projection and is killed (-9) in the middle of it."""
+    environ = {**os.environ, "DATABASE_PATH": database}
+    environ.pop("APP_SKIP_STARTUP", None)
+    killed = subprocess.run([sys.executable, "-c", KILLED_PARTWAY], cwd=ROOT, env=environ, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+
+
+def leftovers(app) -> tuple[list[str], list[tuple]]:
+    folder = os.path.dirname(app.config["DATABASE_PATH"])
+    scratch = sorted(name for name in os.listdir(folder) if ".rebuild-" in name)
+    return scratch, query(app, "SELECT name FROM projection_rebuilds")
+
+
+def test_a_running_rebuild_is_reported_as_rebuilding(app, monkeypatch):
+    seen = []
+    real = item_list.projection.handlers["ItemCreated"]
+
+    def looking(tx, event):
+        seen.extend(s["state"] for s in app.extensions["projector"].status() if s["name"] == "item_list")
+        real(tx, event)
+
+    monkeypatch.setitem(item_list.projection.handlers, "ItemCreated", looking)
+    with app.app_context():
+        app.extensions["projector"].rebuild(["item_list"])
+    assert seen and set(seen) == {"rebuilding"}
+
+
+def test_a_killed_rebuild_is_not_reported_as_running(app):
+    kill_a_rebuild_partway(app.config["DATABASE_PATH"])
+    assert leftovers(app)[1]  # its rows are still there, until the next start or rebuild
+    with app.app_context():
+        statuses = app.extensions["projector"].status()
+    assert [(s["state"], s["rebuild"]) for s in statuses] == [("live", None)] * len(statuses)
+
+
+def test_the_next_rebuild_removes_what_a_killed_rebuild_left(app):
+    kill_a_rebuild_partway(app.config["DATABASE_PATH"])
+    assert leftovers(app) != ([], [])
+    with app.app_context():
+        app.extensions["projector"].rebuild(["item_list"])
+    assert leftovers(app) == ([], [])
+
+
+def test_a_start_removes_what_a_killed_rebuild_left(tmp_path):
+    database = str(tmp_path / "cqrs.db")
+    kill_a_rebuild_partway(database)
+    app = create_app({"DATABASE_PATH": database})
+    assert leftovers(app) == ([], [])
+
+
+def test_a_second_rebuild_while_one_runs_is_refused(app, monkeypatch):
+    monkeypatch.setattr(rebuild, "LOCK_WAIT_SECONDS", 0)
+    refusals = []
+    real = item_list.projection.handlers["ItemCreated"]
+
+    def rebuilding_again(tx, event):
+        with pytest.raises(rebuild.RebuildFailed, match="already running") as refused:
+            app.extensions["projector"].rebuild(["item_list"])
+        refusals.append(refused)
+        real(tx, event)
+
+    monkeypatch.setitem(item_list.projection.handlers, "ItemCreated", rebuilding_again)
+    with app.app_context():
+        app.extensions["projector"].rebuild(["item_list"])
+    assert refusals
