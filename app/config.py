@@ -1,6 +1,7 @@
 """Settings read from the environment, with defaults that work on a laptop."""
 
 import os
+from urllib.parse import urlsplit
 
 
 class StartupError(RuntimeError):
@@ -46,6 +47,28 @@ def _tokens(name: str) -> tuple[str, ...]:
     return tuple(token for token in os.environ.get(name, "").replace(",", " ").split() if token)
 
 
+def _base_url(name: str) -> str:
+    """An http(s) URL of a host and, if any, a path, without its trailing slash; "" when unset."""
+    raw = os.environ.get(name, "").strip()
+    if raw and not _is_base_url(raw):
+        raise ConfigError(
+            f"{name} must be an http or https URL of a host and, if any, a path"
+            f" (such as https://shop.example.com/api), got {raw!r}"
+        )
+    return raw.rstrip("/")
+
+
+def _is_base_url(raw: str) -> bool:
+    try:
+        url = urlsplit(raw)
+        url.port  # noqa: B018 -- raises ValueError unless the port is a number from 0 to 65535
+    except ValueError:
+        return False
+    if not all("!" <= c <= "~" for c in raw) or "?" in raw or "#" in raw:  # it goes into headers as it is
+        return False
+    return url.scheme in ("http", "https") and bool(url.hostname) and "@" not in url.netloc
+
+
 def from_environment(instance_path: str) -> dict:
     """The app's settings; every name here is documented in the README."""
     return {
@@ -68,6 +91,8 @@ def from_environment(instance_path: str) -> dict:
         "LOG_FORMAT": _choice("LOG_FORMAT", "json", ("json", "text")),
         "APP_ROLE": _choice("APP_ROLE", "all", ("all", "command", "query")),
         "PROXY_HOPS": _int("PROXY_HOPS", 0, minimum=0),
+        # Where clients reach the service; absolute links (Location, Link) come only from it.
+        "PUBLIC_BASE_URL": _base_url("PUBLIC_BASE_URL"),
         "COMMAND_TOKENS": _tokens("COMMAND_TOKENS"),
         "QUERY_TOKENS": _tokens("QUERY_TOKENS"),
         # For processes started beside one that already applies migrations and catches up at start.

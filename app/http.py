@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import IO
+from urllib.parse import quote
 
 from flask import Flask, Request, Response, current_app, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
@@ -189,6 +190,14 @@ def document_response(document: str, version: int, revision: int | None = None) 
         if tags is None or any(v == version and r == revision for _, v, r in tags):
             return Response(status=304, headers={"ETag": etag(version, revision)})
     return Response(document, mimetype="application/json", headers={"ETag": etag(version, revision)})
+
+
+def public_url() -> str:
+    """This request's path (no query) as Location and Link show it: after PUBLIC_BASE_URL when
+    set, else from the root of whatever host the client used (with a trusted proxy's prefix).
+    Never from the Host header or a forwarded host, which any client can name."""
+    base = current_app.config["PUBLIC_BASE_URL"]
+    return quote(f"{base}{request.path}" if base else f"{request.script_root}{request.path}", safe="/:")
 
 
 def request_id() -> str | None:

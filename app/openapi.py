@@ -86,9 +86,10 @@ _HEADERS = {
         "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:@-]{1,200}$"},
     },
     "Location": {
-        "description": "The URL of the resource created.",
+        "description": "The URL of the resource created: after PUBLIC_BASE_URL when the server sets it, "
+        "else from the root of this host, such as /items/<id>.",
         "required": True,
-        "schema": {"type": "string", "format": "uri"},
+        "schema": {"type": "string", "format": "uri-reference"},
     },
     "ETag": {
         "description": "The resource's version, quoted: send it back in If-Match (writes) or If-None-Match (reads). "
@@ -97,7 +98,8 @@ _HEADERS = {
         "schema": {"type": "string", "pattern": '^"[0-9]+(\\.[0-9]+)?"$', "example": '"1"'},
     },
     "Link": {
-        "description": 'Present when there is a next page: `<URL of the next page>; rel="next"`.',
+        "description": 'Present when there is a next page: `<URL of the next page>; rel="next"` (a URL as '
+        "Location's).",
         "schema": {"type": "string"},
     },
     "Idempotent-Replayed": {

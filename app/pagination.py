@@ -17,6 +17,7 @@ from flask import Response, current_app, jsonify, request
 from marshmallow import Schema, fields, validate
 
 from app.errors import invalid
+from app.http import public_url
 
 #: The largest integer SQLite stores; a larger one in a query would be an OverflowError, not a 400.
 INTEGER_MAX = 2**63 - 1
@@ -111,5 +112,5 @@ class Page:
         if len(rows) > self.limit:
             args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("cursor", "limit")]
             args += [("limit", self.limit), ("cursor", encode_cursor(key(rows[self.limit - 1])))]
-            response.headers["Link"] = f'<{request.base_url}?{urlencode(args)}>; rel="next"'
+            response.headers["Link"] = f'<{public_url()}?{urlencode(args)}>; rel="next"'
         return response

@@ -10,13 +10,13 @@ the readings travel in the batch's one TelemetryRecorded event.
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from flask import Blueprint, request
+from flask import Blueprint
 from sqlalchemy.exc import IntegrityError
 
 from app.bus import UnitOfWork, execute, expect_version
 from app.errors import NotFound, Problem
 from app.eventlog import utc_now
-from app.http import etag, if_match, json_body
+from app.http import etag, if_match, json_body, public_url
 from app.ids import new_id
 from app.messages.devices import (
     DEVICE,
@@ -160,8 +160,7 @@ BATCH = {
 def register():
     fields = DEVICE.load(json_body())
     device = execute(RegisterDevice(device_id=new_id(), **fields))
-    # From the request URL, so the link stays right behind a proxy that adds a prefix.
-    return DEVICE.dump(device), 201, {"Location": f"{request.base_url}/{device.id}", "ETag": etag(device.version)}
+    return DEVICE.dump(device), 201, {"Location": f"{public_url()}/{device.id}", "ETag": etag(device.version)}
 
 
 @routes.post("/devices/<uuid:device_id>/telemetry")

@@ -6,11 +6,11 @@ The write model is normalized: an ``employees`` row and its ``addresses`` row sh
 
 from dataclasses import asdict, dataclass
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from app.bus import UnitOfWork, execute, expect_version
 from app.errors import NotFound
-from app.http import etag, if_match, json_body, no_content
+from app.http import etag, if_match, json_body, no_content, public_url
 from app.ids import new_id
 from app.messages.employees import (
     EMPLOYEE,
@@ -129,8 +129,7 @@ def _with_ids(employee: dict, employee_id: str) -> dict:
 def create():
     fields = EMPLOYEE.load(json_body())
     employee = execute(HireEmployee(employee_id=new_id(), **fields))
-    # From the request URL, so the link stays right behind a proxy that adds a prefix.
-    return EMPLOYEE.dump(employee), 201, {"Location": f"{request.base_url}/{employee.id}", "ETag": etag(employee.version)}
+    return EMPLOYEE.dump(employee), 201, {"Location": f"{public_url()}/{employee.id}", "ETag": etag(employee.version)}
 
 
 @routes.put("/employees/<uuid:employee_id>")

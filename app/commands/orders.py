@@ -15,7 +15,7 @@ from flask import Blueprint, request
 from app.bus import UnitOfWork, execute, expect_version
 from app.errors import PROBLEM_JSON, NotFound, Problem, ProblemSchema
 from app.eventlog import utc_now
-from app.http import etag, if_match, json_body
+from app.http import etag, if_match, json_body, public_url
 from app.ids import new_id
 from app.messages.orders import (
     CANCEL_ORDER,
@@ -278,8 +278,7 @@ def place():
     """Place an order: 201 with the order; 400 invalid, 415 not JSON, 422 unknown user or items."""
     user_id, lines = load_place_order(json_body())
     order = execute(PlaceOrder(order_id=new_id(), user_id=user_id, lines=lines))
-    # From the request URL, so the link stays right behind a proxy that adds a prefix.
-    return ORDER.dump(order), 201, {"Location": f"{request.base_url}/{order.id}", "ETag": etag(order.version)}
+    return ORDER.dump(order), 201, {"Location": f"{public_url()}/{order.id}", "ETag": etag(order.version)}
 
 
 @routes.post("/orders/<uuid:order_id>/ship")

@@ -7,12 +7,12 @@ so two requests racing on two workers cannot both win.
 
 from dataclasses import asdict, dataclass
 
-from flask import Blueprint, request
+from flask import Blueprint
 from sqlalchemy.exc import IntegrityError
 
 from app.bus import UnitOfWork, execute, expect_version
 from app.errors import NotFound, Problem
-from app.http import etag, if_match, json_body, no_content
+from app.http import etag, if_match, json_body, no_content, public_url
 from app.ids import new_id
 from app.messages.users import (
     USER,
@@ -132,8 +132,7 @@ ADA_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 def create():
     fields = USER.load(json_body())
     user = execute(RegisterUser(user_id=new_id(), **fields))
-    # From the request URL, so the link stays right behind a proxy that adds a prefix.
-    return USER.dump(user), 201, {"Location": f"{request.base_url}/{user.id}", "ETag": etag(user.version)}
+    return USER.dump(user), 201, {"Location": f"{public_url()}/{user.id}", "ETag": etag(user.version)}
 
 
 @routes.put("/users/<uuid:user_id>")

@@ -17,7 +17,7 @@ from marshmallow import Schema, fields, validate
 from app.db import transaction
 from app.documents import render
 from app.errors import NotFound, invalid
-from app.http import document_response
+from app.http import document_response, public_url
 from app.openapi import Reply, operation
 from app.pagination import INTEGER_MAX, LimitArgs, Page, PageArgs, limit_from_request
 
@@ -118,7 +118,7 @@ def feed():
     if len(rows) > limit:
         args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("after", "limit")]
         args += [("after", rows[limit - 1].position), ("limit", limit)]
-        response.headers["Link"] = f'<{request.base_url}?{urlencode(args)}>; rel="next"'
+        response.headers["Link"] = f'<{public_url()}?{urlencode(args)}>; rel="next"'
     return response
 
 

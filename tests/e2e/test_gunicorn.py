@@ -24,8 +24,8 @@ def test_the_seed_000_flow_works_over_real_http(gunicorn):
     created = requests.post(gunicorn("/items"), json={"name": "Eggs", "description": "A dozen"})
     assert created.status_code == 201
     item = created.json()
-    assert created.headers["Location"] == gunicorn(f"/items/{item['id']}")
-    assert requests.get(created.headers["Location"]).json() == item
+    assert created.headers["Location"] == f"/items/{item['id']}"
+    assert requests.get(gunicorn(created.headers["Location"])).json() == item
 
     updated = requests.put(gunicorn(f"/items/{item['id']}"), json={"name": "Ham", "description": "", "price": 9.99})
     assert updated.status_code == 200

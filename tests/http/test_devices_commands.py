@@ -31,7 +31,7 @@ def test_registering_a_device_answers_201_with_the_device_its_location_and_etag(
         "kind": "sensor",
         "registered_at": device["registered_at"],
     }
-    assert response.headers["Location"] == f"http://localhost/devices/{device['id']}"
+    assert response.headers["Location"] == f"/devices/{device['id']}"
     assert response.headers["ETag"] == '"1"'
 
 

@@ -72,11 +72,11 @@ def test_the_last_page_has_no_link_header(client):
     assert "Link" not in response.headers
 
 
-def test_the_next_link_is_absolute_and_keeps_the_limit(client):
+def test_the_next_link_is_on_this_host_and_keeps_the_limit(client):
     create_item(client)
     url = next_link(client.get("/items?limit=1"))
     parts = urlsplit(url)
-    assert (parts.scheme, parts.netloc, parts.path) == ("http", "localhost", "/items")
+    assert (parts.scheme, parts.netloc, parts.path) == ("", "", "/items")
     assert parse_qs(parts.query)["limit"] == ["1"]
 
 

@@ -213,11 +213,11 @@ def test_history_pages_follow_the_link_header_through_every_order_exactly_once(c
     assert [o["id"] for o in seen] == [o["id"] for o in reversed(placed)]
 
 
-def test_the_history_link_is_absolute_and_keeps_the_limit(client, shop):
+def test_the_history_link_is_on_this_host_and_keeps_the_limit(client, shop):
     user, item = shop
     orders_of(client, user, item, 2)
     parts = urlsplit(next_link(client.get(f"/users/{user['id']}/orders?limit=1")))
-    assert (parts.scheme, parts.netloc, parts.path) == ("http", "localhost", f"/users/{user['id']}/orders")
+    assert (parts.scheme, parts.netloc, parts.path) == ("", "", f"/users/{user['id']}/orders")
     assert parse_qs(parts.query)["limit"] == ["1"]
 
 

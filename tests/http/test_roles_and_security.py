@@ -2,7 +2,7 @@
 
 import pytest
 
-from app import create_app
+from app import config, create_app
 from app.db import dispose
 from tests.support import BACON_ID
 
@@ -63,25 +63,59 @@ def test_queries_stay_open_unless_query_tokens_are_set(tmp_path, guarded):
     assert locked.get("/healthz").status_code == 200
 
 
-def test_behind_a_trusted_proxy_links_carry_the_public_scheme_host_and_prefix(tmp_path):
-    client = make_app(tmp_path, PROXY_HOPS=1).test_client()
-    forwarded = {
-        "X-Forwarded-For": "203.0.113.9",
-        "X-Forwarded-Proto": "https",
-        "X-Forwarded-Host": "api.example.com",
-        "X-Forwarded-Prefix": "/api",
-    }
-    created = client.post("/items", json={"name": "Eggs", "description": ""}, headers=forwarded)
-    assert created.headers["Location"].startswith("https://api.example.com/api/items/")
-    listed = client.get("/items?limit=1", headers=forwarded)
-    assert listed.headers["Link"].startswith("<https://api.example.com/api/items?")
+FORWARDED = {
+    "X-Forwarded-For": "203.0.113.9",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Prefix": "/api",
+}
+
+
+def links(client, **headers) -> tuple[str, str]:
+    """The Location of a created item and the Link of a page of items, as a client sees them."""
+    created = client.post("/items", json={"name": "Eggs", "description": ""}, headers=headers)
+    return created.headers["Location"], client.get("/items?limit=1", headers=headers).headers["Link"]
+
+
+def test_the_host_a_client_names_never_reaches_location_or_link(client):
+    location, link = links(client, Host="evil.example")
+    assert location.startswith("/items/")
+    assert link.startswith("</items?")
+
+
+def test_behind_a_trusted_proxy_links_carry_its_prefix_but_not_the_host_it_forwards(tmp_path):
+    location, link = links(make_app(tmp_path, PROXY_HOPS=1).test_client(), **FORWARDED)
+    assert location.startswith("/api/items/")
+    assert link.startswith("</api/items?")
 
 
 def test_without_trusted_proxies_forwarded_headers_are_ignored(client):
-    created = client.post(
-        "/items", json={"name": "Eggs", "description": ""}, headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
-    )
-    assert created.headers["Location"].startswith("http://localhost/items/")
+    location, _ = links(client, **FORWARDED)
+    assert location.startswith("/items/")
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_with_a_public_base_url_links_are_built_from_it_alone(tmp_path, hops):
+    client = make_app(tmp_path, PUBLIC_BASE_URL="https://shop.example.com/api", PROXY_HOPS=hops).test_client()
+    location, link = links(client, Host="evil.example", **FORWARDED)
+    assert location.startswith("https://shop.example.com/api/items/")
+    assert link.startswith("<https://shop.example.com/api/items?")
+
+
+def test_a_public_base_url_is_read_from_the_environment_without_its_trailing_slash(monkeypatch, tmp_path):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://shop.example.com/api/")
+    assert config.from_environment(str(tmp_path))["PUBLIC_BASE_URL"] == "https://shop.example.com/api"
+
+
+@pytest.mark.parametrize(
+    "value", ["shop.example.com", "ftp://shop.example.com", "https://", "https://shop.example.com/?a=1", "https://u:p@shop.example.com", "https://shop.example.com/#top"]
+)
+def test_a_malformed_public_base_url_is_a_config_error_naming_it(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("PUBLIC_BASE_URL", value)
+    with pytest.raises(config.ConfigError) as error:
+        config.from_environment(str(tmp_path))
+    assert str(error.value).startswith("PUBLIC_BASE_URL must be")
+    assert "\n" not in str(error.value)
 
 
 def test_reads_must_be_revalidated_and_nothing_else_is_cached(client):

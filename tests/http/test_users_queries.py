@@ -79,12 +79,12 @@ def test_pages_follow_the_link_header_through_every_user_exactly_once(client):
     assert len({u["id"] for u in seen}) == 11
 
 
-def test_the_next_link_is_absolute_and_keeps_the_limit_and_the_filter(client):
+def test_the_next_link_is_on_this_host_and_keeps_the_limit_and_the_filter(client):
     create_user(client)
     create_user(client, email="b@example.com")
     url = next_link(client.get("/users?limit=1"))
     parts = urlsplit(url)
-    assert (parts.scheme, parts.netloc, parts.path) == ("http", "localhost", "/users")
+    assert (parts.scheme, parts.netloc, parts.path) == ("", "", "/users")
     assert parse_qs(parts.query)["limit"] == ["1"]
 
 
