@@ -15,7 +15,9 @@ bind = os.environ.get("BIND", "127.0.0.1:3000")
 # 2 x cores + 1 keeps the cores busy while some workers wait on SQLite's write lock;
 # past 8, workers only queue on that one lock.
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
-worker_class = "sync"
+# gunicorn's sync worker, but what gunicorn refuses itself is answered as problem+json, and a
+# request that stops arriving for CLIENT_TIMEOUT seconds (default 10) is answered 408.
+worker_class = "app.gunicorn_worker.ProblemWorker"
 timeout = int(os.environ.get("WORKER_TIMEOUT", 30))
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", 30))  # SIGTERM: finish requests in flight
 keepalive = 5

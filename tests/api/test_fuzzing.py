@@ -54,5 +54,5 @@ def test_every_answer_matches_the_document(case, live_server):
 def test_an_overlong_query_is_refused_by_the_server_as_the_document_says(live_server):
     response = requests.get(live_server("/events?after=" + "1" * 5000), timeout=10)
     assert response.status_code == 414
-    assert response.headers["Content-Type"].startswith("text/html")
-    assert list(DOCUMENT["components"]["responses"]["UriTooLong"]["content"]) == ["text/html"]
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert list(DOCUMENT["components"]["responses"]["UriTooLong"]["content"]) == ["application/problem+json"]
