@@ -25,10 +25,11 @@ def employee(n: str, city: str = "Boston") -> dict:
 
 
 class Load:
-    """``clients`` threads sending a random mix of commands and queries for ``seconds``."""
+    """``clients`` threads sending a random mix of commands and queries for ``seconds``, and on
+    until ``at_least`` requests were answered (however slow the machine), for ten times as long at most."""
 
-    def __init__(self, base: str, clients: int = 32, seconds: float = 10, seed: int = 7):
-        self.base, self.clients, self.seconds, self.seed = base, clients, seconds, seed
+    def __init__(self, base: str, clients: int = 32, seconds: float = 10, seed: int = 7, at_least: int = 0):
+        self.base, self.clients, self.seconds, self.seed, self.at_least = base, clients, seconds, seed, at_least
         self.acknowledged: set[tuple[str, str, int]] = set()  # (stream type, id, version) answered 2xx
         self.deleted: set[tuple[str, str]] = set()
         self.statuses: Counter = Counter()
@@ -41,10 +42,17 @@ class Load:
         for thread in threads:
             thread.start()
         time.sleep(self.seconds)
+        deadline = time.monotonic() + 9 * self.seconds
+        while self.answered() < self.at_least and time.monotonic() < deadline:
+            time.sleep(0.1)
         self.stop.set()
         for thread in threads:
             thread.join()
         return self
+
+    def answered(self) -> int:
+        with self._lock:
+            return sum(self.statuses.values())
 
     def _client(self, n: int) -> None:
         rng, http, owned, step = random.Random(self.seed * 1000 + n), requests.Session(), [], 0

@@ -11,10 +11,10 @@ from tests.e2e.load import Load, assert_nothing_acknowledged_was_lost
 
 def test_32_clients_on_4_workers_get_no_5xx_and_lose_nothing(tmp_path):
     with running_gunicorn(tmp_path, workers=4) as server:
-        load = Load(server.url, clients=32, seconds=12).run()
+        load = Load(server.url, clients=32, seconds=12, at_least=500).run()
         log = server.log_text()
     assert not load.failures
-    assert sum(load.statuses.values()) > 500  # a real load, not a trickle
+    assert sum(load.statuses.values()) >= 500  # a real load, not a trickle
     assert "database is locked" not in log and "Traceback" not in log
     assert_nothing_acknowledged_was_lost(server.database, load)
 
