@@ -1,30 +1,44 @@
 """The seed 003 layout behind a real nginx: a command process and a query process under /api/."""
 
 import json
+import socket
 import subprocess
-from urllib.parse import urlsplit
+from contextlib import ExitStack
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT, free_port, nginx_binary, running_gunicorn, stop, wait_until_answering
+from tests.e2e.conftest import ROOT, Server, free_port, nginx_binary, running_gunicorn, stop, wait_until_answering
 from tests.support import BACON_ID
+
+
+@dataclass
+class Deployment:
+    """The public base URL (…/api), the operators' private one, and the two gunicorns behind them."""
+
+    base: str
+    private: str
+    command: Server
+    query: Server
 
 
 @pytest.fixture
 def deployment(tmp_path):
-    """deploy/nginx.conf on a free port, in front of APP_ROLE=command and APP_ROLE=query gunicorns."""
+    """deploy/nginx.conf on free ports, in front of APP_ROLE=command and APP_ROLE=query gunicorns."""
     database = str(tmp_path / "cqrs.db")
     with (
         running_gunicorn(tmp_path, "command", database, APP_ROLE="command", PROXY_HOPS=1) as command,
         running_gunicorn(tmp_path, "query", database, APP_ROLE="query", PROXY_HOPS=1) as query,
     ):
-        port = free_port()
+        port, private_port = free_port(), free_port()
         conf = (ROOT / "deploy" / "nginx.conf").read_text()
         for old, new in [
             ("127.0.0.1:3000", command.url.removeprefix("http://")),
             ("127.0.0.1:3001", query.url.removeprefix("http://")),
             ("listen 127.0.0.1:8080", f"listen 127.0.0.1:{port}"),
+            ("listen 127.0.0.1:8081", f"listen 127.0.0.1:{private_port}"),
         ]:
             assert old in conf
             conf = conf.replace(old, new)
@@ -35,7 +49,7 @@ def deployment(tmp_path):
         try:
             base = f"http://127.0.0.1:{port}/api"
             wait_until_answering(f"{base}/healthz", nginx, log)
-            yield base, command, query
+            yield Deployment(base, f"http://127.0.0.1:{private_port}/api", command, query)
         finally:
             stop(nginx)
 
@@ -46,17 +60,17 @@ def access_lines(server) -> list[tuple[str, str]]:
 
 
 def test_items_flow_through_nginx_with_public_links(deployment):
-    base, command, query = deployment
+    base, command, query = deployment.base, deployment.command, deployment.query
     created = requests.post(f"{base}/items", json={"name": "Eggs", "description": "A dozen"})
     assert created.status_code == 201
     item = created.json()
-    assert created.headers["Location"] == f"{base}/items/{item['id']}"
-    assert requests.get(created.headers["Location"]).json() == item
+    assert created.headers["Location"] == f"/api/items/{item['id']}"  # relative without PUBLIC_BASE_URL
+    assert requests.get(urljoin(base, created.headers["Location"])).json() == item
 
     first = requests.get(f"{base}/items?limit=1")
     assert first.json() == [{"id": BACON_ID, "name": "Bacon"}]
-    assert first.links["next"]["url"].startswith(f"{base}/items?")
-    assert requests.get(first.links["next"]["url"]).json() == [{"id": item["id"], "name": "Eggs"}]
+    assert first.links["next"]["url"].startswith("/api/items?")
+    assert requests.get(urljoin(base, first.links["next"]["url"])).json() == [{"id": item["id"], "name": "Eggs"}]
 
     assert requests.put(f"{base}/items/{item['id']}", json={"name": "Ham", "description": ""}).status_code == 200
     assert requests.delete(f"{base}/items/{item['id']}").status_code == 204
@@ -70,7 +84,7 @@ def test_items_flow_through_nginx_with_public_links(deployment):
 
 
 def test_users_flow_through_nginx(deployment):
-    base, _, _ = deployment
+    base = deployment.base
     body = {"first_name": "Ada", "last_name": "Lovelace", "email": "Ada@Example.com"}
     created = requests.post(f"{base}/users", json=body)
     assert created.status_code == 201
@@ -85,9 +99,80 @@ def test_users_flow_through_nginx(deployment):
 
 
 def test_nginx_hides_its_version_and_the_app_sets_safe_headers(deployment):
-    base, _, _ = deployment
+    base = deployment.base
     response = requests.get(f"{base}/items")
     assert response.headers["Server"] == "nginx"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-cache"
     assert requests.get(f"{base.removesuffix('/api')}/items").status_code == 404  # only /api/ is served
+
+
+# ---------------------------------------------------------------- the operators' listener
+
+OPERATORS = ["/metrics", "/projections", "/process-managers", "/events", "/events?after=0"]
+
+
+@pytest.mark.parametrize("path", OPERATORS)
+def test_operators_routes_are_refused_at_the_public_address(deployment, path):
+    assert requests.get(deployment.base + path, timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["//metrics", "/./metrics", "/%6Detrics", "/items/../metrics", "/metrics/"])
+def test_operators_routes_are_refused_at_the_public_address_however_spelt(deployment, path):
+    response = requests.get(deployment.base + path, timeout=10)
+    assert response.status_code == 404
+    assert "http_requests_total" not in response.text
+
+
+@pytest.mark.parametrize("path", OPERATORS)
+def test_operators_routes_are_served_at_the_private_address(deployment, path):
+    assert requests.get(deployment.private + path, timeout=10).status_code == 200
+
+
+def test_the_public_api_description_lists_commands_and_queries(deployment):
+    document = requests.get(f"{deployment.base}/openapi.json", timeout=10).json()
+    assert {"get", "post"} <= set(document["paths"]["/items"])
+    assert "post" in document["paths"]["/orders/{order_id}/cancel"]
+    assert document["servers"] == [{"url": "/api"}]
+
+
+def test_the_public_docs_page_is_served(deployment):
+    page = requests.get(f"{deployment.base}/docs", timeout=10)
+    assert page.status_code == 200
+    assert "/api/openapi.json" in page.text
+
+
+# ---------------------------------------------------------------- slow clients
+
+
+def connect(base: str) -> socket.socket:
+    address = urlsplit(base)
+    return socket.create_connection((address.hostname, address.port), timeout=30)
+
+
+def test_twenty_slow_clients_do_not_stall_the_service_behind_nginx(deployment):
+    """Each gunicorn has 2 sync workers: 20 requests arriving a byte at a time would hold them
+    all, but nginx reads each request whole before a worker sees it."""
+    with ExitStack() as slow:
+        for n in range(10):
+            headers = slow.enter_context(connect(deployment.base))
+            headers.sendall(b"GET /api/items HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            body = slow.enter_context(connect(deployment.base))
+            body.sendall(
+                b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 1000\r\n\r\n{"name": "Sl'
+            )
+        read = requests.get(f"{deployment.base}/items", timeout=20)
+        written = requests.post(f"{deployment.base}/items", json={"name": "Eggs", "description": ""}, timeout=20)
+        assert (read.status_code, written.status_code) == (200, 201)
+
+
+def test_nginx_drops_a_client_whose_headers_stop_arriving(deployment):
+    """client_header_timeout is 10 s (nginx's default is 60 s); the socket waits 30 s."""
+    with connect(deployment.base) as client:
+        client.sendall(b"GET /api/items HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        try:
+            answer = client.recv(65536)
+        except ConnectionResetError:  # reset_timedout_connection
+            answer = b""
+        assert answer == b""
