@@ -196,8 +196,8 @@ def public_url() -> str:
     """This request's path (no query) as Location and Link show it: after PUBLIC_BASE_URL when
     set, else from the root of whatever host the client used (with a trusted proxy's prefix).
     Never from the Host header or a forwarded host, which any client can name."""
-    base = current_app.config["PUBLIC_BASE_URL"]
-    return quote(f"{base}{request.path}" if base else f"{request.script_root}{request.path}", safe="/:")
+    base = current_app.config["PUBLIC_BASE_URL"]  # checked at start, and used as the operator wrote it
+    return f"{base or quote(request.script_root)}{quote(request.path)}"
 
 
 def request_id() -> str | None:

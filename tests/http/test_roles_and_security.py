@@ -102,6 +102,12 @@ def test_with_a_public_base_url_links_are_built_from_it_alone(tmp_path, hops):
     assert link.startswith("<https://shop.example.com/api/items?")
 
 
+def test_a_public_base_url_goes_into_links_as_it_was_written(tmp_path):
+    client = make_app(tmp_path, PUBLIC_BASE_URL="https://shop.example.com/my%20shop;v=1").test_client()
+    location, _ = links(client)
+    assert location.startswith("https://shop.example.com/my%20shop;v=1/items/")
+
+
 def test_a_public_base_url_is_read_from_the_environment_without_its_trailing_slash(monkeypatch, tmp_path):
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://shop.example.com/api/")
     assert config.from_environment(str(tmp_path))["PUBLIC_BASE_URL"] == "https://shop.example.com/api"
