@@ -35,6 +35,18 @@ class _RequestId(logging.Filter):
         return True
 
 
+class _NotWerkzeugsRequestLines(logging.Filter):
+    """Drops the development server's own line per request (werkzeug's ``log_request``): the
+    app's access line says the same, with the request id. Its other lines (where it listens,
+    errors) stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.endswith('] "%s" %s %s'))
+
+
+_WERKZEUG = _NotWerkzeugsRequestLines()
+
+
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is when a record arrives (servers and test runners swap it)."""
 
@@ -83,6 +95,7 @@ def configure(level: str, fmt: str) -> None:
     # for every record (the logging HOWTO's "Optimization").
     logging._srcfile = None
     logging.logThreads = logging.logMultiprocessing = False
+    logging.getLogger("werkzeug").addFilter(_WERKZEUG)  # once: the same filter is not added twice
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.setLevel(level)
     _access_line = _json_access_line if fmt == "json" else _text_access_line
