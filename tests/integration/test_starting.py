@@ -10,6 +10,7 @@ belong to nobody.
 
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 AS_ROOT = os.geteuid() == 0
 # Root without its power over files: permissions apply to it as to any user.
 UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] if AS_ROOT else []
-needs_root = pytest.mark.skipif(not AS_ROOT, reason="gives files to another user (chown)")
+needs_root = pytest.mark.skipif(not (AS_ROOT and shutil.which("setpriv")), reason="gives files to another user")
+under_permissions = pytest.mark.skipif(AS_ROOT and not shutil.which("setpriv"), reason="root, and no setpriv")
 
 
 def _environment(database, **settings) -> dict:
@@ -122,6 +124,7 @@ def test_a_project_command_on_a_new_database_applies_the_migrations_first(tmp_pa
 # ---------------------------------------------------------------- the database and its folder
 
 
+@under_permissions
 def test_a_read_only_database_stops_the_start_with_one_line_naming_it(tmp_path):
     database = tmp_path / "cqrs.db"
     create_app({"DATABASE_PATH": str(database)})
@@ -130,6 +133,7 @@ def test_a_read_only_database_stops_the_start_with_one_line_naming_it(tmp_path):
     assert str(database) in line and "read and write" in line
 
 
+@under_permissions
 def test_a_read_only_database_starts_once_it_is_made_writable(tmp_path):
     """SQLite, given a read-only database, made a read-only -shm that failed every later start."""
     database = tmp_path / "cqrs.db"
@@ -153,6 +157,7 @@ def answering(process: subprocess.Popen) -> bool:
     return True
 
 
+@under_permissions
 def test_a_database_folder_the_service_cannot_write_stops_the_start_with_one_line_naming_it(tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
