@@ -17,9 +17,8 @@ def server(tmp_path_factory):
 def test_a_chunked_body_over_the_size_limit_answers_413_over_real_gunicorn(server):
     body = b'{"name": "Eggs", "description": "' + b"y" * 4000 + b'"}'
     # A generator makes requests send the body chunked, with no Content-Length.
-    response = requests.post(
-        server("/items"), data=iter([body[:2000], body[2000:]]), headers={"Content-Type": "application/json"}, timeout=30
-    )
+    chunks = iter([body[:2000], body[2000:]])
+    response = requests.post(server("/items"), data=chunks, headers={"Content-Type": "application/json"}, timeout=30)
     assert response.status_code == 413
     assert response.headers["Content-Type"] == "application/problem+json"
     assert requests.get(server("/items"), timeout=30).json() == [{"id": BACON_ID, "name": "Bacon"}]

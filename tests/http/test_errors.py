@@ -172,7 +172,9 @@ def ids(client) -> dict:
         ("POST", "/orders/{order}/cancel", {"reason": LONE}, "reason"),
     ],
 )
-def test_a_lone_surrogate_in_a_value_answers_400_naming_the_field_and_changes_nothing(app, client, ids, method, path, body, field):
+def test_a_lone_surrogate_in_a_value_answers_400_naming_the_field_and_changes_nothing(
+    app, client, ids, method, path, body, field
+):
     before = events(app)
     response = send(client, method, path.format(**ids), body)
     assert response.status_code == 400
@@ -202,7 +204,8 @@ def test_a_lone_surrogate_in_a_key_answers_400_problem_json_and_changes_nothing(
 
 def test_escaped_text_that_is_valid_unicode_is_taken_as_its_characters(client):
     # A surrogate pair is one character; \ud55c is not a surrogate, though it starts like one.
-    response = client.post("/items", data='{"name": "\\ud83e\\udd53 \\ud55c", "description": ""}', content_type="application/json")
+    body = '{"name": "\\ud83e\\udd53 \\ud55c", "description": ""}'
+    response = client.post("/items", data=body, content_type="application/json")
     assert response.status_code == 201
     assert response.get_json()["name"] == "🥓 한"
 

@@ -114,7 +114,17 @@ def test_a_public_base_url_is_read_from_the_environment_without_its_trailing_sla
 
 
 @pytest.mark.parametrize(
-    "value", ["shop.example.com", "ftp://shop.example.com", "https://", "https://shop.example.com/?a=1", "https://u:p@shop.example.com", "https://shop.example.com/#top"]
+    "value",
+    [
+        "shop.example.com",
+        "ftp://shop.example.com",
+        "https://",
+        "https://shop.example.com:http",
+        "https://shop.example.com/?a=1",
+        "https://shop.example.com/#top",
+        "https://u:p@shop.example.com",
+        "https://shop example.com",
+    ],
 )
 def test_a_malformed_public_base_url_is_a_config_error_naming_it(monkeypatch, tmp_path, value):
     monkeypatch.setenv("PUBLIC_BASE_URL", value)

@@ -79,7 +79,9 @@ def cursor_of(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode("utf-8", "surrogatepass")).rstrip(b"=").decode()
 
 
-keys_of_cursors = st.lists(st.one_of(st.text(), unpaired, st.integers(), st.none(), st.booleans(), st.floats()), max_size=4)
+keys_of_cursors = st.lists(
+    st.one_of(st.text(), unpaired, st.integers(), st.none(), st.booleans(), st.floats()), max_size=4
+)
 cursors = st.one_of(
     st.text(),
     keys_of_cursors.map(lambda key: cursor_of(json.dumps(key))),
