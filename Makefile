@@ -33,8 +33,9 @@ init-db: $(VENV)/.runtime
 run: init-db
 	LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
+# On loopback unless told otherwise (BIND, or HOST and PORT): sync workers belong behind nginx (deploy/).
 serve: $(VENV)/.runtime
-	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+	BIND=$${BIND:-$(HOST):$(PORT)} $(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 deps:
 	@missing=""; for entry in $(TEST_PACKAGES); do \

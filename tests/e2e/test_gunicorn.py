@@ -4,6 +4,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -13,7 +14,7 @@ import requests
 
 from app import create_app
 from app.projections import ALL
-from tests.e2e.conftest import running_gunicorn
+from tests.e2e.conftest import ROOT, free_port, running_gunicorn, wait_until_answering
 from tests.support import BACON_ID, read_model
 
 
@@ -232,3 +233,25 @@ def test_dead_workers_counts_still_add_up_in_metrics(tmp_path):
         replace_the_workers(server)
         assert counted >= 6
         assert requests_counted(server) == counted
+
+
+def test_make_serve_listens_on_loopback_at_the_port_it_is_given(tmp_path):
+    port, log = free_port(), tmp_path / "serve.log"
+    environ = {**os.environ, "DATABASE_PATH": str(tmp_path / "cqrs.db"), "WEB_CONCURRENCY": "1"}
+    for name in ("BIND", "HOST"):
+        environ.pop(name, None)
+    with open(log, "wb") as out:
+        make = subprocess.Popen(
+            ["make", "--no-print-directory", "serve", f"PORT={port}"],
+            cwd=ROOT,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # make and its gunicorn, stopped together
+        )
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}/healthz", make, log)
+    finally:
+        os.killpg(make.pid, signal.SIGTERM)
+        make.wait(timeout=30)
+    assert f"Listening at: http://127.0.0.1:{port} " in log.read_text()
