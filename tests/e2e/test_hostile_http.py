@@ -31,3 +31,11 @@ def test_the_host_a_client_names_never_reaches_location_or_link_over_real_gunico
     assert created.headers["Location"].startswith("/items/")
     listed = requests.get(server("/items?limit=1"), headers={"Host": "evil.example"}, timeout=30)
     assert listed.headers["Link"].startswith("</items?")
+
+
+def test_a_lone_surrogate_as_a_key_answers_400_problem_json_over_real_gunicorn(server):
+    body = '{"\\ud800": 1, "name": "Eggs", "description": ""}'
+    response = requests.post(server("/items"), data=body, headers={"Content-Type": "application/json"}, timeout=30)
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.headers["X-Request-ID"]
