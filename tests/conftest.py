@@ -1,9 +1,15 @@
 import pathlib
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from app import create_app
 from app.db import dispose
+
+# How fast the machine is says nothing of the code: no example fails for taking long, nor a
+# test for making its examples slowly (a shared, loaded CI machine does both now and then).
+settings.register_profile("any_speed", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("any_speed")
 
 TESTS = pathlib.Path(__file__).resolve().parent
 # The kind of each test, by where it lives (the first match wins); anything else is a unit test.
