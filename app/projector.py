@@ -24,7 +24,7 @@ from app import eventlog
 from app.db import Tx, transaction
 from app.eventlog import Event, Recorded, utc_now
 from app.failures import last_error, record_failure
-from app.writers import held
+from app.writers import REBUILD_LOCK, held
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +237,7 @@ class Projector:
             rows = {row.name: row for row in tx.all("SELECT * FROM projection_checkpoints")}
             rebuilds = {row.name: row for row in tx.all("SELECT * FROM projection_rebuilds")}
             skips = {row.name: row for row in tx.all("SELECT * FROM projection_skips ORDER BY skipped_at")}
-        if rebuilds and not held(current_app.config["DATABASE_PATH"], "-rebuild"):
+        if rebuilds and not held(current_app.config["DATABASE_PATH"], REBUILD_LOCK):
             rebuilds = {}  # left by a rebuild killed partway (app.rebuild): none is running
         return [_status_of(p.name, head, rows.get(p.name), rebuilds.get(p.name), skips.get(p.name)) for p in self.projections]
 

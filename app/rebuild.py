@@ -30,14 +30,13 @@ from app import eventlog
 from app.db import Tx, connection, transaction, transaction_on
 from app.eventlog import Recorded, utc_now
 from app.projector import HandlerFailed, Progress, Projection, Projector, apply_events, save_checkpoints
-from app.writers import open_beside
+from app.writers import REBUILD_LOCK, open_beside
 
 REBUILD_CACHE_KIB = 256 * 1024  # page cache of the scratch file, at most
 BATCH = 5000  # events read at a time
 SCRATCH_TRANSACTION_SECONDS = 20.0  # how long a scratch transaction goes on, and the snapshot of main it reads
 
 
-LOCK = "-rebuild"  # the lock file beside the database, held while a rebuild runs
 LOCK_WAIT_SECONDS = 2.0  # a look at the lock (a status) holds it for an instant: tried this long before refusing
 
 
@@ -52,7 +51,7 @@ def rebuild(projector: Projector, projections: list[Projection], progress: Progr
     """
     database = current_app.config["DATABASE_PATH"]
     scratch = f"{database}.rebuild-{os.getpid()}"
-    with _the_only_rebuild(database):
+    with _the_only_rebuild(database, LOCK_WAIT_SECONDS):
         _remove_leftovers(database)
         try:
             with connection("projector") as raw, _scratch_attached(raw, scratch), _no_cycle_collection():
@@ -73,18 +72,18 @@ def remove_leftovers() -> None:
     if not rows and not glob.glob(f"{glob.escape(database)}.rebuild-*"):
         return
     try:
-        with _the_only_rebuild(database):
+        with _the_only_rebuild(database, wait_seconds=0):
             _remove_leftovers(database)
     except RebuildFailed:
-        pass  # a rebuild is running: what is there is its own
+        pass  # a rebuild is running (or a status looked at the lock): the next start or rebuild cleans up
 
 
 @contextmanager
-def _the_only_rebuild(database: str) -> Iterator[None]:
+def _the_only_rebuild(database: str, wait_seconds: float) -> Iterator[None]:
     """The rebuild lock held for the block. RebuildFailed if another rebuild holds it."""
-    fd = open_beside(database, LOCK)
+    fd = open_beside(database, REBUILD_LOCK)
     try:
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        deadline = time.monotonic() + wait_seconds
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

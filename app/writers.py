@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 
 # The files beside the database: SQLite's own, and this module's locks (app.rebuild keeps
 # its scratch files apart). A start checks each one it finds (app.db.check_files).
-SIDE_FILES = ("-wal", "-shm", "-journal", "-writers", "-checkpointer", "-rebuild")
+REBUILD_LOCK = "-rebuild"  # held while app.rebuild runs
+SIDE_FILES = ("-wal", "-shm", "-journal", "-writers", "-checkpointer", REBUILD_LOCK)
 
 
 def open_beside(database_path: str, suffix: str) -> int:
