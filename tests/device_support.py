@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+from tests.support import UNKNOWN_ID  # noqa: F401 (for importers)
 
 
 def ago(**delta) -> str:

@@ -1,8 +1,6 @@
 """Helpers for the orders tests: users, items and orders made through the API."""
 
-from tests.support import create_item, create_user, query
-
-UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+from tests.support import UNKNOWN_ID, create_item, create_user, query  # noqa: F401 (UNKNOWN_ID: for importers)
 
 
 def customer(client, n: int = 0, **fields) -> dict:

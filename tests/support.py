@@ -1,10 +1,13 @@
-"""Helpers the tests share: look straight into the SQLite file, and drive the modules' APIs."""
+"""Helpers the tests share: look straight into the SQLite file, drive the modules' APIs and follow
+their pages."""
 
 import sqlite3
 from contextlib import closing
+from urllib.parse import parse_qs, urlsplit
 
 from app.db import is_read_table
 
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"  # well formed, and no seed or test makes it
 BACON_ID = "12a33c84-ee60-45a1-848d-428ad3259abc"
 JOHN_DOE_ID = "12a33c84-ee60-45a1-848d-428ad3259abc"  # seed 001 reuses seed 000's id, in another stream
 JOHN_DOE = {
@@ -34,6 +37,31 @@ def read_model(app) -> dict[str, list[tuple]]:
 def events(app) -> list[tuple]:
     """The log as (position, stream_type, stream_id, version, type), in position order."""
     return query(app, "SELECT position, stream_type, stream_id, version, type FROM events ORDER BY position")
+
+
+def next_link(response) -> str | None:
+    """The URL in the response's ``Link: <…>; rel="next"``, or None on the last page."""
+    link = response.headers.get("Link")
+    if link is None:
+        return None
+    url, rel = link.split("; ")
+    assert rel == 'rel="next"'
+    return url.strip("<>")
+
+
+def all_pages(client, url: str) -> tuple[list, int]:
+    """Every row served by following the Link headers from ``url``, and how many pages it took;
+    each page answers 200 with no more rows than its ``limit``."""
+    rows, pages = [], 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        page = response.get_json()
+        for limit in parse_qs(urlsplit(url).query).get("limit", []):
+            assert len(page) <= int(limit)
+        rows += page
+        url, pages = next_link(response), pages + 1
+    return rows, pages
 
 
 def create_item(client, **fields) -> dict:

@@ -5,9 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.support import BACON_ID, JOHN_DOE_ID, create_item, query
-
-UNKNOWN_USER = "00000000-0000-4000-8000-000000000000"  # the time is refused before anyone is looked up
+from tests.support import BACON_ID, JOHN_DOE_ID, UNKNOWN_ID, all_pages, create_item, query
 
 
 def test_the_feed_lists_the_log_in_position_order_with_decoded_data(client):
@@ -23,12 +21,7 @@ def test_the_feed_lists_the_log_in_position_order_with_decoded_data(client):
 def test_the_feed_continues_after_a_position_through_its_link(client):
     for n in range(5):
         create_item(client, name=f"Item {n}")
-    seen, url = [], "/events?limit=2"
-    while url:
-        response = client.get(url)
-        seen += response.get_json()
-        link = response.headers.get("Link")
-        url = link.split(";")[0].strip("<>") if link else None
+    seen, _ = all_pages(client, "/events?limit=2")
     assert [e["position"] for e in seen] == [p for (p,) in query(client.application, "SELECT position FROM events ORDER BY position")]
     middle = seen[2]["position"]
     assert client.get(f"/events?after={middle}").get_json()[0]["position"] == seen[3]["position"]
@@ -54,7 +47,7 @@ def test_a_history_lists_the_stream_oldest_first(client):
 
 
 def test_the_history_of_an_unknown_stream_answers_404(client):
-    assert client.get("/users/00000000-0000-4000-8000-000000000000/history").status_code == 404
+    assert client.get(f"/users/{UNKNOWN_ID}/history").status_code == 404
     assert client.get("/items/nope/history").status_code == 400
 
 
@@ -92,8 +85,9 @@ def test_an_as_of_that_is_neither_a_position_nor_a_zoned_time_answers_400(client
     assert "as_of" in response.get_json()["errors"]
 
 
+# The unknown user: the time is refused before anyone is looked up.
 @pytest.mark.parametrize("as_of", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
-@pytest.mark.parametrize("path", [f"/items/{BACON_ID}", f"/employees/{JOHN_DOE_ID}", f"/users/{UNKNOWN_USER}"])
+@pytest.mark.parametrize("path", [f"/items/{BACON_ID}", f"/employees/{JOHN_DOE_ID}", f"/users/{UNKNOWN_ID}"])
 def test_an_as_of_outside_the_years_utc_can_hold_answers_400(client, path, as_of):
     response = client.get(path, query_string={"as_of": as_of})
     assert response.status_code == 400

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.device_support import UNKNOWN_ID, ago, create_device, post_readings, record, stored_ago
-from tests.support import events, query, read_model
+from tests.device_support import ago, create_device, post_readings, record, stored_ago
+from tests.support import UNKNOWN_ID, events, query, read_model
 
 BOILER = {"name": "Boiler 1", "kind": "sensor"}
 

@@ -3,23 +3,8 @@ through the Flask test client."""
 
 import pytest
 
-from tests.device_support import UNKNOWN_ID, create_device, record, stored_ago
-
-
-def next_link(response) -> str | None:
-    link = response.headers.get("Link")
-    return link.split(";")[0].strip("<>") if link else None
-
-
-def follow(client, url: str) -> tuple[list, int]:
-    """Every row of every page from ``url`` on, and how many pages it took."""
-    rows, pages = [], 0
-    while url:
-        response = client.get(url)
-        assert response.status_code == 200
-        rows += response.get_json()
-        url, pages = next_link(response), pages + 1
-    return rows, pages
+from tests.device_support import create_device, record, stored_ago
+from tests.support import UNKNOWN_ID, all_pages
 
 
 def at(minute: int) -> str:
@@ -103,7 +88,7 @@ def test_pages_of_devices_follow_the_link_header_through_every_device_once(clien
     for n in range(7):
         create_device(client, name=f"Device {n % 3}{n}", kind="meter")
     create_device(client, name="Other", kind="sensor")
-    rows, pages = follow(client, "/devices?limit=3&kind=meter")
+    rows, pages = all_pages(client, "/devices?limit=3&kind=meter")
     assert pages == 3
     assert rows == client.get("/devices?kind=meter").get_json()
     assert len({d["id"] for d in rows}) == 7
@@ -235,7 +220,7 @@ def test_from_and_to_take_any_timezone(client):
 def test_pages_of_readings_follow_the_link_header_through_every_reading_once(client):
     device = create_device(client)
     record(client, device["id"], *[{"metric": "t", "value": n, "recorded_at": at(n % 4)} for n in range(10)])
-    rows, pages = follow(client, f"/devices/{device['id']}/telemetry?metric=t&limit=4&from={at(0)}")
+    rows, pages = all_pages(client, f"/devices/{device['id']}/telemetry?metric=t&limit=4&from={at(0)}")
     assert pages == 3
     assert rows == client.get(f"/devices/{device['id']}/telemetry?metric=t").get_json()
     assert sorted(r["value"] for r in rows) == [float(n) for n in range(10)]
@@ -312,7 +297,7 @@ def test_a_bad_metric_or_page_answers_400(client, query):
 def test_pages_of_fleet_statistics_follow_the_link_header(client):
     a = create_device(client)
     record(client, a["id"], *[{"metric": f"m{n}", "value": n} for n in range(5)])
-    rows, pages = follow(client, "/telemetry/stats?limit=2")
+    rows, pages = all_pages(client, "/telemetry/stats?limit=2")
     assert pages == 3
     assert [s["metric"] for s in rows] == [f"m{n}" for n in range(5)]
 

@@ -2,9 +2,16 @@
 
 import pytest
 
-from tests.support import BACON_ID, JOHN_DOE_ID, create_employee, employee_body, events, query, read_model
-
-UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+from tests.support import (
+    BACON_ID,
+    JOHN_DOE_ID,
+    UNKNOWN_ID,
+    create_employee,
+    employee_body,
+    events,
+    query,
+    read_model,
+)
 
 
 def test_hiring_an_employee_answers_201_with_the_employee_and_its_location(client):

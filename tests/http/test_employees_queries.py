@@ -4,29 +4,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.support import JOHN_DOE, JOHN_DOE_ID, create_employee
+from tests.support import JOHN_DOE, JOHN_DOE_ID, UNKNOWN_ID, all_pages, create_employee, next_link
 
 JOHN_DOE_ROW = {"id": JOHN_DOE_ID, "name": "Doe, John", "city": "Boston"}
-
-
-def next_link(response) -> str | None:
-    link = response.headers.get("Link")
-    if link is None:
-        return None
-    url, rel = link.split("; ")
-    assert rel == 'rel="next"'
-    return url.strip("<>")
-
-
-def all_pages(client, url: str) -> tuple[list[dict], int]:
-    """Every row reached by following the Link headers from ``url``, and the number of pages."""
-    seen, pages = [], 0
-    while url:
-        response = client.get(url)
-        assert response.status_code == 200
-        seen += response.get_json()
-        url, pages = next_link(response), pages + 1
-    return seen, pages
 
 
 def test_the_seeded_john_doe_is_listed_and_readable(client):
@@ -106,7 +86,7 @@ def test_the_last_page_has_no_link_header(client):
 
 
 def test_an_unknown_employee_answers_404(client):
-    response = client.get("/employees/00000000-0000-4000-8000-000000000000")
+    response = client.get(f"/employees/{UNKNOWN_ID}")
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
 

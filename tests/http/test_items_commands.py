@@ -2,9 +2,7 @@
 
 import pytest
 
-from tests.support import BACON_ID, create_item, events, read_model
-
-UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+from tests.support import BACON_ID, UNKNOWN_ID, create_item, events, read_model
 
 
 def test_creating_an_item_answers_201_with_the_item_and_its_location(client):

@@ -4,16 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.support import BACON_ID, create_item
-
-
-def next_link(response) -> str | None:
-    link = response.headers.get("Link")
-    if link is None:
-        return None
-    url, rel = link.split("; ")
-    assert rel == 'rel="next"'
-    return url.strip("<>")
+from tests.support import BACON_ID, UNKNOWN_ID, all_pages, create_item, next_link
 
 
 def test_the_seeded_bacon_is_listed_and_readable(client):
@@ -35,7 +26,7 @@ def test_items_are_listed_by_name(client):
 
 
 def test_an_unknown_item_answers_404(client):
-    response = client.get("/items/00000000-0000-4000-8000-000000000000")
+    response = client.get(f"/items/{UNKNOWN_ID}")
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
 
@@ -53,14 +44,7 @@ def test_an_upper_case_id_finds_the_same_item(client):
 def test_pages_follow_the_link_header_through_every_item_exactly_once(client):
     for n in range(11):
         create_item(client, name=f"Item {n % 4}")  # repeated names: the id breaks ties
-    seen, url, pages = [], "/items?limit=3", 0
-    while url:
-        response = client.get(url)
-        assert response.status_code == 200
-        page = response.get_json()
-        assert len(page) <= 3
-        seen += page
-        url, pages = next_link(response), pages + 1
+    seen, pages = all_pages(client, "/items?limit=3")
     assert pages == 4
     assert seen == client.get("/items").get_json()
     assert len({i["id"] for i in seen}) == 12

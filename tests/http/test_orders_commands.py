@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import create_app
-from tests.order_support import UNKNOWN_ID, an_order, customer, order_events, place, place_order, priced_item
-from tests.support import BACON_ID, events, query, read_model
+from tests.order_support import an_order, customer, order_events, place, place_order, priced_item
+from tests.support import BACON_ID, UNKNOWN_ID, events, query, read_model
 
 
 def test_placing_an_order_answers_201_with_the_order_its_location_and_etag(client):

@@ -6,27 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.order_support import UNKNOWN_ID, an_order, customer, place_order, priced_item
-
-
-def next_link(response) -> str | None:
-    link = response.headers.get("Link")
-    if link is None:
-        return None
-    url, rel = link.split("; ")
-    assert rel == 'rel="next"'
-    return url.strip("<>")
-
-
-def every_page(client, url: str) -> tuple[list[dict], int]:
-    """Follow the Link headers from ``url``; every row served, and the number of pages."""
-    seen, pages = [], 0
-    while url:
-        response = client.get(url)
-        assert response.status_code == 200
-        seen += response.get_json()
-        url, pages = next_link(response), pages + 1
-    return seen, pages
+from tests.order_support import an_order, customer, place_order, priced_item
+from tests.support import UNKNOWN_ID, all_pages, next_link, query
 
 
 @pytest.fixture
@@ -98,8 +79,6 @@ def test_ship_takes_as_if_match_the_etag_a_read_answered_after_a_change_of_its_u
 
 
 def test_an_order_kept_before_its_users_changes_were_counted_answers_a_tag_no_earlier_read_had(app, client):
-    from tests.support import query
-
     order = an_order(client)
     # As a database from before: the document may show a user renamed since its "1" was sent.
     with closing(sqlite3.connect(app.config["DATABASE_PATH"])) as conn, conn:
@@ -208,7 +187,7 @@ def test_a_deleted_users_history_answers_404(client, shop):
 def test_history_pages_follow_the_link_header_through_every_order_exactly_once(client, shop):
     user, item = shop
     placed = orders_of(client, user, item, 7)
-    seen, pages = every_page(client, f"/users/{user['id']}/orders?limit=3")
+    seen, pages = all_pages(client, f"/users/{user['id']}/orders?limit=3")
     assert pages == 3
     assert [o["id"] for o in seen] == [o["id"] for o in reversed(placed)]
 
@@ -291,7 +270,7 @@ def test_order_pages_follow_the_link_header_and_keep_the_status_filter(client, s
     user, item = shop
     orders = orders_of(client, user, item, 5)
     client.post(f"/orders/{orders[2]['id']}/ship")
-    seen, pages = every_page(client, "/orders?status=placed&limit=2")
+    seen, pages = all_pages(client, "/orders?status=placed&limit=2")
     assert pages == 2
     assert [o["id"] for o in seen] == [o["id"] for o in reversed(orders) if o["id"] != orders[2]["id"]]
 
@@ -299,7 +278,7 @@ def test_order_pages_follow_the_link_header_and_keep_the_status_filter(client, s
 def test_all_orders_page_through_exactly_once(client, shop):
     user, item = shop
     orders = orders_of(client, user, item, 5)
-    seen, pages = every_page(client, "/orders?limit=2")
+    seen, pages = all_pages(client, "/orders?limit=2")
     assert pages == 3
     assert [o["id"] for o in seen] == [o["id"] for o in reversed(orders)]
 

@@ -4,7 +4,7 @@ import pytest
 
 from app import config, create_app
 from app.db import dispose
-from tests.support import BACON_ID
+from tests.support import BACON_ID, UNKNOWN_ID
 
 
 def make_app(tmp_path, **config):
@@ -137,7 +137,7 @@ def test_a_malformed_public_base_url_is_a_config_error_naming_it(monkeypatch, tm
 def test_reads_must_be_revalidated_and_nothing_else_is_cached(client):
     assert client.get("/items").headers["Cache-Control"] == "no-cache"
     assert client.post("/items", json={"name": "Eggs", "description": ""}).headers["Cache-Control"] == "no-store"
-    assert client.get("/items/00000000-0000-4000-8000-000000000000").headers["Cache-Control"] == "no-store"
+    assert client.get(f"/items/{UNKNOWN_ID}").headers["Cache-Control"] == "no-store"
 
 
 def test_the_health_check_answers_503_when_the_database_cannot_answer(tmp_path):

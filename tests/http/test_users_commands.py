@@ -2,9 +2,8 @@
 
 import pytest
 
-from tests.support import create_user, events, query, read_model
+from tests.support import UNKNOWN_ID, create_user, events, query, read_model
 
-UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 ADA = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"}
 
 

@@ -4,16 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.support import create_user
-
-
-def next_link(response) -> str | None:
-    link = response.headers.get("Link")
-    if link is None:
-        return None
-    url, rel = link.split("; ")
-    assert rel == 'rel="next"'
-    return url.strip("<>")
+from tests.support import UNKNOWN_ID, all_pages, create_user, next_link
 
 
 def test_there_are_no_users_at_first(client):
@@ -66,14 +57,7 @@ def test_the_email_filter_follows_an_email_change(client):
 def test_pages_follow_the_link_header_through_every_user_exactly_once(client):
     for n in range(11):
         create_user(client, last_name=f"Name {n % 3}", first_name=f"F{n % 2}", email=f"u{n}@example.com")
-    seen, url, pages = [], "/users?limit=3", 0
-    while url:
-        response = client.get(url)
-        assert response.status_code == 200
-        page = response.get_json()
-        assert len(page) <= 3
-        seen += page
-        url, pages = next_link(response), pages + 1
+    seen, pages = all_pages(client, "/users?limit=3")
     assert pages == 4
     assert seen == client.get("/users").get_json()
     assert len({u["id"] for u in seen}) == 11
@@ -96,7 +80,7 @@ def test_the_last_page_has_no_link_header(client):
 
 
 def test_an_unknown_user_answers_404(client):
-    response = client.get("/users/00000000-0000-4000-8000-000000000000")
+    response = client.get(f"/users/{UNKNOWN_ID}")
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from app import create_app
-from tests.support import BACON_ID, JOHN_DOE, JOHN_DOE_ID, read_model
+from tests.support import BACON_ID, JOHN_DOE, JOHN_DOE_ID, UNKNOWN_ID, read_model
 
 target = st.integers(min_value=0, max_value=30)  # which known id of its module a command aims at
 
@@ -189,7 +189,7 @@ class Users:
     )
 
     def __init__(self):
-        self.ids = ["00000000-0000-4000-8000-000000000000"]  # never registered: aims a command at 404
+        self.ids = [UNKNOWN_ID]  # never registered: aims a command at 404
         self.model = {}
 
     @staticmethod
@@ -267,7 +267,7 @@ class Devices:
     )
 
     def __init__(self):
-        self.ids = ["00000000-0000-4000-8000-000000000000"]  # never registered: aims a command at 404
+        self.ids = [UNKNOWN_ID]  # never registered: aims a command at 404
         self.model = {}
 
     def name_taken(self, name: str) -> bool:
@@ -345,7 +345,7 @@ class Orders:
 
     def __init__(self, items: Items, users: Users):
         self.items, self.users = items, users
-        self.ids = ["00000000-0000-4000-8000-000000000000"]  # never placed: aims a command at 404
+        self.ids = [UNKNOWN_ID]  # never placed: aims a command at 404
         self.model = {}
 
     def compensate(self) -> None:
