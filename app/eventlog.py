@@ -9,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Collection, Iterable
-from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from app.ids import new_id
+from app.times import utc_now
 
 if TYPE_CHECKING:  # the registry must import without the database layer
     from app.db import Tx
@@ -78,16 +78,6 @@ class Recorded:
         recorded = object.__new__(cls)
         recorded.__dict__.update(zip(_FIELDS, row))
         return recorded
-
-
-def iso(moment: datetime) -> str:
-    """``moment`` (aware, in UTC) as ISO 8601 with microseconds and Z: the service's time format."""
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def utc_now() -> str:
-    """The current time as ``iso`` text."""
-    return iso(datetime.now(UTC))
 
 
 _APPEND = """

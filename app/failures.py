@@ -10,7 +10,7 @@ with each failure on the same event, up to MAX_BACKOFF. Moving the checkpoint cl
 from datetime import UTC, datetime, timedelta
 
 from app.db import Tx
-from app.eventlog import iso
+from app.times import iso
 
 MAX_BACKOFF = timedelta(minutes=5)
 _CHECKPOINT_TABLES = ("projection_checkpoints", "process_checkpoints")

@@ -17,8 +17,8 @@ from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
 
 from app.errors import Problem, invalid
+from app.ids import is_uuid
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 MAX_JSON_DEPTH = 32
 REQUEST_ID, ROUTE = "app.request_id", "app.route"  # keys in the WSGI environ
@@ -31,7 +31,7 @@ class UUIDConverter(BaseConverter):
     """
 
     def to_python(self, value: str) -> str:
-        if not _UUID.match(value):
+        if not is_uuid(value):
             # Raised while routing, so it must be an HTTPException for Flask to defer it.
             raise BadRequest(f"{value!r} is not a UUID.")
         return value.lower()
@@ -198,6 +198,11 @@ def public_url() -> str:
     Never from the Host header or a forwarded host, which any client can name."""
     base = current_app.config["PUBLIC_BASE_URL"]  # checked at start, and used as the operator wrote it
     return f"{base or quote(request.script_root)}{quote(request.path)}"
+
+
+def created(body: dict, resource_id: str, version: int) -> tuple[dict, int, dict]:
+    """A 201 reply: the resource made, its Location (this route's URL and the id) and ETag."""
+    return body, 201, {"Location": f"{public_url()}/{resource_id}", "ETag": etag(version)}
 
 
 def request_id() -> str | None:

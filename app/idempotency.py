@@ -18,7 +18,7 @@ from flask import Response, request
 
 from app.db import Tx
 from app.errors import Problem
-from app.eventlog import iso, utc_now
+from app.times import iso, utc_now
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _KEPT_HEADERS = ("Content-Type", "Location", "ETag")

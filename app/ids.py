@@ -1,4 +1,5 @@
-"""Identifiers for new aggregates and events: UUID version 7 (RFC 9562).
+"""Identifiers: the UUID text every id takes, and new ids for aggregates and events, of
+version 7 (RFC 9562).
 
 A version 7 UUID starts with its creation time in milliseconds, then 74 random bits.
 Ids made in a later millisecond sort after earlier ones (within one, in random order), so
@@ -9,11 +10,18 @@ can read when it was made, to the millisecond (the event feed shows that time an
 """
 
 import os
+import re
 import time
 
 _VERSION = 0x7 << 76
 _VARIANT = 0b10 << 62  # RFC 9562's variant
 _KEEP = ~(0xF << 76) & ~(0b11 << 62)  # every bit but those of the version and the variant
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def is_uuid(text: str) -> bool:
+    """Whether ``text`` is a UUID's 36-character form (any version, either case)."""
+    return _UUID.match(text) is not None
 
 
 def new_id() -> str:

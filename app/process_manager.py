@@ -34,8 +34,9 @@ from flask import current_app
 
 from app.bus import UnitOfWork, bus
 from app.db import Tx, transaction
-from app.eventlog import Event, Recorded, head, read_after, utc_now
+from app.eventlog import Event, Recorded, head, read_after
 from app.failures import last_error, record_failure
+from app.times import utc_now
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,9 @@ from flask import current_app
 
 from app import eventlog
 from app.db import Tx, transaction
-from app.eventlog import Event, Recorded, utc_now
+from app.eventlog import Event, Recorded
 from app.failures import last_error, record_failure
+from app.times import utc_now
 from app.writers import REBUILD_LOCK, held
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,9 @@ from flask import current_app
 
 from app import eventlog
 from app.db import Tx, connection, transaction, transaction_on
-from app.eventlog import Recorded, utc_now
+from app.eventlog import Recorded
 from app.projector import HandlerFailed, Progress, Projection, Projector, apply_events, save_checkpoints
+from app.times import utc_now
 from app.writers import REBUILD_LOCK, open_beside
 
 REBUILD_CACHE_KIB = 256 * 1024  # page cache of the scratch file, at most

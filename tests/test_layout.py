@@ -12,7 +12,7 @@ FORBIDDEN = {
     "commands": ("app.projections", "app.queries", "app.projector"),
     "projections": ("app.commands", "app.queries", "app.bus"),
 }
-MESSAGES_MAY_IMPORT = ("app.eventlog", "app.discovery", "app.messages")
+MESSAGES_MAY_IMPORT = ("app.eventlog", "app.discovery", "app.ids", "app.messages", "app.times")
 
 
 def app_imports(path: pathlib.Path) -> set[str]:

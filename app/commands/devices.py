@@ -15,8 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.bus import UnitOfWork, execute, expect_version
 from app.errors import NotFound, Problem
-from app.eventlog import utc_now
-from app.http import etag, if_match, json_body, public_url
+from app.http import created, etag, if_match, json_body
 from app.ids import new_id
 from app.messages.devices import (
     DEVICE,
@@ -33,6 +32,7 @@ from app.messages.devices import (
     name_key,
 )
 from app.openapi import Reply, operation
+from app.times import utc_now
 
 STREAM = "device"
 
@@ -160,7 +160,7 @@ BATCH = {
 def register():
     fields = DEVICE.load(json_body())
     device = execute(RegisterDevice(device_id=new_id(), **fields))
-    return DEVICE.dump(device), 201, {"Location": f"{public_url()}/{device.id}", "ETag": etag(device.version)}
+    return created(DEVICE.dump(device), device.id, device.version)
 
 
 @routes.post("/devices/<uuid:device_id>/telemetry")

@@ -10,7 +10,7 @@ from flask import Blueprint
 
 from app.bus import UnitOfWork, execute, expect_version
 from app.errors import NotFound
-from app.http import etag, if_match, json_body, no_content, public_url
+from app.http import created, etag, if_match, json_body, no_content
 from app.ids import new_id
 from app.messages.employees import (
     EMPLOYEE,
@@ -129,7 +129,7 @@ def _with_ids(employee: dict, employee_id: str) -> dict:
 def create():
     fields = EMPLOYEE.load(json_body())
     employee = execute(HireEmployee(employee_id=new_id(), **fields))
-    return EMPLOYEE.dump(employee), 201, {"Location": f"{public_url()}/{employee.id}", "ETag": etag(employee.version)}
+    return created(EMPLOYEE.dump(employee), employee.id, employee.version)
 
 
 @routes.put("/employees/<uuid:employee_id>")

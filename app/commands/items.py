@@ -9,7 +9,7 @@ from flask import Blueprint
 
 from app.bus import UnitOfWork, execute, expect_version
 from app.errors import NotFound
-from app.http import etag, if_match, json_body, no_content, public_url
+from app.http import created, etag, if_match, json_body, no_content
 from app.ids import new_id
 from app.messages.items import ITEM, CreateItem, DeleteItem, ItemCreated, ItemDeleted, ItemUpdated, UpdateItem
 from app.openapi import Reply, operation
@@ -95,7 +95,7 @@ BACON_ID = "12a33c84-ee60-45a1-848d-428ad3259abc"
 def create():
     fields = ITEM.load(json_body())
     item = execute(CreateItem(item_id=new_id(), **fields))
-    return ITEM.dump(item), 201, {"Location": f"{public_url()}/{item.id}", "ETag": etag(item.version)}
+    return created(ITEM.dump(item), item.id, item.version)
 
 
 @routes.put("/items/<uuid:item_id>")

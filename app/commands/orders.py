@@ -14,8 +14,7 @@ from flask import Blueprint, request
 
 from app.bus import UnitOfWork, execute, expect_version
 from app.errors import PROBLEM_JSON, NotFound, Problem, ProblemSchema
-from app.eventlog import utc_now
-from app.http import etag, if_match, json_body, public_url
+from app.http import created, etag, if_match, json_body
 from app.ids import new_id
 from app.messages.orders import (
     CANCEL_ORDER,
@@ -35,6 +34,7 @@ from app.messages.orders import (
     merge_lines,
 )
 from app.openapi import Reply, operation
+from app.times import utc_now
 
 STREAM = "order"
 
@@ -278,7 +278,7 @@ def place():
     """Place an order: 201 with the order; 400 invalid, 415 not JSON, 422 unknown user or items."""
     user_id, lines = load_place_order(json_body())
     order = execute(PlaceOrder(order_id=new_id(), user_id=user_id, lines=lines))
-    return ORDER.dump(order), 201, {"Location": f"{public_url()}/{order.id}", "ETag": etag(order.version)}
+    return created(ORDER.dump(order), order.id, order.version)
 
 
 @routes.post("/orders/<uuid:order_id>/ship")

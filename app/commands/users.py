@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.bus import UnitOfWork, execute, expect_version
 from app.errors import NotFound, Problem
-from app.http import etag, if_match, json_body, no_content, public_url
+from app.http import created, etag, if_match, json_body, no_content
 from app.ids import new_id
 from app.messages.users import (
     USER,
@@ -132,7 +132,7 @@ ADA_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 def create():
     fields = USER.load(json_body())
     user = execute(RegisterUser(user_id=new_id(), **fields))
-    return USER.dump(user), 201, {"Location": f"{public_url()}/{user.id}", "ETag": etag(user.version)}
+    return created(USER.dump(user), user.id, user.version)
 
 
 @routes.put("/users/<uuid:user_id>")

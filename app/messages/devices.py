@@ -11,13 +11,14 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app.eventlog import Event, event
 from app.messages.fields import Trimmed
+from app.times import iso, parse_time
 
 KINDS = ("sensor", "meter", "gateway")
 STATUSES = ("active", "decommissioned")
@@ -189,43 +190,13 @@ UNKNOWN = "Unknown field."
 BAD_METRIC = "Must be 1 to 50 characters of a-z, 0-9, '_' and '.'."
 NOT_A_NUMBER = "Not a valid number."
 NOT_FINITE = "Must be a finite number."
-NOT_A_TIME = "Not a valid ISO 8601 date and time."
-NO_TIMEZONE = "Must include a timezone, such as Z or +02:00."
 IN_THE_FUTURE = "Must not be more than 5 minutes in the future."
 NOT_A_READING = "Must be an object with metric, value and recorded_at."
 BATCH_SIZE = f"Must hold 1 to {MAX_READINGS} readings."
 FIELDS = frozenset(("metric", "value", "recorded_at"))
 
 
-# A time at UTC in the usual shapes ("...Z", "...+00:00", up to 6 decimals) becomes the stored
-# text by slicing, without the cost of converting and formatting a datetime.
-_AT_UTC = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,6}))?(?:Z|\+00:00)")
 _NUMBERS = (int, float, Decimal)  # exact types: a JSON true is a bool, not a number
-
-
-def utc_text(moment: datetime) -> str:
-    """``moment`` in UTC as fixed-width ISO 8601 text with microseconds and Z: text order is time order."""
-    u = moment.astimezone(UTC)
-    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
-
-
-def parse_time(raw) -> str:
-    """ISO 8601 text with a timezone, as ``utc_text``; ValueError with the message for the client."""
-    if type(raw) is not str or len(raw) > 64:
-        raise ValueError(NOT_A_TIME)
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(NOT_A_TIME) from None
-    if moment.tzinfo is None:
-        raise ValueError(NO_TIMEZONE)
-    at_utc = _AT_UTC.fullmatch(raw)
-    if at_utc:
-        return f"{at_utc[1]}.{(at_utc[2] or '').ljust(6, '0')}Z"
-    try:
-        return utc_text(moment)
-    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-        raise ValueError(NOT_A_TIME) from None
 
 
 def load_readings(body: dict, now: datetime) -> list[tuple[str, float, str]]:
@@ -250,7 +221,7 @@ def _check(batch: list, now: datetime, key) -> list[tuple[str, float, str]]:
     A tight loop over the usual case (a good reading); the messages are worked out only
     for the readings that fail it.
     """
-    default_at, latest = utc_text(now), utc_text(now + MAX_FUTURE)
+    default_at, latest = iso(now), iso(now + MAX_FUTURE)
     good_metrics: set[str] = set()
     readings, errors = [], {}
     for index, raw in enumerate(batch):

@@ -12,7 +12,24 @@ class Trimmed(fields.String):
         return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
-class Money(fields.Field):
+def money(cents: int) -> int | float:
+    """An amount in cents as the JSON number replies show: whole amounts as integers (4, not 4.0)."""
+    return cents // 100 if cents % 100 == 0 else cents / 100
+
+
+def money_sql(column: str) -> str:
+    """``money`` in SQL, for replies that SQLite renders with json_object()."""
+    return f"CASE WHEN {column} % 100 = 0 THEN {column} / 100 ELSE {column} / 100.0 END"
+
+
+class Amount(fields.Field):
+    """An amount of money as replies show it: integer cents inside, a JSON number outside."""
+
+    def _serialize(self, value: int | None, attr, obj, **kwargs):
+        return None if value is None else money(value)
+
+
+class Money(Amount):
     """An amount with at most two decimals: a JSON number outside, integer cents inside.
 
     Cents keep arithmetic exact (3 x 0.10 is 0.30); the upper bound keeps every amount,
@@ -41,10 +58,5 @@ class Money(fields.Field):
             raise self.make_error("places")
         return int(amount * 100)
 
-    def _serialize(self, value: int | None, attr, obj, **kwargs):
-        if value is None:
-            return None
-        return value // 100 if value % 100 == 0 else value / 100
 
-
-__all__ = ["Money", "Trimmed", "ValidationError"]
+__all__ = ["Amount", "Money", "Trimmed", "ValidationError", "money", "money_sql"]

@@ -27,10 +27,10 @@ from app.messages.devices import (
     DeviceRowSchema,
     FleetStatsSchema,
     ReadingSchema,
-    parse_time,
 )
 from app.openapi import Reply, operation
 from app.pagination import Page, PageArgs
+from app.times import parse_time
 
 routes = Blueprint("devices", __name__)
 

@@ -5,12 +5,10 @@ from flask import Blueprint, request
 from marshmallow import fields
 
 from app.db import transaction
-from app.errors import NotFound
-from app.http import document_response
 from app.messages.employees import EMPLOYEE, EMPLOYEE_SUMMARY, EmployeeLeft
 from app.openapi import Reply, operation
 from app.pagination import Page, PageArgs
-from app.queries.events import AsOfArgs, document_as_of
+from app.queries._documents import AsOfArgs, details
 
 routes = Blueprint("employees", __name__)
 
@@ -76,10 +74,4 @@ def index():
 def show(employee_id: str):
     """``{id, firstName, lastName, address: {id, street, zip, city}}``; 404 if unknown.
     The document was rendered by the projection."""
-    if "as_of" in request.args:
-        return document_as_of("employee", employee_id, request.args["as_of"], EMPLOYEE, gone={EmployeeLeft.type_name})
-    with transaction("query") as tx:
-        row = tx.first("SELECT document, version FROM employee_details_view WHERE id = :id", id=employee_id)
-    if row is None:
-        raise NotFound("employee", employee_id)
-    return document_response(row.document, row.version)
+    return details("employee", employee_id, "employee_details_view", EMPLOYEE, gone=EmployeeLeft.type_name)

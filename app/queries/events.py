@@ -7,17 +7,14 @@ history, and an aggregate's state as of a past moment.
 """
 
 import json
-import re
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, request
 from marshmallow import Schema, fields, validate
 
 from app.db import transaction
-from app.documents import render
 from app.errors import NotFound, invalid
-from app.http import document_response, public_url
+from app.http import public_url
 from app.openapi import Reply, operation
 from app.pagination import INTEGER_MAX, LimitArgs, Page, PageArgs, limit_from_request
 
@@ -54,15 +51,6 @@ class FeedArgs(LimitArgs):
     )
     stream_type = fields.String(metadata={"description": "Only events of this stream type.", "example": "item"})
     type = fields.String(metadata={"description": "Only events of this type.", "example": "ItemCreated"})
-
-
-class AsOfArgs(Schema):
-    as_of = fields.String(
-        metadata={
-            "description": "Answer the state as it was then: a log position, or an ISO 8601 time with a timezone.",
-            "example": "2025-01-01T00:00:00+00:00",
-        }
-    )
 
 
 SEED_EVENT = {
@@ -145,42 +133,3 @@ def history(module: str, stream_id: str):
     if not rows and not after:
         raise NotFound(STREAMS[module], stream_id)
     return page.response([_event(row) for row in rows], key=lambda event: (event["version"],))
-
-
-def _point(raw: str) -> tuple[str, object]:
-    """``as_of`` as ("position", int) or ("occurred_at", ISO text in the log's UTC format); 400
-    for anything else, or a time whose UTC falls outside years 1 to 9999."""
-    if raw.isascii() and raw.isdigit():
-        if int(raw) > INTEGER_MAX:
-            raise invalid({"as_of": [f"A log position is at most {INTEGER_MAX}."]})
-        return "position", int(raw)
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None or not re.match(r"^\d{4}-\d{2}-\d{2}T", raw):
-        raise invalid({"as_of": ["Must be a log position or an ISO 8601 time with a timezone."]})
-    try:
-        at_utc = moment.astimezone(UTC)
-    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-        raise invalid({"as_of": ["Must be a time from year 1 to 9999 in UTC."]}) from None
-    return "occurred_at", at_utc.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def document_as_of(stream_type: str, stream_id: str, as_of: str, schema: Schema, gone: set[str]):
-    """The aggregate's reply as it was at ``as_of``, rebuilt from its events (their payloads
-    carry the whole state); 404 if it did not exist then. ETag: the version it had then."""
-    column, point = _point(as_of)
-    with transaction("query") as tx:
-        row = tx.first(
-            "SELECT type, version, payload FROM event_history_view"
-            f" WHERE stream_type = :stream_type AND stream_id = :id AND {column} <= :point"
-            " ORDER BY version DESC LIMIT 1",
-            stream_type=stream_type,
-            id=stream_id,
-            point=point,
-        )
-    if row is None or row.type in gone:
-        raise NotFound(f"{stream_type} (as of {as_of})", stream_id)
-    return document_response(render(schema, stream_id, json.loads(row.payload)), row.version)
-

@@ -1,14 +1,12 @@
 """Items, read side: GET /items (by name, paginated) and GET /items/<id>, from read tables only."""
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from app.db import transaction
-from app.errors import NotFound
-from app.http import document_response
 from app.messages.items import ITEM, ITEM_SUMMARY, ItemDeleted
 from app.openapi import Reply, operation
 from app.pagination import Page, PageArgs
-from app.queries.events import AsOfArgs, document_as_of
+from app.queries._documents import AsOfArgs, details
 
 routes = Blueprint("items", __name__)
 
@@ -59,10 +57,4 @@ def index():
 )
 def show(item_id: str):
     """``{id, name, description, price?}``; 404 if unknown. The document was rendered by the projection."""
-    if "as_of" in request.args:
-        return document_as_of("item", item_id, request.args["as_of"], ITEM, gone={ItemDeleted.type_name})
-    with transaction("query") as tx:
-        row = tx.first("SELECT document, version FROM item_details_view WHERE id = :id", id=item_id)
-    if row is None:
-        raise NotFound("item", item_id)
-    return document_response(row.document, row.version)
+    return details("item", item_id, "item_details_view", ITEM, gone=ItemDeleted.type_name)

@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 from app.db import Tx, transaction
 from app.errors import NotFound, invalid
 from app.http import document_response
+from app.messages.fields import money_sql
 from app.messages.orders import (
     ORDER,
     ORDER_EXAMPLE,
@@ -21,9 +22,8 @@ from app.pagination import Page, PageArgs
 
 routes = Blueprint("orders", __name__)
 
-# The summaries' JSON, rendered by SQLite (as the Total field does: whole amounts as integers).
-_TOTAL = "CASE WHEN total_cents % 100 = 0 THEN total_cents / 100 ELSE total_cents / 100.0 END"
-_SUMMARY = f"'status', status, 'placed_at', placed_at, 'item_count', item_count, 'total', {_TOTAL}"
+# The summaries' JSON, rendered by SQLite.
+_SUMMARY = f"'status', status, 'placed_at', placed_at, 'item_count', item_count, 'total', {money_sql('total_cents')}"
 ORDER_SUMMARY_JSON = f"json_object('id', id, 'user_id', user_id, {_SUMMARY})"
 USER_ORDER_SUMMARY_JSON = f"json_object('id', id, {_SUMMARY})"
 

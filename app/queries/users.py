@@ -5,12 +5,10 @@ from flask import Blueprint, request
 from marshmallow import fields
 
 from app.db import transaction
-from app.errors import NotFound
-from app.http import document_response
 from app.messages.users import USER, UserDeleted, email_key
 from app.openapi import Reply, operation
 from app.pagination import Page, PageArgs
-from app.queries.events import AsOfArgs, document_as_of
+from app.queries._documents import AsOfArgs, details
 
 routes = Blueprint("users", __name__)
 
@@ -68,10 +66,4 @@ def index():
 )
 def show(user_id: str):
     """``{id, first_name, last_name, email}``; 404 if unknown. The document was rendered by the projection."""
-    if "as_of" in request.args:
-        return document_as_of("user", user_id, request.args["as_of"], USER, gone={UserDeleted.type_name})
-    with transaction("query") as tx:
-        row = tx.first("SELECT document, version FROM user_details_view WHERE id = :id", id=user_id)
-    if row is None:
-        raise NotFound("user", user_id)
-    return document_response(row.document, row.version)
+    return details("user", user_id, "user_details_view", USER, gone=UserDeleted.type_name)

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from app.messages.devices import DEVICE, MAX_READINGS, load_readings, name_key, parse_time
+from app.messages.devices import DEVICE, MAX_READINGS, load_readings, name_key
+from app.times import parse_time
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 READING = {"metric": "temperature", "value": 21.5, "recorded_at": "2026-03-01T11:00:00Z"}
