@@ -176,3 +176,54 @@ def test_nginx_drops_a_client_whose_headers_stop_arriving(deployment):
         except ConnectionResetError:  # reset_timedout_connection
             answer = b""
         assert answer == b""
+
+
+# ---------------------------------------------------------------- what nginx refuses itself
+
+
+def exchange(base: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes to nginx; its answer's status, headers (lower-case names) and body."""
+    with connect(base) as client:
+        client.sendall(data)
+        answer = b""
+        while b"\r\n\r\n" not in answer and (chunk := client.recv(65536)):
+            answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+        while len(body) < int(headers.get("content-length", 0)) and (chunk := client.recv(65536)):
+            body += chunk
+    return int(status_line.split()[1]), headers, body
+
+
+REFUSED_BY_NGINX = {
+    "a request line over 8 KiB": (414, b"GET /api/items?q=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+    "a header over 8 KiB": (400, b"GET /api/items HTTP/1.1\r\nHost: x\r\nX-A: " + b"b" * 9000 + b"\r\n\r\n"),
+    "Content-Length beside Transfer-Encoding": (
+        400,
+        b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ),
+    "a malformed request line": (400, b"GET /api/items HTTP/1.1 extra\r\nHost: x\r\n\r\n"),
+    "an unknown transfer coding": (501, b"POST /api/items HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: zip\r\n\r\n"),
+    "a body over 1 MiB": (413, b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n"),
+    "an operators' route": (404, b"GET /api/metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
+    "a path outside /api/": (404, b"GET /items HTTP/1.1\r\nHost: x\r\n\r\n"),
+}
+
+
+@pytest.mark.parametrize(("status", "request_bytes"), REFUSED_BY_NGINX.values(), ids=REFUSED_BY_NGINX.keys())
+def test_what_nginx_refuses_itself_is_answered_as_problem_json(deployment, status, request_bytes):
+    answered, headers, body = exchange(deployment.base, request_bytes)
+    assert answered == status
+    assert headers["content-type"] == "application/problem+json"
+    problem = json.loads(body)
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+    assert headers["x-request-id"]
+
+
+def test_a_process_that_does_not_answer_is_a_502_as_problem_json(deployment):
+    stop(deployment.command.process)
+    response = requests.post(f"{deployment.base}/items", json={"name": "Eggs", "description": ""}, timeout=20)
+    assert response.status_code == 502
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 502
