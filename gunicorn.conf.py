@@ -9,6 +9,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import sys
 import tempfile
 
 bind = os.environ.get("BIND", "127.0.0.1:3000")
@@ -64,10 +65,16 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
 def on_starting(server):
     """The master has loaded the app (preload_app), which applied migrations.sql and caught
     the projections up; its connections are closed before the workers fork from it, and
-    counts left in the metrics folder by an earlier run of the server are cleared."""
+    counts left in the metrics folder by an earlier run of the server are cleared. A
+    CLIENT_TIMEOUT the workers could not use stops the start here, in one line."""
     from app import metrics
     from app.db import dispose
+    from app.gunicorn_worker import client_timeout
 
+    try:
+        client_timeout(server.cfg.timeout)
+    except ValueError as error:
+        sys.exit(f"Error: {error}")
     with server.app.wsgi().app_context():
         dispose()  # no connection may cross the fork into the workers
     # The app's objects live as long as the workers: frozen, they are out of the garbage

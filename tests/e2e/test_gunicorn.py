@@ -5,6 +5,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -255,3 +256,24 @@ def test_make_serve_listens_on_loopback_at_the_port_it_is_given(tmp_path):
         os.killpg(make.pid, signal.SIGTERM)
         make.wait(timeout=30)
     assert f"Listening at: http://127.0.0.1:{port} " in log.read_text()
+
+
+def test_a_client_timeout_past_the_worker_timeout_stops_the_start_in_one_line(tmp_path):
+    environ = {
+        **os.environ,
+        "DATABASE_PATH": str(tmp_path / "cqrs.db"),
+        "BIND": f"127.0.0.1:{free_port()}",
+        "CLIENT_TIMEOUT": "40",
+        "WORKER_TIMEOUT": "30",
+    }
+    started = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 1
+    errors = [line for line in started.stderr.splitlines() if not line.startswith(("{", "["))]
+    assert errors == ["Error: CLIENT_TIMEOUT must be seconds above 0 and below WORKER_TIMEOUT (30), got '40'"]
