@@ -5,10 +5,11 @@ Every value can be overridden from the environment. The master loads the app onc
 starts, and every worker is a fork of it.
 """
 
-import contextlib
+import atexit
 import gc
 import multiprocessing
 import os
+import shutil
 import sys
 import tempfile
 
@@ -49,15 +50,21 @@ if os.environ.get("CONTROL_SOCKET"):
 else:
     control_socket_disable = True
 
+
+def _remove_made_folder(folder: str, master: int) -> None:
+    """At the master's exit, a stop or a failed start alike (the workers, its forks, exit too)."""
+    if os.getpid() == master:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 # Every worker's metrics in one folder, so /metrics adds them all up: set before the app
 # (and prometheus_client with it) is loaded. METRICS_DIR is emptied at start and stop; one
-# made in the temporary directory when it is not set is removed at stop. (A reload of this
-# file finds PROMETHEUS_MULTIPROC_DIR set by the first load and keeps that folder.)
-METRICS_DIR = (
-    os.environ.get("METRICS_DIR")
-    or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    or tempfile.mkdtemp(prefix="cqrs-metrics-")
-)
+# made in the temporary directory when it is not set goes when the master exits. (A reload
+# of this file finds PROMETHEUS_MULTIPROC_DIR set by the first load and keeps that folder.)
+METRICS_DIR = os.environ.get("METRICS_DIR") or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if not METRICS_DIR:
+    METRICS_DIR = tempfile.mkdtemp(prefix="cqrs-metrics-")
+    atexit.register(_remove_made_folder, METRICS_DIR, os.getpid())
 os.makedirs(METRICS_DIR, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
 
@@ -109,6 +116,3 @@ def on_exit(server):
     from app import metrics
 
     metrics.clear(METRICS_DIR)
-    if not os.environ.get("METRICS_DIR"):
-        with contextlib.suppress(OSError):  # only when empty: nothing but counts is removed
-            os.rmdir(METRICS_DIR)

@@ -198,6 +198,21 @@ def test_a_stopped_server_leaves_no_metrics_folder_in_the_temporary_directory(tm
     assert list(temporary.iterdir()) == []
 
 
+def test_a_start_that_fails_leaves_no_metrics_folder_in_the_temporary_directory(tmp_path):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    environ = {**os.environ, "DATABASE_PATH": str(tmp_path), "TMPDIR": str(temporary)}  # a folder: refused
+    started = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env={**environ, "BIND": f"127.0.0.1:{free_port()}"},
+        capture_output=True,
+        timeout=60,
+    )
+    assert started.returncode != 0
+    assert list(temporary.iterdir()) == []
+
+
 def test_the_metrics_folder_is_emptied_at_start(tmp_path):
     folder = tmp_path / "metrics"
     folder.mkdir()
