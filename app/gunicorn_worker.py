@@ -41,7 +41,8 @@ def client_timeout(worker_timeout: float) -> float:
     except ValueError:
         seconds = 0
     if not 0 < seconds < (worker_timeout or float("inf")):
-        raise ValueError(f"CLIENT_TIMEOUT must be seconds above 0 and below WORKER_TIMEOUT ({worker_timeout}), got {raw!r}")
+        limit = f"above 0 and below WORKER_TIMEOUT ({worker_timeout})"
+        raise ValueError(f"CLIENT_TIMEOUT must be seconds {limit}, got {raw!r}")
     return seconds
 
 

@@ -70,7 +70,8 @@ def test_items_flow_through_nginx_with_public_links(deployment):
     first = requests.get(f"{base}/items?limit=1")
     assert first.json() == [{"id": BACON_ID, "name": "Bacon"}]
     assert first.links["next"]["url"].startswith("/api/items?")
-    assert requests.get(urljoin(base, first.links["next"]["url"])).json() == [{"id": item["id"], "name": "Eggs"}]
+    following = requests.get(urljoin(base, first.links["next"]["url"]))
+    assert following.json() == [{"id": item["id"], "name": "Eggs"}]
 
     assert requests.put(f"{base}/items/{item['id']}", json={"name": "Ham", "description": ""}).status_code == 200
     assert requests.delete(f"{base}/items/{item['id']}").status_code == 204
