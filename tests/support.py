@@ -1,8 +1,9 @@
-"""Helpers the tests share: look straight into the SQLite file, drive the modules' APIs and follow
-their pages."""
+"""Helpers the tests share: look straight into the SQLite file, drive the modules' APIs, follow
+their pages and check their problems."""
 
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 from app.db import is_read_table
@@ -37,6 +38,26 @@ def read_model(app) -> dict[str, list[tuple]]:
 def events(app) -> list[tuple]:
     """The log as (position, stream_type, stream_id, version, type), in position order."""
     return query(app, "SELECT position, stream_type, stream_id, version, type FROM events ORDER BY position")
+
+
+@contextmanager
+def nothing_changes(app) -> Iterator[None]:
+    """Assert that neither the event log nor any read table changed inside the block."""
+    before = (events(app), read_model(app))
+    yield
+    assert (events(app), read_model(app)) == before
+
+
+def assert_problem(response, status: int, *fields: str) -> dict:
+    """Assert ``response`` is a problem+json of ``status`` whose ``errors`` name each of ``fields``;
+    returns the problem."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["status"] == status
+    for field in fields:
+        assert field in problem["errors"]
+    return problem
 
 
 def next_link(response) -> str | None:

@@ -4,7 +4,7 @@ through the Flask test client."""
 import pytest
 
 from tests.device_support import create_device, record, stored_ago
-from tests.support import UNKNOWN_ID, all_pages
+from tests.support import UNKNOWN_ID, all_pages, assert_problem
 
 
 def at(minute: int) -> str:
@@ -12,12 +12,6 @@ def at(minute: int) -> str:
 
 
 # ---------------------------------------------------------------- GET /devices
-
-
-def test_there_are_no_devices_at_first(client):
-    response = client.get("/devices")
-    assert response.status_code == 200
-    assert response.get_json() == []
 
 
 def test_a_device_is_listed_with_status_last_seen_and_reading_count(client):
@@ -76,12 +70,9 @@ def test_kind_and_status_filters_combine(client):
     assert [d["name"] for d in client.get("/devices?kind=meter&status=active").get_json()] == ["A"]
 
 
-@pytest.mark.parametrize("query", ["kind=robot", "status=retired", "kind=", "limit=0", "cursor=garbage"])
-def test_an_unknown_kind_or_status_or_a_bad_page_answers_400(client, query):
-    response = client.get(f"/devices?{query}")
-    assert response.status_code == 400
-    assert response.mimetype == "application/problem+json"
-    assert set(response.get_json()["errors"]) <= {"kind", "status", "limit", "cursor"}
+@pytest.mark.parametrize(("query", "field"), [("kind=robot", "kind"), ("status=retired", "status"), ("kind=", "kind")])
+def test_an_unknown_kind_or_status_answers_400_naming_it(client, query, field):
+    assert_problem(client.get(f"/devices?{query}"), 400, field)
 
 
 def test_pages_of_devices_follow_the_link_header_through_every_device_once(client):
@@ -226,11 +217,6 @@ def test_pages_of_readings_follow_the_link_header_through_every_reading_once(cli
     assert sorted(r["value"] for r in rows) == [float(n) for n in range(10)]
 
 
-def test_a_device_without_readings_of_the_metric_has_an_empty_series(client):
-    device = create_device(client)
-    assert client.get(f"/devices/{device['id']}/telemetry?metric=t").get_json() == []
-
-
 @pytest.mark.parametrize(
     ("query", "field"),
     [
@@ -238,15 +224,11 @@ def test_a_device_without_readings_of_the_metric_has_an_empty_series(client):
         ("metric=Temp", "metric"),
         ("metric=t&from=yesterday", "from"),
         ("metric=t&to=2024-03-01T10:00:00", "to"),
-        ("metric=t&limit=0", "limit"),
-        ("metric=t&cursor=garbage", "cursor"),
     ],
 )
 def test_a_missing_metric_or_a_bad_filter_answers_400_naming_it(client, query, field):
     device = create_device(client)
-    response = client.get(f"/devices/{device['id']}/telemetry?{query}")
-    assert response.status_code == 400
-    assert field in response.get_json()["errors"]
+    assert_problem(client.get(f"/devices/{device['id']}/telemetry?{query}"), 400, field)
 
 
 def test_the_series_of_an_unknown_device_answers_404(client):
@@ -254,10 +236,6 @@ def test_the_series_of_an_unknown_device_answers_404(client):
 
 
 # ---------------------------------------------------------------- GET /telemetry/stats
-
-
-def test_there_are_no_fleet_statistics_at_first(client):
-    assert client.get("/telemetry/stats").get_json() == []
 
 
 def test_fleet_statistics_combine_every_active_device_per_metric(client):
@@ -287,11 +265,9 @@ def test_the_metric_filter_keeps_one_metric(client):
     assert client.get("/telemetry/stats?metric=unknown").get_json() == []
 
 
-@pytest.mark.parametrize("query", ["metric=Temp", "metric=", "limit=0", "cursor=garbage"])
-def test_a_bad_metric_or_page_answers_400(client, query):
-    response = client.get(f"/telemetry/stats?{query}")
-    assert response.status_code == 400
-    assert set(response.get_json()["errors"]) <= {"metric", "limit", "cursor"}
+@pytest.mark.parametrize("metric", ["Temp", ""])
+def test_a_bad_metric_answers_400_naming_it(client, metric):
+    assert_problem(client.get(f"/telemetry/stats?metric={metric}"), 400, "metric")
 
 
 def test_pages_of_fleet_statistics_follow_the_link_header(client):
