@@ -46,11 +46,6 @@ def test_a_history_lists_the_stream_oldest_first(client):
     assert client.get(f"/employees/{JOHN_DOE_ID}/history").get_json()[0]["type"] == "EmployeeHired"
 
 
-def test_the_history_of_an_unknown_stream_answers_404(client):
-    assert client.get(f"/users/{UNKNOWN_ID}/history").status_code == 404
-    assert client.get("/items/nope/history").status_code == 400
-
-
 def test_as_of_a_position_gives_the_state_then(client):
     item = create_item(client, name="First")
     (first,) = query(client.application, "SELECT max(position) FROM events")[0]

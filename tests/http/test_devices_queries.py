@@ -4,7 +4,7 @@ through the Flask test client."""
 import pytest
 
 from tests.device_support import create_device, record, stored_ago
-from tests.support import UNKNOWN_ID, all_pages, assert_problem
+from tests.support import all_pages, assert_problem
 
 
 def at(minute: int) -> str:
@@ -149,21 +149,6 @@ def test_a_read_with_the_current_etag_answers_304(client):
     assert response.get_data() == b""
 
 
-def test_an_unknown_device_answers_404(client):
-    response = client.get(f"/devices/{UNKNOWN_ID}")
-    assert response.status_code == 404
-    assert response.mimetype == "application/problem+json"
-
-
-def test_a_device_id_that_is_not_a_uuid_answers_400(client):
-    assert client.get("/devices/42").status_code == 400
-
-
-def test_an_upper_case_id_finds_the_same_device(client):
-    device = create_device(client)
-    assert client.get(f"/devices/{device['id'].upper()}").get_json()["id"] == device["id"]
-
-
 # ---------------------------------------------------------------- GET /devices/<id>/telemetry
 
 
@@ -229,10 +214,6 @@ def test_pages_of_readings_follow_the_link_header_through_every_reading_once(cli
 def test_a_missing_metric_or_a_bad_filter_answers_400_naming_it(client, query, field):
     device = create_device(client)
     assert_problem(client.get(f"/devices/{device['id']}/telemetry?{query}"), 400, field)
-
-
-def test_the_series_of_an_unknown_device_answers_404(client):
-    assert client.get(f"/devices/{UNKNOWN_ID}/telemetry?metric=t").status_code == 404
 
 
 # ---------------------------------------------------------------- GET /telemetry/stats

@@ -2,16 +2,7 @@
 
 import pytest
 
-from tests.support import (
-    BACON_ID,
-    JOHN_DOE_ID,
-    UNKNOWN_ID,
-    create_employee,
-    employee_body,
-    events,
-    query,
-    read_model,
-)
+from tests.support import BACON_ID, JOHN_DOE_ID, create_employee, employee_body, events, query, read_model
 
 
 def test_hiring_an_employee_answers_201_with_the_employee_and_its_location(client):
@@ -91,13 +82,6 @@ def test_an_update_that_changes_nothing_records_nothing(app, client):
     assert response.status_code == 200
     assert response.get_json() == employee
     assert events(app) == before
-
-
-def test_updating_an_unknown_employee_answers_404(client):
-    response = client.put(f"/employees/{UNKNOWN_ID}", json=employee_body())
-    assert response.status_code == 404
-    assert response.mimetype == "application/problem+json"
-    assert UNKNOWN_ID in response.get_json()["detail"]
 
 
 def test_deleting_an_employee_answers_204_and_removes_it_from_both_views(client):
@@ -194,10 +178,3 @@ def test_a_command_body_that_is_not_declared_json_answers_415(app, client, metho
     assert response.status_code == 415
     assert response.mimetype == "application/problem+json"
     assert events(app) == before
-
-
-@pytest.mark.parametrize("method", ["put", "delete"])
-def test_an_id_that_is_not_a_uuid_answers_400(client, method):
-    response = getattr(client, method)("/employees/not-a-uuid", json=employee_body())
-    assert response.status_code == 400
-    assert response.mimetype == "application/problem+json"

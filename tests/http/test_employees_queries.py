@@ -2,7 +2,7 @@
 
 from urllib.parse import parse_qs, urlsplit
 
-from tests.support import JOHN_DOE, JOHN_DOE_ID, UNKNOWN_ID, all_pages, create_employee, next_link
+from tests.support import JOHN_DOE, JOHN_DOE_ID, all_pages, create_employee, next_link
 
 JOHN_DOE_ROW = {"id": JOHN_DOE_ID, "name": "Doe, John", "city": "Boston"}
 
@@ -66,22 +66,6 @@ def test_pages_of_a_city_keep_the_city_filter(client):
     assert pages == 2
     assert [e["name"] for e in seen] == ["Name 0, Jane", "Name 2, Jane", "Name 4, Jane"]
     assert {e["city"] for e in seen} == {"Rome"}
-
-
-def test_an_unknown_employee_answers_404(client):
-    response = client.get(f"/employees/{UNKNOWN_ID}")
-    assert response.status_code == 404
-    assert response.mimetype == "application/problem+json"
-
-
-def test_an_id_that_is_not_a_uuid_answers_400(client):
-    response = client.get("/employees/42")
-    assert response.status_code == 400
-    assert response.mimetype == "application/problem+json"
-
-
-def test_an_upper_case_id_finds_the_same_employee(client):
-    assert client.get(f"/employees/{JOHN_DOE_ID.upper()}").get_json() == JOHN_DOE
 
 
 def test_a_departed_employee_answers_404(client):

@@ -1,6 +1,6 @@
 """GET /items and GET /items/<id> through the Flask test client."""
 
-from tests.support import BACON_ID, UNKNOWN_ID, create_item
+from tests.support import BACON_ID, create_item
 
 
 def test_the_seeded_bacon_is_listed_and_readable(client):
@@ -19,22 +19,6 @@ def test_items_are_listed_by_name(client):
     for name in ["Toast", "Apple", "Milk"]:
         create_item(client, name=name)
     assert [i["name"] for i in client.get("/items").get_json()] == ["Apple", "Bacon", "Milk", "Toast"]
-
-
-def test_an_unknown_item_answers_404(client):
-    response = client.get(f"/items/{UNKNOWN_ID}")
-    assert response.status_code == 404
-    assert response.mimetype == "application/problem+json"
-
-
-def test_an_id_that_is_not_a_uuid_answers_400(client):
-    response = client.get("/items/42")
-    assert response.status_code == 400
-    assert response.get_json()["status"] == 400
-
-
-def test_an_upper_case_id_finds_the_same_item(client):
-    assert client.get(f"/items/{BACON_ID.upper()}").get_json()["id"] == BACON_ID
 
 
 def test_a_query_answers_head_requests(client):

@@ -303,19 +303,6 @@ def test_only_a_placed_order_can_be_shipped_or_cancelled_else_409(app, client, f
 
 
 @pytest.mark.parametrize("action", ["ship", "cancel"])
-def test_an_unknown_order_answers_404(client, action):
-    response = client.post(f"/orders/{UNKNOWN_ID}/{action}")
-    assert response.status_code == 404
-    assert response.mimetype == "application/problem+json"
-    assert UNKNOWN_ID in response.get_json()["detail"]
-
-
-@pytest.mark.parametrize("action", ["ship", "cancel"])
-def test_an_id_that_is_not_a_uuid_answers_400(client, action):
-    assert client.post(f"/orders/42/{action}").status_code == 400
-
-
-@pytest.mark.parametrize("action", ["ship", "cancel"])
 def test_a_stale_if_match_answers_412_with_the_current_version_and_changes_nothing(app, client, action):
     order = an_order(client)
     client.post(f"/orders/{order['id']}/cancel")

@@ -108,13 +108,6 @@ def test_an_update_that_changes_nothing_records_nothing(app, client):
     assert events(app) == before
 
 
-def test_updating_an_unknown_user_answers_404(client):
-    response = client.put(f"/users/{UNKNOWN_ID}", json=ADA)
-    assert response.status_code == 404
-    assert response.mimetype == "application/problem+json"
-    assert UNKNOWN_ID in response.get_json()["detail"]
-
-
 def test_deleting_a_user_answers_204_and_removes_it_from_both_views(client):
     user = create_user(client)
     response = client.delete(f"/users/{user['id']}")
@@ -185,10 +178,3 @@ def test_a_command_body_that_is_not_declared_json_answers_415(app, client, metho
     assert response.status_code == 415
     assert response.mimetype == "application/problem+json"
     assert events(app) == before
-
-
-@pytest.mark.parametrize("method", ["put", "delete"])
-def test_an_id_that_is_not_a_uuid_answers_400(client, method):
-    response = getattr(client, method)("/users/not-a-uuid", json=ADA)
-    assert response.status_code == 400
-    assert response.mimetype == "application/problem+json"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support import UNKNOWN_ID, create_user
+from tests.support import create_user
 
 
 def test_a_user_is_readable_by_id(client):
@@ -44,20 +44,3 @@ def test_the_email_filter_follows_an_email_change(client):
     client.put(f"/users/{user['id']}", json={"first_name": "Ada", "last_name": "King", "email": "ada@king.org"})
     assert client.get("/users?email=ada@example.com").get_json() == []
     assert [u["id"] for u in client.get("/users?email=ADA@KING.ORG").get_json()] == [user["id"]]
-
-
-def test_an_unknown_user_answers_404(client):
-    response = client.get(f"/users/{UNKNOWN_ID}")
-    assert response.status_code == 404
-    assert response.mimetype == "application/problem+json"
-
-
-def test_an_id_that_is_not_a_uuid_answers_400(client):
-    response = client.get("/users/42")
-    assert response.status_code == 400
-    assert response.mimetype == "application/problem+json"
-
-
-def test_an_upper_case_id_finds_the_same_user(client):
-    user = create_user(client)
-    assert client.get(f"/users/{user['id'].upper()}").get_json() == user
