@@ -20,10 +20,10 @@ from blinker import Namespace
 from flask import current_app
 
 from app import eventlog
+from app.correlation import request_id
 from app.db import Tx, transaction
 from app.errors import Problem
 from app.eventlog import Event, Recorded
-from app.http import request_id
 
 signals = Namespace()
 

@@ -8,6 +8,8 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from app.correlation import request_id
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -82,8 +84,6 @@ def _from_database_error(exc: OperationalError) -> Response:
 
 
 def _from_unexpected(exc: Exception) -> Response:
-    from app.http import request_id  # app.http raises this module's Problem
-
     current_app.logger.exception("unhandled error in request %s", request_id())
     return problem_response(
         Problem(500, f"The server could not handle this request; it has been logged as {request_id()}.")

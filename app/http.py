@@ -9,19 +9,20 @@ from decimal import Decimal
 from typing import IO
 from urllib.parse import quote
 
-from flask import Flask, Request, Response, current_app, has_request_context, request
+from flask import Flask, Request, Response, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter, Rule
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
 
+from app.correlation import REQUEST_ID
 from app.errors import Problem, invalid
 from app.ids import is_uuid
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 MAX_JSON_DEPTH = 32
-REQUEST_ID, ROUTE = "app.request_id", "app.route"  # keys in the WSGI environ
+ROUTE = "app.route"  # the matched rule's key in the WSGI environ
 
 
 class UUIDConverter(BaseConverter):
@@ -203,11 +204,6 @@ def public_url() -> str:
 def created(body: dict, resource_id: str, version: int) -> tuple[dict, int, dict]:
     """A 201 reply: the resource made, its Location (this route's URL and the id) and ETag."""
     return body, 201, {"Location": f"{public_url()}/{resource_id}", "ETag": etag(version)}
-
-
-def request_id() -> str | None:
-    """The correlation id of the current request, if there is one."""
-    return request.environ.get(REQUEST_ID) if has_request_context() else None
 
 
 Observer = Callable[[dict, int, float], None]

@@ -12,7 +12,8 @@ from json.encoder import encode_basestring
 
 from flask import Flask
 
-from app.http import REQUEST_ID, after_each_request, request_id
+from app.correlation import REQUEST_ID, request_id
+from app.http import after_each_request
 
 _HANDLER_NAME = "cqrs-service"
 _ACCESS = logging.getLogger("app.access")

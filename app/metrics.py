@@ -25,8 +25,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.mmap_dict import MmapedDict
 
 from app.bus import command_handled, events_committed
+from app.contract import Reply, operation
 from app.http import ROUTE, after_each_request
-from app.openapi import Reply, operation
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["route", "method", "status"])
 LATENCY = Histogram(

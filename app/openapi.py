@@ -2,7 +2,7 @@
 marshmallow schemas they use (GET /openapi.json), and Swagger UI for it (GET /docs), whose
 JavaScript and CSS the app serves itself from the swagger-ui-bundle package.
 
-A route describes itself with ``@operation(...)`` stacked under its route decorator. A route
+A route describes itself with ``@operation(...)`` (app/contract.py) under its route decorator. A route
 without it still appears, from its rule, methods and docstring, with the answers every route
 of its side can give; so the document never misses a route. What the code decides for every
 route of a kind (request ids, tokens, idempotency keys, If-Match, bodies, ids in paths) is
@@ -11,17 +11,17 @@ added here, once, rather than repeated on each route.
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, jsonify, render_template_string, request
-from marshmallow import Schema
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.routing import Rule, parse_converter_args
 
+from app.contract import Operation, Reply, operation
 from app.errors import PROBLEM_JSON, ProblemSchema
 from app.messages.fields import Money
 
@@ -30,51 +30,6 @@ VERSION = "1.0.0"
 SEED_ID = "12a33c84-ee60-45a1-848d-428ad3259abc"  # seed 000's Bacon and seed 001's John Doe
 WRITE_METHODS = ("POST", "PUT", "DELETE")
 TAG_ORDER = ("items", "employees", "users", "orders", "devices", "events", "operations", "documentation")
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One answer of a route: what it means, its body (None: no body), an example, its headers."""
-
-    description: str
-    schema: Schema | type[Schema] | dict | None = None
-    example: Any = None
-    headers: tuple[str, ...] = ()
-    media_type: str = "application/json"
-
-
-@dataclass(frozen=True)
-class Operation:
-    """What ``@operation`` records on a view."""
-
-    summary: str | None = None
-    description: str | None = None
-    body: Schema | type[Schema] | None = None
-    example: Any = None
-    body_required: bool = True
-    status: int = 200
-    reply: Reply | None = None
-    replies: Mapping[int, Reply] = field(default_factory=dict)
-    query: Schema | type[Schema] | None = None
-    errors: tuple[int, ...] = ()
-    if_match: bool | None = None
-    if_none_match: bool = False
-    tag: str | None = None
-
-
-def operation(summary: str | None = None, **details):
-    """Describe a route for the API description: ``body`` (a schema), its ``example``, and
-    ``body_required=False`` when it may be left out; the success ``status`` and its ``reply`` (a
-    Reply); other ``replies`` by status; ``query`` (a schema of the query parameters); the
-    ``errors`` it answers besides those added for its kind; ``if_match`` (default: PUT and DELETE
-    take it); ``if_none_match`` (answers 304); ``tag``."""
-    described = Operation(summary, **details)
-
-    def describe(view):
-        view.openapi = described  # survives functools.wraps (app/commands/__init__.py)
-        return view
-
-    return describe
 
 
 # ---------------------------------------------------------------- shared parts

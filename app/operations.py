@@ -15,8 +15,8 @@ from flask import Blueprint, Flask, current_app, jsonify
 from marshmallow import Schema, fields, validate
 
 from app.config import StartupError
+from app.contract import Reply, operation
 from app.db import check_files, transaction
-from app.openapi import Reply, operation
 from app.process_manager import PENDING_COUNTED_WITHIN
 
 routes = Blueprint("operations", __name__)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from flask import Response, current_app, jsonify, request
-from marshmallow import Schema, fields, validate
+from marshmallow import ValidationError, fields, validate
 
+from app.contract import QueryArgs
 from app.errors import invalid
 from app.http import public_url
 
@@ -53,31 +54,48 @@ def _sort_key_value(value) -> bool:
     return isinstance(value, int) and -INTEGER_MAX - 1 <= value <= INTEGER_MAX
 
 
-def limit_from_request() -> int:
-    """``?limit=``: PAGE_SIZE_DEFAULT when absent; 400 unless 1 to PAGE_SIZE_MAX."""
-    raw = request.args.get("limit")
-    maximum = current_app.config["PAGE_SIZE_MAX"]
-    if raw is None:
-        return min(current_app.config["PAGE_SIZE_DEFAULT"], maximum)
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise invalid({"limit": [f"Must be an integer from 1 to {maximum}."]})
-    return int(raw)
+class WholeNumber(fields.Integer):
+    """A whole number in ASCII digits from ``minimum`` to ``maximum`` (a number, or a function
+    of the app's settings), else ``message`` (which may name {maximum}). Plain int() would also
+    take " 5", "+5" or "٥"."""
+
+    def __init__(self, minimum: int, maximum: int | Callable[[], int], message: str, **kwargs):
+        super().__init__(**kwargs)
+        self.minimum, self.maximum, self.message = minimum, maximum, message
+
+    def _deserialize(self, value, attr, data, **kwargs) -> int:
+        maximum = self.maximum() if callable(self.maximum) else self.maximum
+        if not (isinstance(value, str) and value.isascii() and value.isdigit() and self.minimum <= int(value) <= maximum):
+            raise ValidationError(self.message.format(maximum=maximum))
+        return int(value)
 
 
-class LimitArgs(Schema):
-    """``?limit=``, as the API description shows it (the parsing is above)."""
+def _page_size_max() -> int:
+    return current_app.config["PAGE_SIZE_MAX"]
 
-    limit = fields.Integer(
+
+def _page_size_default() -> int:
+    return min(current_app.config["PAGE_SIZE_DEFAULT"], _page_size_max())
+
+
+class LimitArgs(QueryArgs):
+    """``?limit=``: PAGE_SIZE_DEFAULT rows when absent."""
+
+    limit = WholeNumber(
+        1,
+        _page_size_max,
+        "Must be an integer from 1 to {maximum}.",
+        load_default=_page_size_default,
         validate=validate.Range(min=1),
         metadata={"description": "Rows per page (at most PAGE_SIZE_MAX).", "example": 10},
     )
 
 
 class PageArgs(LimitArgs):
-    """``?limit=&cursor=``, as the API description shows them."""
+    """``?limit=&cursor=``."""
 
     cursor = fields.String(
-        metadata={"description": "Where the page starts: copy it from the previous page's Link header; it is opaque."}
+        metadata={"description": "Where the page starts: copy it from the previous page's Link header; it is opaque."},
     )
 
 
@@ -89,9 +107,10 @@ class Page:
     after: tuple | None
 
     @classmethod
-    def from_request(cls, key_arity: int) -> "Page":
-        cursor = request.args.get("cursor")
-        return cls(limit_from_request(), decode_cursor(cursor, key_arity) if cursor else None)
+    def of(cls, args: dict, key_arity: int) -> "Page":
+        """The page that PageArgs ``args`` ask for, in a list sorted by a key of ``key_arity`` values."""
+        cursor = args.get("cursor")
+        return cls(args["limit"], decode_cursor(cursor, key_arity) if cursor else None)
 
     @property
     def fetch(self) -> int:

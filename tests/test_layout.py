@@ -56,3 +56,18 @@ def test_every_module_has_its_slice_on_both_sides():
     for module in modules:
         assert (APP / "commands" / f"{module}.py").exists()
         assert (APP / "queries" / f"{module}.py").exists()
+
+
+def test_only_the_app_factory_imports_the_api_description_builder():
+    importers = {
+        str(path.relative_to(APP))
+        for path in APP.rglob("*.py")
+        if path.name != "__init__.py" or path.parent != APP
+        if any(name == "app.openapi" or name.startswith("app.openapi.") for name in app_imports(path))
+    }
+    assert importers == set()
+
+
+@pytest.mark.parametrize("core", ["bus.py", "eventlog.py", "projector.py", "process_manager.py", "times.py", "ids.py"])
+def test_the_core_does_not_depend_on_the_web_layer(core):
+    assert not {name for name in app_imports(APP / core) if name.startswith(("app.http", "app.openapi", "app.contract"))}

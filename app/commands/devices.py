@@ -14,6 +14,7 @@ from flask import Blueprint
 from sqlalchemy.exc import IntegrityError
 
 from app.bus import UnitOfWork, execute, expect_version
+from app.contract import Reply, operation
 from app.errors import NotFound, Problem
 from app.http import created, etag, if_match, json_body
 from app.ids import new_id
@@ -31,7 +32,6 @@ from app.messages.devices import (
     load_readings,
     name_key,
 )
-from app.openapi import Reply, operation
 from app.times import utc_now
 
 STREAM = "device"

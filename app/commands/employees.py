@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from flask import Blueprint
 
 from app.bus import UnitOfWork, execute, expect_version
+from app.contract import Reply, operation
 from app.errors import NotFound
 from app.http import created, etag, if_match, json_body, no_content
 from app.ids import new_id
@@ -21,7 +22,6 @@ from app.messages.employees import (
     HireEmployee,
     UpdateEmployee,
 )
-from app.openapi import Reply, operation
 
 STREAM = "employee"
 

@@ -8,11 +8,11 @@ from dataclasses import asdict, dataclass
 from flask import Blueprint
 
 from app.bus import UnitOfWork, execute, expect_version
+from app.contract import Reply, operation
 from app.errors import NotFound
 from app.http import created, etag, if_match, json_body, no_content
 from app.ids import new_id
 from app.messages.items import ITEM, CreateItem, DeleteItem, ItemCreated, ItemDeleted, ItemUpdated, UpdateItem
-from app.openapi import Reply, operation
 
 STREAM = "item"
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from flask import Blueprint, request
 
 from app.bus import UnitOfWork, execute, expect_version
+from app.contract import Reply, operation
 from app.errors import PROBLEM_JSON, NotFound, Problem, ProblemSchema
 from app.http import created, etag, if_match, json_body
 from app.ids import new_id
@@ -33,7 +34,6 @@ from app.messages.orders import (
     load_place_order,
     merge_lines,
 )
-from app.openapi import Reply, operation
 from app.times import utc_now
 
 STREAM = "order"

@@ -11,6 +11,7 @@ from flask import Blueprint
 from sqlalchemy.exc import IntegrityError
 
 from app.bus import UnitOfWork, execute, expect_version
+from app.contract import Reply, operation
 from app.errors import NotFound, Problem
 from app.http import created, etag, if_match, json_body, no_content
 from app.ids import new_id
@@ -24,7 +25,6 @@ from app.messages.users import (
     UserUpdated,
     email_key,
 )
-from app.openapi import Reply, operation
 
 STREAM = "user"
 

@@ -4,20 +4,50 @@ in event_history_view, whose payloads carry its whole state)."""
 
 import json
 import re
+from typing import NamedTuple
 
-from flask import Response, request
-from marshmallow import Schema, fields
+from flask import Response
+from marshmallow import Schema, ValidationError, fields
 
+from app.contract import QueryArgs
 from app.db import transaction
 from app.documents import render
-from app.errors import NotFound, invalid
+from app.errors import NotFound
 from app.http import document_response
 from app.pagination import INTEGER_MAX
 from app.times import OUT_OF_RANGE, parse_time
 
 
-class AsOfArgs(Schema):
-    as_of = fields.String(
+class Moment(NamedTuple):
+    """A point in the log: ``column`` is "position" or "occurred_at", ``point`` its value."""
+
+    column: str
+    point: int | str
+    text: str  # as the client wrote it
+
+
+class AsOf(fields.String):
+    """A log position, or an ISO 8601 time with a timezone, as a Moment."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> Moment:
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        if raw.isascii() and raw.isdigit():
+            if int(raw) > INTEGER_MAX:
+                raise ValidationError(f"A log position is at most {INTEGER_MAX}.")
+            return Moment("position", int(raw), raw)
+        try:
+            if not re.match(r"^\d{4}-\d{2}-\d{2}T", raw):  # a date alone is not a moment
+                raise ValueError(raw)
+            return Moment("occurred_at", parse_time(raw), raw)
+        except ValueError as error:
+            out_of_range = str(error) == OUT_OF_RANGE
+            raise ValidationError(
+                OUT_OF_RANGE if out_of_range else "Must be a log position or an ISO 8601 time with a timezone."
+            ) from None
+
+
+class AsOfArgs(QueryArgs):
+    as_of = AsOf(
         metadata={
             "description": "Answer the state as it was then: a log position, or an ISO 8601 time with a timezone.",
             "example": "2025-01-01T00:00:00+00:00",
@@ -25,11 +55,10 @@ class AsOfArgs(Schema):
     )
 
 
-def details(stream_type: str, stream_id: str, view: str, schema: Schema, gone: str) -> Response:
+def details(stream_type: str, stream_id: str, view: str, schema: Schema, gone: str, as_of: Moment | None) -> Response:
     """The aggregate's document from ``view`` (a details view: id, document, version) with its
-    ETag, or as of ``?as_of=``; 404 if unknown (or at as_of not yet made, or already ``gone``:
-    the type name of its last event)."""
-    as_of = request.args.get("as_of")
+    ETag, or as it was at ``as_of``; 404 if unknown (or at as_of not yet made, or already
+    ``gone``: the type name of its last event)."""
     if as_of is not None:
         return document_as_of(stream_type, stream_id, as_of, schema, gone={gone})
     with transaction("query") as tx:
@@ -39,36 +68,18 @@ def details(stream_type: str, stream_id: str, view: str, schema: Schema, gone: s
     return document_response(row.document, row.version)
 
 
-def _point(raw: str) -> tuple[str, object]:
-    """``as_of`` as ("position", int) or ("occurred_at", ISO text in the log's UTC format); 400
-    for anything else, or a time whose UTC falls outside years 1 to 9999."""
-    if raw.isascii() and raw.isdigit():
-        if int(raw) > INTEGER_MAX:
-            raise invalid({"as_of": [f"A log position is at most {INTEGER_MAX}."]})
-        return "position", int(raw)
-    try:
-        if not re.match(r"^\d{4}-\d{2}-\d{2}T", raw):  # a date alone is not a moment
-            raise ValueError(raw)
-        return "occurred_at", parse_time(raw)
-    except ValueError as error:
-        message = OUT_OF_RANGE if str(error) == OUT_OF_RANGE else "Must be a log position or an ISO 8601 time with a timezone."
-        raise invalid({"as_of": [message]}) from None
-
-
-def document_as_of(stream_type: str, stream_id: str, as_of: str, schema: Schema, gone: set[str]):
+def document_as_of(stream_type: str, stream_id: str, as_of: Moment, schema: Schema, gone: set[str]) -> Response:
     """The aggregate's reply as it was at ``as_of``, rebuilt from its events (their payloads
     carry the whole state); 404 if it did not exist then. ETag: the version it had then."""
-    column, point = _point(as_of)
     with transaction("query") as tx:
         row = tx.first(
             "SELECT type, version, payload FROM event_history_view"
-            f" WHERE stream_type = :stream_type AND stream_id = :id AND {column} <= :point"
+            f" WHERE stream_type = :stream_type AND stream_id = :id AND {as_of.column} <= :point"
             " ORDER BY version DESC LIMIT 1",
             stream_type=stream_type,
             id=stream_id,
-            point=point,
+            point=as_of.point,
         )
     if row is None or row.type in gone:
-        raise NotFound(f"{stream_type} (as of {as_of})", stream_id)
+        raise NotFound(f"{stream_type} (as of {as_of.text})", stream_id)
     return document_response(render(schema, stream_id, json.loads(row.payload)), row.version)
-

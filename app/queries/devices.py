@@ -11,24 +11,23 @@
 
 import json
 
-from flask import Blueprint, request
-from marshmallow import fields, validate
+from flask import Blueprint
+from marshmallow import ValidationError, fields, validate
 
+from app.contract import Reply, operation
 from app.db import Tx, transaction
-from app.errors import NotFound, invalid
+from app.errors import NotFound
 from app.http import document_response
 from app.messages.devices import (
     BAD_METRIC,
     KINDS,
     METRIC,
-    MISSING_FIELD,
     STATUSES,
     DeviceDetailsSchema,
     DeviceRowSchema,
     FleetStatsSchema,
     ReadingSchema,
 )
-from app.openapi import Reply, operation
 from app.pagination import Page, PageArgs
 from app.times import parse_time
 
@@ -50,29 +49,41 @@ _METRIC = {"description": "1 to 50 of a-z, 0-9, '_' and '.'", "example": "temper
 _TIME = {"description": "ISO 8601 with a timezone", "example": "2026-11-23T00:00:00Z"}
 
 
+class Time(fields.String):
+    """ISO 8601 with a timezone, as the service's UTC text."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        try:
+            return parse_time(super()._deserialize(value, attr, data, **kwargs))
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+
+class _Metric(validate.Regexp):
+    """METRIC, matched whole (Regexp's $ would also let a trailing newline through)."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+_A_METRIC = _Metric(f"^{METRIC.pattern}$", error=BAD_METRIC)
+
+
 class DeviceListArgs(PageArgs):
     kind = fields.String(validate=validate.OneOf(KINDS), metadata={"description": "Only devices of this kind."})
     status = fields.String(validate=validate.OneOf(STATUSES), metadata={"description": "Only devices in this status."})
 
 
 class SeriesArgs(PageArgs):
-    metric = fields.String(required=True, validate=validate.Regexp(f"^{METRIC.pattern}$"), metadata=_METRIC)
-    from_ = fields.String(data_key="from", metadata={**_TIME, "description": "From this time on (inclusive)."})
-    to = fields.String(metadata={**_TIME, "description": "Before this time (exclusive)."})
+    metric = fields.String(required=True, validate=_A_METRIC, metadata=_METRIC)
+    from_ = Time(data_key="from", metadata={**_TIME, "description": "From this time on (inclusive)."})
+    to = Time(metadata={**_TIME, "description": "Before this time (exclusive)."})
 
 
 class FleetArgs(PageArgs):
-    metric = fields.String(
-        validate=validate.Regexp(f"^{METRIC.pattern}$"), metadata={**_METRIC, "description": "Only this metric."}
-    )
-
-
-def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
-    """``?name=``: one of ``allowed``, or None when absent; 400 otherwise."""
-    value = request.args.get(name)
-    if value is not None and value not in allowed:
-        raise invalid({name: [f"Must be one of: {', '.join(allowed)}."]})
-    return value
+    metric = fields.String(validate=_A_METRIC, metadata={**_METRIC, "description": "Only this metric."})
 
 
 @routes.get("/devices")
@@ -87,16 +98,15 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
     ),
     errors=(400,),
 )
-def index():
+def index(args: dict):
     """``[{id, name, kind, status, last_seen_at, reading_count}]`` by name, then id; 400 for an
     unknown ``kind`` or ``status``, a bad ``limit`` or ``cursor``."""
-    page = Page.from_request(key_arity=2)
+    page = Page.of(args, key_arity=2)
     conditions, params = [], {"n": page.fetch}
-    for name, allowed in (("kind", KINDS), ("status", STATUSES)):
-        value = _choice(name, allowed)
-        if value is not None:
+    for name in ("kind", "status"):
+        if name in args:
             conditions.append(f"{name} = :{name}")
-            params[name] = value
+            params[name] = args[name]
     if page.after is not None:
         conditions.append("(name, id) > (:name, :id)")
         params["name"], params["id"] = page.after
@@ -160,26 +170,6 @@ def show(device_id: str):
     return document_response(json.dumps(document, ensure_ascii=False, separators=(",", ":")), version)
 
 
-def _series_conditions() -> tuple[list[str], dict]:
-    """SQL conditions and parameters for ``metric`` (required), ``from`` (inclusive) and ``to``
-    (exclusive), times with a timezone; 400 naming each bad one."""
-    errors, conditions, params = {}, ["metric = :metric"], {}
-    metric = request.args.get("metric")
-    if metric is None or not METRIC.fullmatch(metric):
-        errors["metric"] = [MISSING_FIELD if metric is None else BAD_METRIC]
-    params["metric"] = metric
-    for name, condition in (("from", "recorded_at >= :from"), ("to", "recorded_at < :to")):
-        if name in request.args:
-            try:
-                params[name] = parse_time(request.args[name])
-            except ValueError as error:
-                errors[name] = [str(error)]
-            conditions.append(condition)
-    if errors:
-        raise invalid(errors)
-    return conditions, params
-
-
 @routes.get("/devices/<uuid:device_id>/telemetry")
 @operation(
     "Read one metric's readings in time order",
@@ -192,11 +182,15 @@ def _series_conditions() -> tuple[list[str], dict]:
     ),
     errors=(400, 404),
 )
-def series(device_id: str):
+def series(device_id: str, args: dict):
     """``[{metric, value, recorded_at}]`` of one metric, oldest first, within ``[from, to)``;
     404 if the device is unknown, 400 for a missing or bad ``metric``, a bad ``from`` or ``to``."""
-    page = Page.from_request(key_arity=3)
-    conditions, params = _series_conditions()
+    page = Page.of(args, key_arity=3)
+    conditions, params = ["metric = :metric"], {"metric": args["metric"]}
+    for name, condition in (("from_", "recorded_at >= :from_"), ("to", "recorded_at < :to")):
+        if name in args:
+            conditions.append(condition)
+            params[name] = args[name]
     if page.after is not None:
         conditions.append("(recorded_at, position, seq) > (:after_at, :after_position, :after_seq)")
         params["after_at"], params["after_position"], params["after_seq"] = page.after
@@ -229,18 +223,15 @@ def series(device_id: str):
     ),
     errors=(400,),
 )
-def fleet():
+def fleet(args: dict):
     """``[{metric, devices, count, min, max, mean}]`` over active devices, by metric;
     ``?metric=`` keeps one. Count and sum are kept per metric; min and max are one index
     seek each over the active devices' statistics rows."""
-    page = Page.from_request(key_arity=1)
+    page = Page.of(args, key_arity=1)
     conditions, params = [], {"n": page.fetch}
-    metric = request.args.get("metric")
-    if metric is not None:
-        if not METRIC.fullmatch(metric):
-            raise invalid({"metric": [BAD_METRIC]})
+    if "metric" in args:
         conditions.append("f.metric = :metric")
-        params["metric"] = metric
+        params["metric"] = args["metric"]
     if page.after is not None:
         conditions.append("f.metric > :after")
         (params["after"],) = page.after

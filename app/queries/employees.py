@@ -1,12 +1,12 @@
 """Employees, read side: GET /employees (by name, optionally one city, paginated) and
 GET /employees/<id>, from read tables only."""
 
-from flask import Blueprint, request
+from flask import Blueprint
 from marshmallow import fields
 
+from app.contract import Reply, operation
 from app.db import transaction
 from app.messages.employees import EMPLOYEE, EMPLOYEE_SUMMARY, EmployeeLeft
-from app.openapi import Reply, operation
 from app.pagination import Page, PageArgs
 from app.queries._documents import AsOfArgs, details
 
@@ -40,11 +40,11 @@ class EmployeeListArgs(PageArgs):
     ),
     errors=(400,),
 )
-def index():
+def index(args: dict):
     """``[{id, name, city}]`` ordered by name ("<lastName>, <firstName>"), then id; ``?city=`` keeps
     only employees in exactly that city."""
-    page = Page.from_request(key_arity=2)
-    city = request.args.get("city")
+    page = Page.of(args, key_arity=2)
+    city = args.get("city")
     conditions, params = [], {"n": page.fetch}
     # Each filter narrows one index range: (city, name, id) with a city, (name, id) without.
     if city is not None:
@@ -71,7 +71,7 @@ def index():
     if_none_match=True,
     errors=(400, 404),
 )
-def show(employee_id: str):
+def show(employee_id: str, args: dict):
     """``{id, firstName, lastName, address: {id, street, zip, city}}``; 404 if unknown.
     The document was rendered by the projection."""
-    return details("employee", employee_id, "employee_details_view", EMPLOYEE, gone=EmployeeLeft.type_name)
+    return details("employee", employee_id, "employee_details_view", EMPLOYEE, gone=EmployeeLeft.type_name, as_of=args.get("as_of"))

@@ -12,11 +12,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, jsonify, request
 from marshmallow import Schema, fields, validate
 
+from app.contract import Reply, operation
 from app.db import transaction
-from app.errors import NotFound, invalid
+from app.errors import NotFound
 from app.http import public_url
-from app.openapi import Reply, operation
-from app.pagination import INTEGER_MAX, LimitArgs, Page, PageArgs, limit_from_request
+from app.pagination import INTEGER_MAX, LimitArgs, Page, PageArgs, WholeNumber
 
 routes = Blueprint("events", __name__)
 
@@ -45,7 +45,11 @@ class EventSchema(Schema):
 
 
 class FeedArgs(LimitArgs):
-    after = fields.Integer(
+    after = WholeNumber(
+        0,
+        INTEGER_MAX,
+        "Must be a position: a whole number from 0 to {maximum}.",
+        load_default=0,
         validate=validate.Range(min=0, max=INTEGER_MAX),
         metadata={"description": "The last position you have; the feed starts after it.", "example": 0},
     )
@@ -75,13 +79,6 @@ def _event(row) -> dict:
     return event
 
 
-def _non_negative(name: str) -> int:
-    raw = request.args.get(name, "0")
-    if not raw.isascii() or not raw.isdigit() or int(raw) > INTEGER_MAX:
-        raise invalid({name: [f"Must be a position: a whole number from 0 to {INTEGER_MAX}."]})
-    return int(raw)
-
-
 @routes.get("/events")
 @operation(
     "Follow the event log",
@@ -89,14 +86,14 @@ def _non_negative(name: str) -> int:
     reply=Reply("Events after `after`, in position order", EVENTS, example=[SEED_EVENT], headers=("Link",)),
     errors=(400,),
 )
-def feed():
+def feed(args: dict):
     """``[{position, event_id, stream_type, stream_id, version, type, data, ...}]`` after ``after``."""
-    after, limit = _non_negative("after"), limit_from_request()
-    conditions, params = ["position > :after"], {"after": after, "n": limit + 1}
+    limit = args["limit"]
+    conditions, params = ["position > :after"], {"after": args["after"], "n": limit + 1}
     for name in ("stream_type", "type"):
-        if request.args.get(name) is not None:
+        if name in args:
             conditions.append(f"{name} = :{name}")
-            params[name] = request.args[name]
+            params[name] = args[name]
     with transaction("query") as tx:
         rows = tx.all(
             f"SELECT {_COLUMNS} FROM event_history_view WHERE {' AND '.join(conditions)} ORDER BY position LIMIT :n",
@@ -117,9 +114,9 @@ def feed():
     reply=Reply("One page of the stream's events, by version", EVENTS, example=[SEED_EVENT], headers=("Link",)),
     errors=(400, 404),
 )
-def history(module: str, stream_id: str):
+def history(module: str, stream_id: str, args: dict):
     """The stream's events, oldest first; 404 if the stream has none."""
-    page = Page.from_request(key_arity=1)
+    page = Page.of(args, key_arity=1)
     after = page.after[0] if page.after else 0
     with transaction("query") as tx:
         rows = tx.all(

@@ -2,9 +2,9 @@
 
 from flask import Blueprint
 
+from app.contract import Reply, operation
 from app.db import transaction
 from app.messages.items import ITEM, ITEM_SUMMARY, ItemDeleted
-from app.openapi import Reply, operation
 from app.pagination import Page, PageArgs
 from app.queries._documents import AsOfArgs, details
 
@@ -26,9 +26,9 @@ BACON = {"id": "12a33c84-ee60-45a1-848d-428ad3259abc", "name": "Bacon"}
     ),
     errors=(400,),
 )
-def index():
+def index(args: dict):
     """``[{id, name}]`` ordered by name, then id."""
-    page = Page.from_request(key_arity=2)
+    page = Page.of(args, key_arity=2)
     after = "WHERE (name, id) > (:name, :id)" if page.after else ""
     name, item_id = page.after or (None, None)
     with transaction("query") as tx:
@@ -55,6 +55,6 @@ def index():
     if_none_match=True,
     errors=(400, 404),
 )
-def show(item_id: str):
+def show(item_id: str, args: dict):
     """``{id, name, description, price?}``; 404 if unknown. The document was rendered by the projection."""
-    return details("item", item_id, "item_details_view", ITEM, gone=ItemDeleted.type_name)
+    return details("item", item_id, "item_details_view", ITEM, gone=ItemDeleted.type_name, as_of=args.get("as_of"))

@@ -1,11 +1,12 @@
 """Orders, read side: GET /orders/<id>, GET /orders (``?status=``) and GET /users/<id>/orders,
 each one indexed read of tables kept by projections, newest first where it is a list."""
 
-from flask import Blueprint, request
+from flask import Blueprint
 from marshmallow import fields, validate
 
+from app.contract import Reply, operation
 from app.db import Tx, transaction
-from app.errors import NotFound, invalid
+from app.errors import NotFound
 from app.http import document_response
 from app.messages.fields import money_sql
 from app.messages.orders import (
@@ -17,7 +18,6 @@ from app.messages.orders import (
     USER_ORDER_SUMMARY,
     USER_ORDER_SUMMARY_EXAMPLE,
 )
-from app.openapi import Reply, operation
 from app.pagination import Page, PageArgs
 
 routes = Blueprint("orders", __name__)
@@ -59,13 +59,11 @@ class OrderListArgs(PageArgs):
     ),
     errors=(400,),
 )
-def index():
+def index(args: dict):
     """``[{id, user_id, status, placed_at, item_count, total}]``, newest first; ``?status=``
     keeps the orders in that status. 400 for an unknown status or a bad limit or cursor."""
-    page = Page.from_request(key_arity=2)
-    status = request.args.get("status")
-    if status is not None and status not in STATUSES:
-        raise invalid({"status": [f"Must be one of: {', '.join(STATUSES)}."]})
+    page = Page.of(args, key_arity=2)
+    status = args.get("status")
     conditions, params = (["status = :status"], {"status": status}) if status else ([], {})
     with transaction("query") as tx:
         rows = _newest_first(tx, ORDER_SUMMARY_JSON, "order_list_view", conditions, params, page)
@@ -84,10 +82,10 @@ def index():
     ),
     errors=(400, 404),
 )
-def history(user_id: str):
+def history(user_id: str, args: dict):
     """The user's orders ``[{id, status, placed_at, item_count, total}]``, newest first;
     404 if the user is unknown (or deleted)."""
-    page = Page.from_request(key_arity=2)
+    page = Page.of(args, key_arity=2)
     with transaction("query") as tx:  # one snapshot: the user and their orders as of one moment
         known = tx.first("SELECT 1 FROM order_history_user_view WHERE id = :id", id=user_id)
         rows = _newest_first(

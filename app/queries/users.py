@@ -1,12 +1,12 @@
 """Users, read side: GET /users (by last name, first name, paginated; ``?email=`` finds one)
 and GET /users/<id>, from read tables only."""
 
-from flask import Blueprint, request
+from flask import Blueprint
 from marshmallow import fields
 
+from app.contract import Reply, operation
 from app.db import transaction
 from app.messages.users import USER, UserDeleted, email_key
-from app.openapi import Reply, operation
 from app.pagination import Page, PageArgs
 from app.queries._documents import AsOfArgs, details
 
@@ -34,11 +34,11 @@ class UserListArgs(PageArgs):
     reply=Reply("One page of users", {"type": "array", "items": USER}, example=[ADA], headers=("Link",)),
     errors=(400,),
 )
-def index():
+def index(args: dict):
     """``[{id, first_name, last_name, email}]`` ordered by last name, first name, then id;
     ``?email=`` keeps only the user with that email, compared case-insensitively."""
-    page = Page.from_request(key_arity=3)
-    email = request.args.get("email")
+    page = Page.of(args, key_arity=3)
+    email = args.get("email")
     conditions, params = [], {"n": page.fetch}
     if email is not None:
         conditions.append("email_key = :email_key")
@@ -64,6 +64,6 @@ def index():
     if_none_match=True,
     errors=(400, 404),
 )
-def show(user_id: str):
+def show(user_id: str, args: dict):
     """``{id, first_name, last_name, email}``; 404 if unknown. The document was rendered by the projection."""
-    return details("user", user_id, "user_details_view", USER, gone=UserDeleted.type_name)
+    return details("user", user_id, "user_details_view", USER, gone=UserDeleted.type_name, as_of=args.get("as_of"))
