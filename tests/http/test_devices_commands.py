@@ -94,13 +94,6 @@ def test_an_invalid_device_answers_400_naming_the_field_and_changes_nothing(app,
     assert (events(app), read_model(app)) == before
 
 
-@pytest.mark.parametrize("path", ["/devices", f"/devices/{UNKNOWN_ID}/telemetry"])
-@pytest.mark.parametrize("content_type", [None, "text/plain"])
-def test_a_body_not_declared_json_answers_415(client, path, content_type):
-    response = client.post(path, data='{"name": "x", "kind": "sensor"}', content_type=content_type)
-    assert response.status_code == 415
-
-
 # ---------------------------------------------------------------- telemetry
 
 

@@ -65,7 +65,10 @@ def fleet_statistics(client, count: int) -> str:
 
 
 # Each makes a list hold ``count`` rows (or its seeded row, for 0) and returns its URL.
-LISTS = {f.__name__: f for f in (items, employees, users, orders_of_a_user, orders, devices, readings, fleet_statistics)}
+LISTS = {
+    make.__name__: make
+    for make in (items, employees, users, orders_of_a_user, orders, devices, readings, fleet_statistics)
+}
 SEEDED = ("items", "employees")
 
 

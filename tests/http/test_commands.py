@@ -1,0 +1,186 @@
+"""What every command shares, checked once per command: the bodies it refuses before reading
+them (not JSON, not one clean JSON object, too big, an unknown field), where its Location
+points, and deleting and no-op updates in the modules that have them."""
+
+import json
+
+import pytest
+
+from app import create_app
+from app.db import dispose
+from tests.device_support import create_device
+from tests.order_support import an_order, priced_item
+from tests.support import (
+    BACON_ID,
+    JOHN_DOE_ID,
+    assert_problem,
+    create_employee,
+    create_item,
+    create_user,
+    employee_body,
+    nothing_changes,
+)
+
+
+class Made:
+    """What the commands' paths and bodies refer to, each made on first use."""
+
+    def __init__(self, client):
+        self.client, self.made = client, {}
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self.made:
+            self.made[name] = {
+                "user": lambda: create_user(self.client)["id"],
+                "item": lambda: priced_item(self.client)["id"],
+                "order": lambda: an_order(self.client)["id"],
+                "device": lambda: create_device(self.client, name="Target")["id"],
+            }[name]()
+        return self.made[name]
+
+
+# Every command that takes a body, by method and route: its path and a body it accepts, given
+# what was made for it.
+COMMANDS = {
+    "POST /items": ("/items", lambda made: {"name": "Eggs", "description": "A dozen"}),
+    "PUT /items/<id>": (f"/items/{BACON_ID}", lambda made: {"name": "Ham", "description": ""}),
+    "POST /employees": ("/employees", lambda made: employee_body()),
+    "PUT /employees/<id>": (f"/employees/{JOHN_DOE_ID}", lambda made: employee_body(city="Rome")),
+    "POST /users": ("/users", lambda made: {"first_name": "Bob", "last_name": "B", "email": "bob@example.com"}),
+    "PUT /users/<id>": ("/users/{user}", lambda made: {"first_name": "Al", "last_name": "K", "email": "k@example.com"}),
+    "POST /orders": (
+        "/orders",
+        lambda made: {"user_id": made["user"], "lines": [{"item_id": made["item"], "quantity": 1}]},
+    ),
+    "POST /orders/<id>/cancel": ("/orders/{order}/cancel", lambda made: {"reason": "found it cheaper"}),
+    "POST /devices": ("/devices", lambda made: {"name": "Pump", "kind": "meter"}),
+    "POST /devices/<id>/telemetry": (
+        "/devices/{device}/telemetry",
+        lambda made: {"readings": [{"metric": "t", "value": 1}]},
+    ),
+}
+CREATES = {module: f"POST /{module}" for module in ("items", "employees", "users", "orders", "devices")}
+
+
+@pytest.fixture
+def made(client) -> Made:
+    return Made(client)
+
+
+def command(name: str, made: Made) -> tuple[str, str, dict]:
+    """(method, path, accepted body) of the named command, with what it refers to made."""
+    path, body = COMMANDS[name]
+    return name.split()[0], path.format_map(made), body(made)
+
+
+def send(client, method: str, path: str, data, content_type: str | None = "application/json", **kwargs):
+    return client.open(path, method=method, data=data, content_type=content_type, **kwargs)
+
+
+@pytest.fixture(scope="module", params=list(COMMANDS))
+def refusing(request, tmp_path_factory):
+    """(app, client, method, path, accepted body) of a command, on an app of its own shared by
+    the tests of bodies it refuses: each checks that it changed nothing."""
+    path = tmp_path_factory.mktemp("commands") / "cqrs.db"
+    app = create_app({"DATABASE_PATH": str(path), "LOG_FORMAT": "json"})
+    client = app.test_client()
+    yield app, client, *command(request.param, Made(client))
+    with app.app_context():
+        dispose()
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_command_accepts_the_body_these_tests_start_from(client, made, name):
+    method, path, body = command(name, made)
+    assert send(client, method, path, json.dumps(body)).status_code in (200, 201, 202)
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_not_declared_json_answers_415_and_changes_nothing(refusing, content_type):
+    app, client, method, path, body = refusing
+    with nothing_changes(app):
+        assert_problem(send(client, method, path, json.dumps(body), content_type), 415)
+
+
+def key_given_twice(body: dict) -> bytes:
+    """The body with its first key given once more before it: taking the last value would accept it."""
+    return ('{"%s": null, ' % next(iter(body)) + json.dumps(body)[1:]).encode()
+
+
+NOT_ONE_CLEAN_JSON_OBJECT = {
+    "cut short": lambda body: json.dumps(body)[:-1].encode(),
+    "an array": lambda body: json.dumps([body]).encode(),
+    "a string": lambda body: json.dumps(json.dumps(body)).encode(),
+    "null": lambda body: b"null",
+    "not UTF-8": lambda body: b"\xff\xfe" + json.dumps(body).encode(),
+    "a key given twice": key_given_twice,
+    "NaN": lambda body: json.dumps({**body, next(iter(body)): float("nan")}).encode(),
+    "nested 40 deep": lambda body: b'{"a":' * 40 + b"1" + b"}" * 40,
+    "nested 100,000 deep": lambda body: b"[" * 100_000 + b"]" * 100_000,
+}
+
+
+@pytest.mark.parametrize("kind", NOT_ONE_CLEAN_JSON_OBJECT)
+def test_a_body_that_is_not_one_clean_json_object_answers_400_and_changes_nothing(refusing, kind):
+    app, client, method, path, body = refusing
+    with nothing_changes(app):
+        assert_problem(send(client, method, path, NOT_ONE_CLEAN_JSON_OBJECT[kind](body)), 400)
+
+
+def test_a_body_over_the_size_limit_answers_413_and_changes_nothing(refusing):
+    app, client, method, path, body = refusing
+    huge = '{"padding": "' + "x" * (1024 * 1024) + '", ' + json.dumps(body)[1:]
+    with nothing_changes(app):
+        assert_problem(send(client, method, path, huge), 413)
+
+
+def test_an_unknown_field_answers_400_naming_it_and_changes_nothing(refusing):
+    app, client, method, path, body = refusing
+    with nothing_changes(app):
+        assert_problem(send(client, method, path, json.dumps({**body, "colour": "red"})), 400, "colour")
+
+
+@pytest.mark.parametrize("module", CREATES)
+def test_the_location_follows_the_public_path_prefix(client, made, module):
+    method, path, body = command(CREATES[module], made)
+    response = send(client, method, path, json.dumps(body), base_url="http://localhost/api/")
+    assert response.status_code == 201
+    assert response.headers["Location"].startswith(f"/api/{module}/")
+
+
+# The modules whose resources are deleted: how to make one, and a body that changes nothing of it.
+DELETABLE = {
+    "items": (create_item, {"name": "Eggs", "description": "A dozen"}),
+    "employees": (create_employee, employee_body(firstName=" Jane ")),
+    "users": (create_user, {"first_name": " Ada ", "last_name": "Lovelace", "email": "ada@example.com"}),
+}
+
+
+@pytest.mark.parametrize("module", DELETABLE)
+def test_an_update_that_changes_nothing_answers_200_and_records_nothing(app, client, module):
+    make, same = DELETABLE[module]
+    resource = make(client)
+    with nothing_changes(app):
+        response = client.put(f"/{module}/{resource['id']}", json=same)
+    assert response.status_code == 200
+    assert response.get_json() == resource
+
+
+@pytest.mark.parametrize("module", DELETABLE)
+def test_deleting_answers_204_without_content_and_removes_it_from_both_views(client, module):
+    listed = client.get(f"/{module}").get_json()
+    resource = DELETABLE[module][0](client)
+    response = client.delete(f"/{module}/{resource['id']}")
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert "Content-Type" not in response.headers
+    assert client.get(f"/{module}/{resource['id']}").status_code == 404
+    assert client.get(f"/{module}").get_json() == listed
+
+
+@pytest.mark.parametrize("module", DELETABLE)
+def test_deleting_twice_answers_404_the_second_time_and_changes_nothing(app, client, module):
+    resource = DELETABLE[module][0](client)
+    assert client.delete(f"/{module}/{resource['id']}").status_code == 204
+    with nothing_changes(app):
+        assert_problem(client.delete(f"/{module}/{resource['id']}"), 404)
