@@ -18,6 +18,13 @@ def _presented_token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+class MissingToken(Problem):
+    """401: this side requires a token and the request has none."""
+
+    def __init__(self):
+        super().__init__(401, "Send 'Authorization: Bearer <token>'.", headers={"WWW-Authenticate": 'Bearer realm="api"'})
+
+
 def _require_token() -> None:
     side = (request.endpoint or "").partition(".")[0]
     tokens = current_app.config.get(_SIDES.get(side, ""), ())
@@ -25,7 +32,7 @@ def _require_token() -> None:
         return
     presented = _presented_token()
     if presented is None:
-        raise Problem(401, "Send 'Authorization: Bearer <token>'.", headers={"WWW-Authenticate": 'Bearer realm="api"'})
+        raise MissingToken()
     if not any(hmac.compare_digest(presented.encode(), token.encode()) for token in tokens):
         raise Problem(
             401,

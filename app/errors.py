@@ -30,7 +30,17 @@ class NotFound(Problem):
         super().__init__(404, f"No {what} with id {ident}.")
 
 
-def invalid(errors: dict, detail: str = "The request has invalid fields; see 'errors'.") -> Problem:
+class Busy(Problem):
+    """503: the write lock stayed taken past the busy timeout. Nothing changed; retrying is safe."""
+
+    def __init__(self):
+        super().__init__(503, "The database is busy; retry shortly.", headers={"Retry-After": "1"})
+
+
+INVALID = "The request has invalid fields; see 'errors'."
+
+
+def invalid(errors: dict, detail: str = INVALID) -> Problem:
     """A 400 naming each offending field (the shape marshmallow's ValidationError carries)."""
     return Problem(400, detail, title="Validation failed", errors=errors)
 
@@ -79,7 +89,7 @@ def _from_validation_error(exc: ValidationError) -> Response:
 def _from_database_error(exc: OperationalError) -> Response:
     if "locked" in str(exc.orig) or "busy" in str(exc.orig):
         # The write lock stayed taken past busy_timeout: the request changed nothing; retrying is safe.
-        return problem_response(Problem(503, "The database is busy; retry shortly.", headers={"Retry-After": "1"}))
+        return problem_response(Busy())
     return _from_unexpected(exc)
 
 

@@ -101,6 +101,20 @@ def _lone_surrogates(value) -> dict | list | None:
     return found or None
 
 
+class NotJson(Problem):
+    """415: a body not declared as JSON."""
+
+    def __init__(self):
+        super().__init__(415, "Send the body as JSON with 'Content-Type: application/json'.")
+
+
+class IfMatchRequired(Problem):
+    """428: REQUIRE_IF_MATCH is on and a command came without If-Match."""
+
+    def __init__(self):
+        super().__init__(428, "Send If-Match with the ETag you read, so concurrent edits are not lost.")
+
+
 def json_body() -> dict:
     """The request body as a JSON object.
 
@@ -110,7 +124,7 @@ def json_body() -> dict:
     fraction arrive as Decimal, never as float.
     """
     if not request.is_json:
-        raise Problem(415, "Send the body as JSON with 'Content-Type: application/json'.")
+        raise NotJson()
     raw = request.get_data(cache=False)
     try:
         data = json.loads(
@@ -172,7 +186,7 @@ def if_match() -> int | None:
     header = request.headers.get("If-Match")
     if header is None:
         if current_app.config["REQUIRE_IF_MATCH"]:
-            raise Problem(428, "Send If-Match with the ETag you read, so concurrent edits are not lost.")
+            raise IfMatchRequired()
         return None
     tags = _versions(header)
     if tags is None:

@@ -33,6 +33,17 @@ class Attempt:
     fingerprint: str
 
 
+class KeyReused(Problem):
+    """422: an Idempotency-Key first used for a different request."""
+
+    def __init__(self):
+        super().__init__(
+            422,
+            "This Idempotency-Key was already used for a different request (method, path or body); use a new key.",
+            title="Idempotency-Key reused",
+        )
+
+
 def attempt_of_request() -> Attempt | None:
     """The current request's key and fingerprint; None without a key, 400 for a malformed key."""
     key = request.headers.get("Idempotency-Key")
@@ -59,11 +70,7 @@ def replay(tx: Tx, attempt: Attempt) -> Response | None:
     if row is None:
         return None
     if row.fingerprint != attempt.fingerprint:
-        raise Problem(
-            422,
-            "This Idempotency-Key was already used for a different request (method, path or body); use a new key.",
-            title="Idempotency-Key reused",
-        )
+        raise KeyReused()
     headers = json.loads(row.headers)
     response = Response(row.body, status=row.status, headers=headers)
     if "Content-Type" not in headers:

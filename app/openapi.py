@@ -19,10 +19,16 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, jsonify, render_template_string, request
 from swagger_ui_bundle import swagger_ui_path
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import Rule, parse_converter_args
 
+from app.auth import MissingToken
+from app.bus import VersionMismatch
+from app.commands.users import EmailTaken
 from app.contract import Operation, Reply, operation
-from app.errors import PROBLEM_JSON, ProblemSchema
+from app.errors import INVALID, PROBLEM_JSON, Busy, NotFound, ProblemSchema
+from app.http import IfMatchRequired, NotJson
+from app.idempotency import KeyReused
 from app.messages.fields import Money
 
 TITLE = "CQRS service"
@@ -109,50 +115,50 @@ _ERRORS = {
         "BadRequest",
         "Malformed JSON, failed validation (`errors` per field), an id that is not a UUID, a bad query parameter "
         "or a malformed header.",
-        "The request has invalid fields; see 'errors'.",
+        INVALID,
     ),
     401: _Error(
         "Unauthorized",
         "This side requires a token (COMMAND_TOKENS or QUERY_TOKENS) and none or a wrong one was sent.",
-        "Send 'Authorization: Bearer <token>'.",
+        MissingToken().detail,
         ("WWW-Authenticate",),
     ),
-    404: _Error("NotFound", "No resource with this id.", f"No item with id {SEED_ID}."),
+    404: _Error("NotFound", "No resource with this id.", NotFound("item", SEED_ID).detail),
     409: _Error(
         "Conflict",
         "The request conflicts with another resource.",
-        "Another user already has the email address ada@example.com (emails are compared ignoring case).",
+        EmailTaken("ada@example.com").detail,
     ),
     412: _Error(
         "PreconditionFailed",
         "If-Match names a version the resource has moved past; `current_version` and the ETag say which it is at.",
-        "The resource is at version 2, not 1; read it again and retry.",
+        VersionMismatch(current=2, expected=1).detail,
         ("ETag",),
     ),
     413: _Error(
         "ContentTooLarge",
         "The body is larger than MAX_BODY_BYTES.",
-        "The data value transmitted exceeds the capacity limit.",
+        RequestEntityTooLarge.description,
     ),
     415: _Error(
         "UnsupportedMediaType",
         "The body is not declared as JSON.",
-        "Send the body as JSON with 'Content-Type: application/json'.",
+        NotJson().detail,
     ),
     422: _Error(
         "IdempotencyKeyReused",
         "This Idempotency-Key was first used for a different request.",
-        "This Idempotency-Key was already used for a different request (method, path or body); use a new key.",
+        KeyReused().detail,
     ),
     428: _Error(
         "PreconditionRequired",
         "If-Match is missing and the server requires it (REQUIRE_IF_MATCH=1).",
-        "Send If-Match with the ETag you read, so concurrent edits are not lost.",
+        IfMatchRequired().detail,
     ),
     503: _Error(
         "ServiceUnavailable",
         "The database stayed busy; nothing changed, retrying is safe.",
-        "The database is busy; retry shortly.",
+        Busy().detail,
         ("Retry-After",),
     ),
 }
