@@ -436,7 +436,7 @@ def transaction_on(raw: sqlite3.Connection, immediate: bool, on_demand: bool = F
 
 class _Transaction:
     """The context manager of ``transaction`` and ``transaction_on``: a class rather than
-    nested generators, since every request runs one (each generator frame cost ~2 µs)."""
+    nested generators, since every request runs one and each generator frame costs time."""
 
     __slots__ = ("pool", "raw", "begin", "on_demand")
 

@@ -57,7 +57,7 @@ def held(database_path: str, suffix: str) -> bool:
 class WriterQueue:
     """Where the writers of every process wait their turn for SQLite's write lock.
 
-    SQLite's own busy wait sleeps between tries (1, 2, 5, ... up to 100 ms), so under load
+    SQLite's own busy wait sleeps longer and longer between tries, so under load
     the lock sits free while every writer sleeps, and writes crawl. Writers wait here
     instead, before BEGIN IMMEDIATE: on an advisory lock of a file beside the database
     (flock), tried every fraction of a millisecond, until busy_timeout. SQLite's wait is
@@ -115,8 +115,8 @@ class Checkpointer:
     SQLite starts the WAL over, instead of appending to it, when a writer finds every frame
     already copied. A checkpoint running beside a steady stream of commits never gets that
     far, so the WAL grew until a commit checkpointed it (wal_autocheckpoint): thousands of
-    frames and the fsyncs, while that writer's turn held up every other writer (60-90 ms
-    every ~570 POST /items, measured). Here each pass copies what it can (PASSIVE, no lock
+    frames and the fsyncs, while that writer's turn held up every other writer (see
+    bench/README.md). Here each pass copies what it can (PASSIVE, no lock
     taken from anyone); once the WAL passes ``restart_frames`` and has grown since the last
     pass, the database file is flushed, and one turn in the writer queue copies the last
     few frames, so the next writer starts the WAL over. That turn lasts a few milliseconds.

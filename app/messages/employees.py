@@ -126,7 +126,7 @@ EMPLOYEE_SUMMARY = EmployeeSummarySchema()
 
 def employee_document(employee_id: str, employee: EmployeeHired | EmployeeUpdated) -> str:
     """The JSON text of ``EMPLOYEE``'s dump of the employee, written directly: a projection renders
-    one per event, and a dump and ``json.dumps`` cost ten times more (a test holds them equal)."""
+    one per event, and a dump and ``json.dumps`` cost far more (a test holds them equal)."""
     e = employee
     return '{"id":%s,"firstName":%s,"lastName":%s,"address":{"id":%s,"street":%s,"zip":%s,"city":%s}}' % tuple(
         map(text, (employee_id, e.first_name, e.last_name, employee_id, e.street, e.zip, e.city))

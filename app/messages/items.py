@@ -87,7 +87,7 @@ ITEM_SUMMARY = ItemSchema(only=("id", "name"))  # a row of GET /items
 
 def item_document(item_id: str, item: ItemCreated | ItemUpdated) -> str:
     """The JSON text of ``ITEM``'s dump of the item, written directly: a projection renders
-    one per event, and a dump and ``json.dumps`` cost ten times more (a test holds them equal)."""
+    one per event, and a dump and ``json.dumps`` cost far more (a test holds them equal)."""
     price = ""
     if item.price_cents is not None:
         price = ',"price":%r' % money(item.price_cents)

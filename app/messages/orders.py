@@ -243,7 +243,7 @@ USER_ORDER_SUMMARY = UserOrderSummarySchema()
 def order_reply(order_id: str, state: dict, user: dict) -> dict:
     """What ``ORDER`` dumps for the order (``state`` as order_details keeps it, ``user`` as
     ``{id, name, email}``), built directly: a projection renders one per event, and
-    marshmallow's dump costs ten times more (a test holds the two equal)."""
+    marshmallow's dump costs far more (a test holds the two equal)."""
     reply = {
         "id": order_id,
         "status": state["status"],

@@ -85,7 +85,7 @@ USER = UserSchema()
 
 def user_document(user_id: str, user: UserRegistered | UserUpdated) -> str:
     """The JSON text of ``USER``'s dump of the user, written directly: a projection renders
-    one per event, and a dump and ``json.dumps`` cost ten times more (a test holds them equal)."""
+    one per event, and a dump and ``json.dumps`` cost far more (a test holds them equal)."""
     return '{"id":%s,"first_name":%s,"last_name":%s,"email":%s}' % tuple(
         map(text, (user_id, user.first_name, user.last_name, user.email))
     )
