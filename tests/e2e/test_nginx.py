@@ -118,7 +118,9 @@ def test_operators_routes_are_refused_at_the_public_address(deployment, path):
     assert requests.get(deployment.base + path, timeout=10).status_code == 404
 
 
-@pytest.mark.parametrize("path", ["//metrics", "/./metrics", "/%6Detrics", "/items/../metrics", "/metrics/"])
+@pytest.mark.parametrize(
+    "path", ["//metrics", "/%2Fmetrics", "/./metrics", "/%6Detrics", "/items/../metrics", "/metrics/", "/events/"]
+)
 def test_operators_routes_are_refused_at_the_public_address_however_spelt(deployment, path):
     response = requests.get(deployment.base + path, timeout=10)
     assert response.status_code == 404
