@@ -25,9 +25,8 @@ graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", 30))  # SIGTERM: finis
 keepalive = 5
 max_requests = 10_000  # recycle workers now and then, jittered so they do not all restart at once
 max_requests_jitter = 1_000
-# A worker forked from a master that has the app loaded starts at once; one that imports
-# and builds the app itself takes ~0.9 s of CPU, which recycling paid every 10,000 requests
-# (~90 µs a request, a quarter of a read's own cost).
+# A worker forked from a master that has the app loaded starts at once; one that imported
+# and built the app itself would pay for it again at every recycling.
 preload_app = True
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
@@ -86,7 +85,7 @@ def on_starting(server):
         dispose()  # no connection may cross the fork into the workers
     # The app's objects live as long as the workers: frozen, they are out of the garbage
     # collector's sight, and a worker's full collections pass over its own objects only
-    # (a full pass over them all held a request up ~70 ms, measured in-process).
+    # (a full pass over them all holds a request up).
     gc.collect()
     gc.freeze()
     metrics.clear(METRICS_DIR)
