@@ -2,8 +2,6 @@
 against real gunicorn. The page works offline: everything it loads comes from the server itself."""
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,13 +23,8 @@ CHROMIUM_ARGS = [
 
 
 def system_chromium() -> str:
-    """Debian's chromium, installed when missing (CI machines start without it); never a download of Playwright's."""
-    if not shutil.which(CHROMIUM):
-        install = ["apt-get", "install", "-y", "-q", "chromium"]
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        if subprocess.run(install, capture_output=True, check=False, env=env).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=True, env=env)
-            subprocess.run(install, capture_output=True, check=True, env=env)
+    """Debian's chromium (`make deps` installs it); never a download of Playwright's."""
+    assert os.path.exists(CHROMIUM), "chromium is missing: run `make deps`"
     return CHROMIUM
 
 

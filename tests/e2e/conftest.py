@@ -102,12 +102,7 @@ def gunicorn(tmp_path):
 
 
 def nginx_binary() -> str:
-    """nginx from the system's packages, installed when missing (CI machines start without it)."""
+    """nginx from the system's packages (`make deps` installs it)."""
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-    if found:
-        return found
-    install = ["apt-get", "install", "-y", "-q", "nginx-light"]
-    if subprocess.run(install, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=True)
-        subprocess.run(install, capture_output=True, check=True)
-    return shutil.which("nginx") or "/usr/sbin/nginx"
+    assert found, "nginx is missing: run `make deps`"
+    return found
