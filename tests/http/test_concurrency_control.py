@@ -3,7 +3,7 @@
 import pytest
 
 from app import create_app
-from tests.support import BACON_ID, JOHN_DOE_ID, events
+from tests.support import BACON_ID, JOHN_DOE_ID, assert_problem, nothing_changes
 
 RESOURCES = {
     "items": (BACON_ID, {"name": "Bacon", "description": "Crispy"}),
@@ -41,16 +41,13 @@ def test_a_write_with_the_current_etag_succeeds_and_answers_the_new_one(client, 
 def test_a_write_with_a_stale_etag_answers_412_with_the_current_version_and_changes_nothing(app, client, resource):
     url, body = resource
     client.put(url, json=body)
-    before = events(app)
-    for response in (
-        client.put(url, json={**body}, headers={"If-Match": '"1"'}),
-        client.delete(url, headers={"If-Match": '"1"'}),
-    ):
-        assert response.status_code == 412
-        assert response.mimetype == "application/problem+json"
-        assert response.get_json()["current_version"] == 2
-        assert response.headers["ETag"] == '"2"'
-    assert events(app) == before
+    with nothing_changes(app):
+        for response in (
+            client.put(url, json={**body}, headers={"If-Match": '"1"'}),
+            client.delete(url, headers={"If-Match": '"1"'}),
+        ):
+            assert assert_problem(response, 412)["current_version"] == 2
+            assert response.headers["ETag"] == '"2"'
 
 
 def test_a_star_or_no_if_match_means_last_writer_wins(client, resource):
@@ -82,10 +79,8 @@ def test_a_read_with_the_current_etag_in_if_none_match_answers_304(client, resou
 def test_if_match_can_be_required(tmp_path):
     app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "REQUIRE_IF_MATCH": True})
     client = app.test_client()
-    before = events(app)
-    response = client.put(f"/items/{BACON_ID}", json={"name": "Ham", "description": ""})
-    assert response.status_code == 428
-    assert response.mimetype == "application/problem+json"
-    assert client.delete(f"/items/{BACON_ID}").status_code == 428
-    assert events(app) == before
+    with nothing_changes(app):
+        response = client.put(f"/items/{BACON_ID}", json={"name": "Ham", "description": ""})
+        assert client.delete(f"/items/{BACON_ID}").status_code == 428
+    assert_problem(response, 428)
     assert client.put(f"/items/{BACON_ID}", json={"name": "Ham", "description": ""}, headers={"If-Match": '"1"'}).status_code == 200

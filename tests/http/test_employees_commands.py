@@ -2,7 +2,16 @@
 
 import pytest
 
-from tests.support import BACON_ID, JOHN_DOE_ID, create_employee, employee_body, events, query, read_model
+from tests.support import (
+    BACON_ID,
+    JOHN_DOE_ID,
+    assert_problem,
+    create_employee,
+    employee_body,
+    events,
+    nothing_changes,
+    query,
+)
 
 
 def test_hiring_an_employee_answers_201_with_the_employee_and_its_location(client):
@@ -116,12 +125,9 @@ def test_john_doe_and_the_bacon_item_share_an_id_but_not_a_stream(app, client):
     ],
 )
 def test_invalid_fields_answer_400_naming_each_field_and_change_nothing(app, client, body, field):
-    before = (events(app), read_model(app))
-    for response in (client.post("/employees", json=body), client.put(f"/employees/{JOHN_DOE_ID}", json=body)):
-        assert response.status_code == 400
-        assert response.mimetype == "application/problem+json"
-        assert field in response.get_json()["errors"]
-    assert (events(app), read_model(app)) == before
+    with nothing_changes(app):
+        for response in (client.post("/employees", json=body), client.put(f"/employees/{JOHN_DOE_ID}", json=body)):
+            assert_problem(response, 400, field)
 
 
 def test_an_invalid_address_field_is_named_inside_the_address(client):

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from app import create_app
-from tests.support import BACON_ID, events, query, read_model
+from tests.support import BACON_ID, assert_problem, events, nothing_changes, query
 
 EGGS = {"name": "Eggs", "description": "A dozen"}
 
@@ -29,15 +29,13 @@ def test_a_retried_post_gets_the_same_item_and_appends_nothing(app, client):
 
 def test_the_same_key_on_another_body_path_or_method_answers_422(app, client):
     post(client)
-    before = (events(app), read_model(app))
-    for response in (
-        post(client, body={**EGGS, "name": "Ham"}),
-        post(client, path="/users", body={"first_name": "A", "last_name": "B", "email": "a@example.com"}),
-        client.put(f"/items/{BACON_ID}", json=EGGS, headers={"Idempotency-Key": "key-1"}),
-    ):
-        assert response.status_code == 422
-        assert response.mimetype == "application/problem+json"
-    assert (events(app), read_model(app)) == before
+    with nothing_changes(app):
+        for response in (
+            post(client, body={**EGGS, "name": "Ham"}),
+            post(client, path="/users", body={"first_name": "A", "last_name": "B", "email": "a@example.com"}),
+            client.put(f"/items/{BACON_ID}", json=EGGS, headers={"Idempotency-Key": "key-1"}),
+        ):
+            assert_problem(response, 422)
 
 
 def test_different_keys_run_the_command_each_time(client):
@@ -70,10 +68,9 @@ def test_a_failed_command_is_not_remembered_so_a_corrected_retry_runs(app, clien
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "has space", "tab\there", "ünïcode"])
 def test_a_malformed_key_answers_400_and_changes_nothing(app, client, key):
-    before = events(app)
-    response = client.post("/items", json=EGGS, headers={"Idempotency-Key": key})
-    assert response.status_code == 400
-    assert events(app) == before
+    with nothing_changes(app):
+        response = client.post("/items", json=EGGS, headers={"Idempotency-Key": key})
+    assert_problem(response, 400)
 
 
 def test_the_key_is_stored_in_the_same_transaction_as_the_command(app, client, monkeypatch):

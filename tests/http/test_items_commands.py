@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support import BACON_ID, create_item, events, read_model
+from tests.support import BACON_ID, assert_problem, create_item, events, nothing_changes
 
 
 def test_creating_an_item_answers_201_with_the_item_and_its_location(client):
@@ -57,12 +57,9 @@ def test_the_seeded_bacon_can_be_updated_and_deleted(client):
     ],
 )
 def test_invalid_fields_answer_400_naming_each_field_and_change_nothing(app, client, body, field):
-    before = (events(app), read_model(app))
-    for response in (client.post("/items", json=body), client.put(f"/items/{BACON_ID}", json=body)):
-        assert response.status_code == 400
-        assert response.mimetype == "application/problem+json"
-        assert field in response.get_json()["errors"]
-    assert (events(app), read_model(app)) == before
+    with nothing_changes(app):
+        for response in (client.post("/items", json=body), client.put(f"/items/{BACON_ID}", json=body)):
+            assert_problem(response, 400, field)
 
 
 def test_text_is_stored_and_returned_verbatim(client):
