@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from urllib.parse import parse_qs, urlsplit
 
-from app.db import is_read_table
+from app import eventlog
+from app.db import is_read_table, transaction
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"  # well formed, and no seed or test makes it
 BACON_ID = "12a33c84-ee60-45a1-848d-428ad3259abc"
@@ -83,6 +84,16 @@ def all_pages(client, url: str) -> tuple[list, int]:
         rows += page
         url, pages = next_link(response), pages + 1
     return rows, pages
+
+
+def project(app, *stream: tuple[str, str, int, object]) -> None:
+    """Append events, each as (stream type, stream id, version, event), as a command would, then
+    let the projector apply them."""
+    with app.app_context():
+        with transaction("command") as tx:
+            for stream_type, stream_id, version, data in stream:
+                eventlog.append(tx, stream_type, stream_id, version, data, None)
+        app.extensions["projector"].catch_up()
 
 
 def create_item(client, **fields) -> dict:

@@ -2,10 +2,8 @@
 
 import pytest
 
-from app import eventlog
-from app.db import transaction
 from app.messages.devices import DeviceDecommissioned, DeviceRegistered, TelemetryRecorded
-from tests.support import query, read_model
+from tests.support import project, query
 
 BOILER = "5d0c6a9e-1f2b-4c3d-8e4f-5a6b7c8d9e01"
 PUMP = "5d0c6a9e-1f2b-4c3d-8e4f-5a6b7c8d9e02"
@@ -18,11 +16,7 @@ def at(hour: int, minute: int = 0) -> str:
 
 def feed(app, device: str, *stream: tuple[int, object]) -> None:
     """Append events to a device's stream as a command would, then let the projector apply them."""
-    with app.app_context():
-        with transaction("command") as tx:
-            for version, data in stream:
-                eventlog.append(tx, "device", device, version, data, None)
-        app.extensions["projector"].catch_up()
+    project(app, *[("device", device, version, data) for version, data in stream])
 
 
 def registered(app, device: str = BOILER, name: str = "Boiler") -> None:
@@ -205,35 +199,6 @@ def test_a_device_decommissioned_without_readings_leaves_the_fleet_as_it_was(app
     feed(app, PUMP, (2, TelemetryRecorded([["t", 1.0, at(9)]])))
     feed(app, BOILER, (2, DeviceDecommissioned(at(12))))
     assert fleet(app) == {"t": (1, 1, 1.0)}
-
-
-@pytest.mark.parametrize("projection", ["device_list", "telemetry_stats", "telemetry_readings"])
-def test_each_device_projection_stands_at_the_head_after_catching_up(app, projection):
-    registered(app)
-    feed(app, BOILER, (2, TelemetryRecorded([["t", 1.0, at(9)]])))
-    (head,) = query(app, "SELECT max(position) FROM events")[0]
-    assert query(app, "SELECT position FROM projection_checkpoints WHERE name = ?", projection) == [(head,)]
-
-
-def test_catching_up_again_changes_nothing(app):
-    registered(app)
-    feed(app, BOILER, (2, TelemetryRecorded([["t", 1.0, at(9)], ["t", 2.0, at(8)]])))
-    before = read_model(app)
-    with app.app_context():
-        assert app.extensions["projector"].catch_up() == 0
-    assert read_model(app) == before
-
-
-def test_a_rebuild_from_the_log_gives_the_same_rows(app):
-    registered(app, BOILER)
-    registered(app, PUMP, "Pump")
-    feed(app, BOILER, (2, TelemetryRecorded([["t", 0.1, at(9)], ["t", 0.2, at(8)], ["h", 3.0, at(9)]])))
-    feed(app, PUMP, (2, TelemetryRecorded([["t", 1e16, at(9)]])), (3, TelemetryRecorded([["t", 1.0, at(10)]])))
-    feed(app, PUMP, (4, DeviceDecommissioned(at(12))))
-    before = read_model(app)
-    with app.app_context():
-        app.extensions["projector"].rebuild()
-    assert read_model(app) == before
 
 
 def test_a_rebuild_keeps_the_indexes_the_queries_rely_on(app):

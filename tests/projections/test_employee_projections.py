@@ -2,21 +2,15 @@
 
 import json
 
-from app import eventlog
-from app.db import transaction
 from app.messages.employees import EmployeeHired, EmployeeLeft, EmployeeUpdated
-from tests.support import JOHN_DOE, JOHN_DOE_ID, query, read_model
+from tests.support import JOHN_DOE, JOHN_DOE_ID, project, query
 
 JANE = "5d0c7c1e-2f3a-4b5c-8d9e-0a1b2c3d4e5f"
 
 
 def feed(app, *stream: tuple[int, object]) -> None:
     """Append events to JANE's stream as a command would, then let the projector apply them."""
-    with app.app_context():
-        with transaction("command") as tx:
-            for version, data in stream:
-                eventlog.append(tx, "employee", JANE, version, data, None)
-        app.extensions["projector"].catch_up()
+    project(app, *[("employee", JANE, version, data) for version, data in stream])
 
 
 def details(app, employee_id: str) -> tuple[int, dict]:
@@ -72,26 +66,3 @@ def test_the_seeded_john_doe_is_projected_like_any_other_event(app):
 
 def test_item_events_with_the_same_stream_id_do_not_reach_the_employee_views(app):
     assert query(app, "SELECT count(*) FROM employee_list_view") == [(1,)]  # John Doe only, not Bacon
-
-
-def test_catching_up_again_changes_nothing(app):
-    feed(app, (1, EmployeeHired("Jane", "Roe", "1 Elm", "1", "A")), (2, EmployeeUpdated("Jane", "Roe", "1", "1", "B")))
-    before = read_model(app)
-    with app.app_context():
-        assert app.extensions["projector"].catch_up() == 0
-    assert read_model(app) == before
-
-
-def test_a_rebuild_from_the_log_gives_the_same_rows(app):
-    feed(app, (1, EmployeeHired("Jane", "Roe", "1 Elm", "1", "A")), (2, EmployeeUpdated("Jane", "Roe", "1", "1", "B")))
-    before = read_model(app)
-    with app.app_context():
-        app.extensions["projector"].rebuild()
-    assert read_model(app) == before
-
-
-def test_both_checkpoints_stand_at_the_head_of_the_log_after_catching_up(app):
-    feed(app, (1, EmployeeHired("Jane", "Roe", "1 Elm", "1", "A")))
-    (head,) = query(app, "SELECT max(position) FROM events")[0]
-    checkpoints = "SELECT name, position FROM projection_checkpoints WHERE name LIKE 'employee_%'"
-    assert dict(query(app, checkpoints)) == {"employee_details": head, "employee_list": head}

@@ -2,21 +2,15 @@
 
 import json
 
-from app import eventlog
-from app.db import transaction
 from app.messages.users import UserDeleted, UserRegistered, UserUpdated
-from tests.support import query, read_model
+from tests.support import project, query
 
 ADA = "7e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"
 
 
 def feed(app, *stream: tuple[int, object]) -> None:
     """Append events to ADA's stream as a command would, then let the projector apply them."""
-    with app.app_context():
-        with transaction("command") as tx:
-            for version, data in stream:
-                eventlog.append(tx, "user", ADA, version, data, None)
-        app.extensions["projector"].catch_up()
+    project(app, *[("user", ADA, version, data) for version, data in stream])
 
 
 def list_row(app) -> list[tuple]:
@@ -58,26 +52,3 @@ def test_a_deleted_user_leaves_both_views(app):
     feed(app, (1, UserRegistered("Ada", "Lovelace", "ada@example.com")), (2, UserDeleted()))
     assert list_row(app) == []
     assert query(app, "SELECT count(*) FROM user_details_view WHERE id = ?", ADA) == [(0,)]
-
-
-def test_catching_up_again_changes_nothing(app):
-    feed(app, (1, UserRegistered("Ada", "Lovelace", "a@b.io")), (2, UserUpdated("Ada", "King", "A@B.io")))
-    before = read_model(app)
-    with app.app_context():
-        assert app.extensions["projector"].catch_up() == 0
-    assert read_model(app) == before
-
-
-def test_a_rebuild_from_the_log_gives_the_same_rows(app):
-    feed(app, (1, UserRegistered("Ada", "Lovelace", "a@b.io")), (2, UserUpdated("Ada", "King", "A@B.io")))
-    before = read_model(app)
-    with app.app_context():
-        app.extensions["projector"].rebuild()
-    assert read_model(app) == before
-
-
-def test_both_checkpoints_stand_at_the_head_of_the_log_after_catching_up(app):
-    feed(app, (1, UserRegistered("Ada", "Lovelace", "a@b.io")))
-    (head,) = query(app, "SELECT max(position) FROM events")[0]
-    checkpoints = "SELECT name, position FROM projection_checkpoints WHERE name LIKE 'user_%'"
-    assert dict(query(app, checkpoints)) == {"user_details": head, "user_list": head}
