@@ -30,8 +30,10 @@ def create_app(test_config: dict | None = None, start: bool = True) -> Flask:
     metrics.init_app(app)
     openapi.init_app(app)
     if app.config["PROXY_HOPS"]:
-        hops = app.config["PROXY_HOPS"]  # trust X-Forwarded-* from exactly this many proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
+        # Trust X-Forwarded-For/-Proto/-Prefix from exactly this many proxies. Not -Host: a proxy
+        # passes on whatever Host the client sent, and links come from PUBLIC_BASE_URL instead.
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_prefix=hops)
 
     # Imported here: importing the packages discovers the modules in them.
     from app import commands, messages, process_managers, projections, queries  # noqa: F401
