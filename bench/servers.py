@@ -16,14 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 
 
-def gunicorn_flags(workers: int) -> list[str]:
+def gunicorn_flags(workers: int, worker_class: str | None = "sync") -> list[str]:
     """The command-line settings every target runs with. The ceiling and the baseline run
-    from bench/, so they never pick up the product's gunicorn.conf.py."""
+    from bench/, so they never pick up the product's gunicorn.conf.py. ``worker_class`` None
+    leaves the worker to the config (the product's is gunicorn's sync worker, answering its
+    own refusals as problem+json)."""
     return [
         "--workers",
         str(workers),
-        "--worker-class",
-        "sync",
+        *(["--worker-class", worker_class] if worker_class else []),
         "--timeout",
         "120",
         "--graceful-timeout",
@@ -139,7 +140,8 @@ def start(
     """Launch gunicorn and return at once: ``Server.wait_until_serving`` waits for it to boot."""
     port = free_port()
     log = log_dir / f"{name}.log"
-    argv = [sys.executable, "-m", "gunicorn", *config, *gunicorn_flags(workers), "--bind", f"127.0.0.1:{port}", app]
+    flags = gunicorn_flags(workers, worker_class=None if config else "sync")
+    argv = [sys.executable, "-m", "gunicorn", *config, *flags, "--bind", f"127.0.0.1:{port}", app]
     with open(log, "ab") as out:
         process = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     return Server(name, process, f"http://127.0.0.1:{port}", log, ready_path, workers)
