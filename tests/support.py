@@ -123,6 +123,28 @@ def create_user(client, **fields) -> dict:
     return response.get_json()
 
 
+class Ids:
+    """Ids of a user, an item, an order and a device, each made through the API on first use;
+    a mapping, so that ``"/orders/{order}".format_map(ids)`` makes only the order."""
+
+    def __init__(self, client):
+        self.client, self.made = client, {}
+
+    def __getitem__(self, name: str) -> str:
+        # Imported here: both modules build on this one.
+        from tests.device_support import create_device
+        from tests.order_support import an_order, priced_item
+
+        if name not in self.made:
+            self.made[name] = {
+                "user": lambda: create_user(self.client),
+                "item": lambda: priced_item(self.client),
+                "order": lambda: an_order(self.client),
+                "device": lambda: create_device(self.client, name="Target"),
+            }[name]()["id"]
+        return self.made[name]
+
+
 def projector_stopped(app, monkeypatch) -> None:
     """As if the process died right after each command's commit: its events reach no projection
     (neither inside the command's transaction nor in the catch-up after it) until a restart."""

@@ -8,11 +8,10 @@ import pytest
 
 from app import create_app
 from app.db import dispose
-from tests.device_support import create_device
-from tests.order_support import an_order, priced_item
 from tests.support import (
     BACON_ID,
     JOHN_DOE_ID,
+    Ids,
     assert_problem,
     create_employee,
     create_item,
@@ -22,55 +21,33 @@ from tests.support import (
 )
 
 
-class Made:
-    """What the commands' paths and bodies refer to, each made on first use."""
-
-    def __init__(self, client):
-        self.client, self.made = client, {}
-
-    def __getitem__(self, name: str) -> str:
-        if name not in self.made:
-            self.made[name] = {
-                "user": lambda: create_user(self.client)["id"],
-                "item": lambda: priced_item(self.client)["id"],
-                "order": lambda: an_order(self.client)["id"],
-                "device": lambda: create_device(self.client, name="Target")["id"],
-            }[name]()
-        return self.made[name]
-
-
 # Every command that takes a body, by method and route: its path and a body it accepts, given
-# what was made for it.
+# the ids of what it refers to.
 COMMANDS = {
-    "POST /items": ("/items", lambda made: {"name": "Eggs", "description": "A dozen"}),
-    "PUT /items/<id>": (f"/items/{BACON_ID}", lambda made: {"name": "Ham", "description": ""}),
-    "POST /employees": ("/employees", lambda made: employee_body()),
-    "PUT /employees/<id>": (f"/employees/{JOHN_DOE_ID}", lambda made: employee_body(city="Rome")),
-    "POST /users": ("/users", lambda made: {"first_name": "Bob", "last_name": "B", "email": "bob@example.com"}),
-    "PUT /users/<id>": ("/users/{user}", lambda made: {"first_name": "Al", "last_name": "K", "email": "k@example.com"}),
+    "POST /items": ("/items", lambda ids: {"name": "Eggs", "description": "A dozen"}),
+    "PUT /items/<id>": (f"/items/{BACON_ID}", lambda ids: {"name": "Ham", "description": ""}),
+    "POST /employees": ("/employees", lambda ids: employee_body()),
+    "PUT /employees/<id>": (f"/employees/{JOHN_DOE_ID}", lambda ids: employee_body(city="Rome")),
+    "POST /users": ("/users", lambda ids: {"first_name": "Bob", "last_name": "B", "email": "bob@example.com"}),
+    "PUT /users/<id>": ("/users/{user}", lambda ids: {"first_name": "Al", "last_name": "K", "email": "k@example.com"}),
     "POST /orders": (
         "/orders",
-        lambda made: {"user_id": made["user"], "lines": [{"item_id": made["item"], "quantity": 1}]},
+        lambda ids: {"user_id": ids["user"], "lines": [{"item_id": ids["item"], "quantity": 1}]},
     ),
-    "POST /orders/<id>/cancel": ("/orders/{order}/cancel", lambda made: {"reason": "found it cheaper"}),
-    "POST /devices": ("/devices", lambda made: {"name": "Pump", "kind": "meter"}),
+    "POST /orders/<id>/cancel": ("/orders/{order}/cancel", lambda ids: {"reason": "found it cheaper"}),
+    "POST /devices": ("/devices", lambda ids: {"name": "Pump", "kind": "meter"}),
     "POST /devices/<id>/telemetry": (
         "/devices/{device}/telemetry",
-        lambda made: {"readings": [{"metric": "t", "value": 1}]},
+        lambda ids: {"readings": [{"metric": "t", "value": 1}]},
     ),
 }
 CREATES = {module: f"POST /{module}" for module in ("items", "employees", "users", "orders", "devices")}
 
 
-@pytest.fixture
-def made(client) -> Made:
-    return Made(client)
-
-
-def command(name: str, made: Made) -> tuple[str, str, dict]:
+def command(name: str, ids: Ids) -> tuple[str, str, dict]:
     """(method, path, accepted body) of the named command, with what it refers to made."""
     path, body = COMMANDS[name]
-    return name.split()[0], path.format_map(made), body(made)
+    return name.split()[0], path.format_map(ids), body(ids)
 
 
 def send(client, method: str, path: str, data, content_type: str | None = "application/json", **kwargs):
@@ -84,14 +61,14 @@ def refusing(request, tmp_path_factory):
     path = tmp_path_factory.mktemp("commands") / "cqrs.db"
     app = create_app({"DATABASE_PATH": str(path), "LOG_FORMAT": "json"})
     client = app.test_client()
-    yield app, client, *command(request.param, Made(client))
+    yield app, client, *command(request.param, Ids(client))
     with app.app_context():
         dispose()
 
 
 @pytest.mark.parametrize("name", COMMANDS)
-def test_each_command_accepts_the_body_these_tests_start_from(client, made, name):
-    method, path, body = command(name, made)
+def test_each_command_accepts_the_body_these_tests_start_from(client, name):
+    method, path, body = command(name, Ids(client))
     assert send(client, method, path, json.dumps(body)).status_code in (200, 201, 202)
 
 
@@ -141,8 +118,8 @@ def test_an_unknown_field_answers_400_naming_it_and_changes_nothing(refusing):
 
 
 @pytest.mark.parametrize("module", CREATES)
-def test_the_location_follows_the_public_path_prefix(client, made, module):
-    method, path, body = command(CREATES[module], made)
+def test_the_location_follows_the_public_path_prefix(client, module):
+    method, path, body = command(CREATES[module], Ids(client))
     response = send(client, method, path, json.dumps(body), base_url="http://localhost/api/")
     assert response.status_code == 201
     assert response.headers["Location"].startswith(f"/api/{module}/")

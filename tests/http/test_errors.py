@@ -10,9 +10,7 @@ import pytest
 from app import create_app
 from app.http import MAX_JSON_DEPTH
 from app.pagination import MAX_CURSOR_LENGTH
-from tests.device_support import create_device
-from tests.order_support import an_order
-from tests.support import BACON_ID, JOHN_DOE_ID, assert_problem, create_user, employee_body, nothing_changes
+from tests.support import BACON_ID, JOHN_DOE_ID, Ids, assert_problem, create_user, employee_body, nothing_changes
 
 
 def test_an_unknown_route_answers_404_problem_json(client):
@@ -140,11 +138,8 @@ def send(client, method: str, path: str, body: dict):
 
 
 @pytest.fixture
-def ids(client) -> dict:
-    """Ids of an order (with its user and item) and a device, for paths that need them."""
-    order = an_order(client)
-    return {"order": order["id"], "user": order["user"]["id"], "item": order["lines"][0]["item_id"],
-            "device": create_device(client)["id"]}
+def ids(client) -> Ids:
+    return Ids(client)
 
 
 @pytest.mark.parametrize(
@@ -163,8 +158,9 @@ def ids(client) -> dict:
 def test_a_lone_surrogate_in_a_value_answers_400_naming_the_field_and_changes_nothing(
     app, client, ids, method, path, body, field
 ):
+    path = path.format_map(ids)
     with nothing_changes(app):
-        response = send(client, method, path.format(**ids), body)
+        response = send(client, method, path, body)
     assert_problem(response, 400, field)
 
 
@@ -178,9 +174,9 @@ def test_a_lone_surrogate_in_a_value_answers_400_naming_the_field_and_changes_no
     ],
 )
 def test_a_lone_surrogate_in_a_key_answers_400_problem_json_and_changes_nothing(app, client, ids, path, body):
-    text = json.dumps(body).replace("{user}", ids["user"]).replace("{item}", ids["item"])
+    path, text = path.format_map(ids), json.dumps(body).replace("{user}", ids["user"]).replace("{item}", ids["item"])
     with nothing_changes(app):
-        response = client.post(path.format(**ids), data=text, content_type="application/json")
+        response = client.post(path, data=text, content_type="application/json")
     assert_problem(response, 400)
 
 
