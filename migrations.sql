@@ -347,24 +347,16 @@ CREATE TABLE IF NOT EXISTS order_details_user_view (
     email TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
 
--- GET /users/<id>/orders: one index range per user, newest first. A deleted user's rows go.
-CREATE TABLE IF NOT EXISTS order_history_view (
-    id          TEXT    PRIMARY KEY,
-    user_id     TEXT    NOT NULL,
-    placed_at   TEXT    NOT NULL,
-    status      TEXT    NOT NULL,
-    item_count  INTEGER NOT NULL,
-    total_cents INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
-
-CREATE INDEX IF NOT EXISTS order_history_view_by_user ON order_history_view (user_id, placed_at, id);
+-- Before 2026-12-06, GET /users/<id>/orders read a copy of order_list_view's rows; a read
+-- table, so dropping it loses nothing.
+DROP TABLE IF EXISTS order_history_view;
 
 -- The users order_history knows, so that an unknown (or deleted) user's history is a 404.
 CREATE TABLE IF NOT EXISTS order_history_user_view (
     id TEXT PRIMARY KEY
 ) STRICT, WITHOUT ROWID;
 
--- GET /orders and GET /orders?status=: newest first, one index each.
+-- GET /orders, GET /orders?status= and GET /users/<id>/orders: newest first, one index each.
 CREATE TABLE IF NOT EXISTS order_list_view (
     id          TEXT    PRIMARY KEY,
     user_id     TEXT    NOT NULL,
@@ -376,6 +368,7 @@ CREATE TABLE IF NOT EXISTS order_list_view (
 
 CREATE INDEX IF NOT EXISTS order_list_view_by_time ON order_list_view (placed_at, id);
 CREATE INDEX IF NOT EXISTS order_list_view_by_status ON order_list_view (status, placed_at, id);
+CREATE INDEX IF NOT EXISTS order_list_view_by_user ON order_list_view (user_id, placed_at, id);
 
 -- ---------------------------------------------------------------- process managers
 

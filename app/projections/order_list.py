@@ -1,5 +1,7 @@
 """order_list keeps order_list_view: one row per order, indexed by (placed_at, id) for
-GET /orders and by (status, placed_at, id) for GET /orders?status=, both read newest first."""
+GET /orders, by (status, placed_at, id) for GET /orders?status= and by (user_id, placed_at,
+id) for GET /users/<id>/orders, each read newest first. A deleted user's orders stay: the
+list shows them, and order_history makes that user's history a 404."""
 
 from app.db import Tx
 from app.eventlog import Recorded

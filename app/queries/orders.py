@@ -89,7 +89,7 @@ def history(user_id: str, args: dict):
     with transaction("query") as tx:  # one snapshot: the user and their orders as of one moment
         known = tx.first("SELECT 1 FROM order_history_user_view WHERE id = :id", id=user_id)
         rows = _newest_first(
-            tx, USER_ORDER_SUMMARY_JSON, "order_history_view", ["user_id = :user_id"], {"user_id": user_id}, page
+            tx, USER_ORDER_SUMMARY_JSON, "order_list_view", ["user_id = :user_id"], {"user_id": user_id}, page
         )
     if known is None:
         raise NotFound("user", user_id)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DatabaseError
 
 from app import create_app
 from app.db import ROLES, transaction
+from tests.order_support import an_order
 from tests.support import BACON_ID, JOHN_DOE_ID, query, read_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -100,6 +101,16 @@ def test_a_deleted_seed_item_stays_deleted_across_restarts(app, client):
     restarted = create_app({"DATABASE_PATH": app.config["DATABASE_PATH"]})
     assert restarted.test_client().get(f"/items/{BACON_ID}").status_code == 404
     assert query(app, "SELECT count(*) FROM items WHERE id = ?", BACON_ID) == [(0,)]
+
+
+def test_a_database_with_the_old_order_history_copy_serves_histories_without_it(app, client):
+    order = an_order(client)
+    with closing(sqlite3.connect(app.config["DATABASE_PATH"])) as old, old:  # as before 2026-12-06
+        old.execute("CREATE TABLE order_history_view (id TEXT PRIMARY KEY, user_id TEXT NOT NULL)")
+    restarted = create_app({"DATABASE_PATH": app.config["DATABASE_PATH"]}).test_client()
+    assert query(app, "SELECT name FROM sqlite_schema WHERE name = 'order_history_view'") == []
+    history = restarted.get(f"/users/{order['user']['id']}/orders").get_json()
+    assert [row["id"] for row in history] == [order["id"]]
 
 
 def test_the_database_file_and_its_folder_are_created_on_first_start(tmp_path):
