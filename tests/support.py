@@ -41,6 +41,11 @@ def events(app) -> list[tuple]:
     return query(app, "SELECT position, stream_type, stream_id, version, type FROM events ORDER BY position")
 
 
+def last_payload(app) -> str:
+    """The newest event's payload, as stored: compact JSON text."""
+    return query(app, "SELECT payload FROM events ORDER BY position DESC LIMIT 1")[0][0]
+
+
 @contextmanager
 def nothing_changes(app) -> Iterator[None]:
     """Assert that neither the event log nor any read table changed inside the block."""

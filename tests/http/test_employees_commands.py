@@ -9,6 +9,7 @@ from tests.support import (
     create_employee,
     employee_body,
     events,
+    last_payload,
     nothing_changes,
     query,
 )
@@ -37,8 +38,7 @@ def test_a_hired_employee_can_be_read_back_at_once(client):
 def test_hiring_records_one_employee_hired_event_with_the_full_state(app, client):
     employee = create_employee(client)
     assert events(app)[-1][1:] == ("employee", employee["id"], 1, "EmployeeHired")
-    (payload,) = query(app, "SELECT payload FROM events ORDER BY position DESC LIMIT 1")[0]
-    assert payload == (
+    assert last_payload(app) == (
         '{"first_name":"Jane","last_name":"Roe","street":"1 Elm Street","zip":"12345","city":"Springfield"}'
     )
 

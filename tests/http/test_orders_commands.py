@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from app import create_app
 from tests.order_support import an_order, customer, order_events, place, place_order, priced_item
-from tests.support import BACON_ID, UNKNOWN_ID, assert_problem, events, nothing_changes, query
+from tests.support import BACON_ID, UNKNOWN_ID, assert_problem, events, last_payload, nothing_changes, query
 
 
 def test_placing_an_order_answers_201_with_the_order_its_location_and_etag(client):
@@ -40,8 +40,7 @@ def test_placing_records_one_order_placed_event_with_the_lines_prices_and_total(
     user, item = customer(client), priced_item(client, name="Dime", price=0.1)
     order = place_order(client, user["id"], (item["id"], 3))
     assert events(app)[-1][1:] == ("order", order["id"], 1, "OrderPlaced")
-    (payload,) = query(app, "SELECT payload FROM events ORDER BY position DESC LIMIT 1")[0]
-    assert json.loads(payload) == {
+    assert json.loads(last_payload(app)) == {
         "user_id": user["id"],
         "placed_at": order["placed_at"],
         "lines": [
@@ -223,8 +222,7 @@ def test_cancelling_with_a_reason_records_it_trimmed(app, client):
     order = an_order(client)
     response = client.post(f"/orders/{order['id']}/cancel", json={"reason": " found it cheaper "})
     assert response.get_json()["cancellation_reason"] == "found it cheaper"
-    (payload,) = query(app, "SELECT payload FROM events ORDER BY position DESC LIMIT 1")[0]
-    assert json.loads(payload)["reason"] == "found it cheaper"
+    assert json.loads(last_payload(app))["reason"] == "found it cheaper"
     assert order_events(app, order["id"])[-1] == (2, "OrderCancelled", None)
 
 
