@@ -6,7 +6,7 @@ from contextlib import closing
 import pytest
 
 from tests.order_support import an_order, customer, place_order, priced_item
-from tests.support import all_pages, query
+from tests.support import all_pages, assert_problem, query
 
 
 @pytest.fixture
@@ -229,10 +229,7 @@ def test_all_orders_page_through_exactly_once(client, shop):
 
 @pytest.mark.parametrize("status", ["", "Placed", "lost", "placed,shipped"])
 def test_an_unknown_status_answers_400_naming_it(client, status):
-    response = client.get("/orders", query_string={"status": status})
-    assert response.status_code == 400
-    assert response.mimetype == "application/problem+json"
-    assert list(response.get_json()["errors"]) == ["status"]
+    assert list(assert_problem(client.get("/orders", query_string={"status": status}), 400)["errors"]) == ["status"]
 
 
 def test_a_deleted_users_orders_stay_in_the_order_list(client, shop):
