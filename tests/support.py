@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from urllib.parse import parse_qs, urlsplit
 
-from app import eventlog
+from app import create_app, eventlog
 from app.db import is_read_table, transaction
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"  # well formed, and no seed or test makes it
@@ -18,6 +18,11 @@ JOHN_DOE = {
     "lastName": "Doe",
     "address": {"id": JOHN_DOE_ID, "street": "1234 Main Street", "zip": "02112", "city": "Boston"},
 }
+
+
+def make_app(directory, **config):
+    """An app on a new SQLite file in ``directory`` (a pathlib.Path), with ``config`` on top."""
+    return create_app({"DATABASE_PATH": str(directory / "cqrs.db"), **config})
 
 
 def query(app, sql: str, *params) -> list[tuple]:

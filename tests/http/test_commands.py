@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from app import create_app
 from app.db import dispose
 from tests.support import (
     BACON_ID,
@@ -17,6 +16,7 @@ from tests.support import (
     create_item,
     create_user,
     employee_body,
+    make_app,
     nothing_changes,
 )
 
@@ -58,8 +58,7 @@ def send(client, method: str, path: str, data, content_type: str | None = "appli
 def refusing(request, tmp_path_factory):
     """(app, client, method, path, accepted body) of a command, on an app of its own shared by
     the tests of bodies it refuses: each checks that it changed nothing."""
-    path = tmp_path_factory.mktemp("commands") / "cqrs.db"
-    app = create_app({"DATABASE_PATH": str(path), "LOG_FORMAT": "json"})
+    app = make_app(tmp_path_factory.mktemp("commands"), LOG_FORMAT="json")
     client = app.test_client()
     yield app, client, *command(request.param, Ids(client))
     with app.app_context():

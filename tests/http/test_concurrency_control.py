@@ -2,8 +2,7 @@
 
 import pytest
 
-from app import create_app
-from tests.support import BACON_ID, JOHN_DOE_ID, assert_problem, nothing_changes
+from tests.support import BACON_ID, JOHN_DOE_ID, assert_problem, make_app, nothing_changes
 
 RESOURCES = {
     "items": (BACON_ID, {"name": "Bacon", "description": "Crispy"}),
@@ -77,7 +76,7 @@ def test_a_read_with_the_current_etag_in_if_none_match_answers_304(client, resou
 
 
 def test_if_match_can_be_required(tmp_path):
-    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "REQUIRE_IF_MATCH": True})
+    app = make_app(tmp_path, REQUIRE_IF_MATCH=True)
     client = app.test_client()
     with nothing_changes(app):
         response = client.put(f"/items/{BACON_ID}", json={"name": "Ham", "description": ""})

@@ -7,10 +7,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from app import create_app
 from app.http import MAX_JSON_DEPTH
 from app.pagination import MAX_CURSOR_LENGTH
-from tests.support import BACON_ID, JOHN_DOE_ID, Ids, assert_problem, create_user, employee_body, nothing_changes
+from tests.support import (
+    BACON_ID,
+    JOHN_DOE_ID,
+    Ids,
+    assert_problem,
+    create_user,
+    employee_body,
+    make_app,
+    nothing_changes,
+)
 
 
 def test_an_unknown_route_answers_404_problem_json(client):
@@ -33,7 +41,7 @@ def test_a_wrong_method_answers_405_with_the_allowed_ones(client):
 
 
 def test_an_unexpected_failure_answers_500_without_a_traceback(tmp_path):
-    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db")})
+    app = make_app(tmp_path)
 
     @app.get("/explode")
     def explode():
@@ -67,7 +75,7 @@ def test_responses_tell_browsers_not_to_sniff(client):
 def test_a_write_lock_held_past_the_busy_timeout_answers_503_and_changes_nothing(tmp_path):
     import sqlite3
 
-    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "SQLITE_BUSY_TIMEOUT_MS": 100})
+    app = make_app(tmp_path, SQLITE_BUSY_TIMEOUT_MS=100)
     with nothing_changes(app):
         blocker = sqlite3.connect(app.config["DATABASE_PATH"], isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
@@ -84,7 +92,7 @@ def test_a_writer_that_never_gets_its_turn_answers_503_and_changes_nothing(tmp_p
     import fcntl
     import os
 
-    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "SQLITE_BUSY_TIMEOUT_MS": 100})
+    app = make_app(tmp_path, SQLITE_BUSY_TIMEOUT_MS=100)
     with nothing_changes(app):
         # Another process's writer, as the queue sees it: the lock of its own open file.
         held = os.open(app.config["DATABASE_PATH"] + "-writers", os.O_RDWR | os.O_CREAT)
@@ -191,7 +199,7 @@ def test_escaped_text_that_is_valid_unicode_is_taken_as_its_characters(client):
 def test_a_problem_that_quotes_a_lone_surrogate_still_goes_out_as_problem_json(tmp_path):
     from app.errors import invalid
 
-    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db")})
+    app = make_app(tmp_path)
 
     @app.get("/quote")
     def quote():

@@ -4,8 +4,7 @@ import time
 
 import pytest
 
-from app import create_app
-from tests.support import BACON_ID, assert_problem, events, nothing_changes, query
+from tests.support import BACON_ID, assert_problem, events, make_app, nothing_changes, query
 
 EGGS = {"name": "Eggs", "description": "A dozen"}
 
@@ -86,7 +85,7 @@ def test_the_key_is_stored_in_the_same_transaction_as_the_command(app, client, m
 
 
 def test_an_expired_key_runs_the_command_again_and_is_purged_by_later_commands(tmp_path):
-    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "IDEMPOTENCY_TTL_SECONDS": 1})
+    app = make_app(tmp_path, IDEMPOTENCY_TTL_SECONDS=1)
     client = app.test_client()
     first = post(client, key="old")
     time.sleep(1.1)

@@ -7,11 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from app import create_app
 from app.db import dispose
 from tests.device_support import create_device, record
 from tests.order_support import customer, place_order, priced_item
-from tests.support import all_pages, assert_problem, create_employee, create_item, create_user, next_link
+from tests.support import all_pages, assert_problem, create_employee, create_item, create_user, make_app, next_link
 
 
 def items(client, count: int) -> str:
@@ -87,8 +86,7 @@ def key_of(cursor: str) -> list:
 @pytest.fixture(scope="module", params=list(LISTS))
 def listed(request, tmp_path_factory):
     """(client, URL) of a list of two rows on an app of its own, shared by tests that only read."""
-    path = tmp_path_factory.mktemp(request.param) / "cqrs.db"
-    app = create_app({"DATABASE_PATH": str(path), "LOG_FORMAT": "json"})
+    app = make_app(tmp_path_factory.mktemp(request.param), LOG_FORMAT="json")
     client = app.test_client()
     yield client, LISTS[request.param](client, 2)
     with app.app_context():

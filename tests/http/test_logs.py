@@ -3,6 +3,7 @@
 import json
 
 from app import logs
+from tests.support import make_app
 
 
 def json_lines(text: str) -> list[dict]:
@@ -72,9 +73,7 @@ def test_a_failed_request_leaves_its_access_line_too(app, capsys):
 
 
 def test_log_level_warning_silences_the_access_lines(tmp_path, capsys):
-    from app import create_app
-
-    app = create_app({"DATABASE_PATH": str(tmp_path / "quiet.db"), "LOG_LEVEL": "WARNING"})
+    app = make_app(tmp_path, LOG_LEVEL="WARNING")
     try:
         capsys.readouterr()
         app.test_client().get("/items")

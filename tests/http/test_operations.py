@@ -2,9 +2,8 @@
 
 import pytest
 
-from app import create_app
 from app.projections import ALL, item_list
-from tests.support import create_item, projector_stopped
+from tests.support import create_item, make_app, projector_stopped
 
 
 @pytest.fixture
@@ -55,13 +54,13 @@ def test_ready_when_live_and_not_ready_when_a_projection_fails(client, broken_it
 
 
 def test_readiness_can_ignore_failing_projections(tmp_path, broken_item_list):
-    client = create_app({"DATABASE_PATH": str(tmp_path / "c.db"), "READY_DESPITE_FAILING": True}).test_client()
+    client = make_app(tmp_path, READY_DESPITE_FAILING=True).test_client()
     create_item(client)
     assert client.get("/readyz").status_code == 200
 
 
 def test_not_ready_while_the_read_model_lags_too_far(tmp_path, monkeypatch):
-    app = create_app({"DATABASE_PATH": str(tmp_path / "c.db"), "READY_MAX_LAG": 1})
+    app = make_app(tmp_path, READY_MAX_LAG=1)
     projector_stopped(app, monkeypatch)
     client = app.test_client()
     create_item(client)

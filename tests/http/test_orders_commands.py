@@ -8,9 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import create_app
 from tests.order_support import an_order, customer, order_events, place, place_order, priced_item
-from tests.support import BACON_ID, UNKNOWN_ID, assert_problem, events, last_payload, nothing_changes, query
+from tests.support import BACON_ID, UNKNOWN_ID, assert_problem, events, last_payload, make_app, nothing_changes, query
 
 
 def test_placing_an_order_answers_201_with_the_order_its_location_and_etag(client):
@@ -279,7 +278,7 @@ def test_a_malformed_if_match_answers_400(client):
 
 @pytest.mark.parametrize("action", ["ship", "cancel"])
 def test_if_match_is_required_when_the_service_requires_it(tmp_path, action):
-    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "REQUIRE_IF_MATCH": True})
+    app = make_app(tmp_path, REQUIRE_IF_MATCH=True)
     client = app.test_client()
     order = an_order(client)
     assert client.post(f"/orders/{order['id']}/{action}").status_code == 428

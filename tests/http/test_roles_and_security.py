@@ -2,13 +2,9 @@
 
 import pytest
 
-from app import config, create_app
+from app import config
 from app.db import dispose
-from tests.support import BACON_ID, UNKNOWN_ID
-
-
-def make_app(tmp_path, **config):
-    return create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), **config})
+from tests.support import BACON_ID, UNKNOWN_ID, make_app
 
 
 def test_the_command_role_serves_commands_and_health_but_no_queries(tmp_path):

@@ -11,8 +11,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from app import create_app
-from tests.support import BACON_ID, JOHN_DOE, JOHN_DOE_ID, UNKNOWN_ID, read_model
+from tests.support import BACON_ID, JOHN_DOE, JOHN_DOE_ID, UNKNOWN_ID, make_app, read_model
 
 target = st.integers(min_value=0, max_value=30)  # which known id of its module a command aims at
 
@@ -539,7 +538,7 @@ ORDER_LIFE = [
 @given(commands)
 @example(ORDER_LIFE)
 def test_rebuilding_the_read_model_from_the_log_equals_the_live_one(tmp_path_factory, commands):
-    app = create_app({"DATABASE_PATH": str(tmp_path_factory.mktemp("prop") / "cqrs.db")})
+    app = make_app(tmp_path_factory.mktemp("prop"))
     client = app.test_client()
     models = {"items": Items(), "employees": Employees(), "users": Users(), "devices": Devices()}
     models["orders"] = Orders(models["items"], models["users"])

@@ -14,7 +14,7 @@ from fractions import Fraction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import create_app
+from tests.support import make_app
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 DEVICES = 3
@@ -136,7 +136,7 @@ def check_fleet(client, fleet: Fleet) -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps)
 def test_statistics_equal_those_computed_from_the_accepted_readings(tmp_path_factory, steps):
-    app = create_app({"DATABASE_PATH": str(tmp_path_factory.mktemp("stats") / "cqrs.db")})
+    app = make_app(tmp_path_factory.mktemp("stats"))
     client = app.test_client()
     fleet = Fleet(client)
     for step in steps:
@@ -149,7 +149,7 @@ def test_statistics_equal_those_computed_from_the_accepted_readings(tmp_path_fac
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps)
 def test_each_series_holds_the_accepted_readings_in_time_then_arrival_order(tmp_path_factory, steps):
-    app = create_app({"DATABASE_PATH": str(tmp_path_factory.mktemp("series") / "cqrs.db")})
+    app = make_app(tmp_path_factory.mktemp("series"))
     client = app.test_client()
     fleet = Fleet(client)
     for step in steps:
