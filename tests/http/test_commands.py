@@ -1,6 +1,6 @@
 """What every command shares, checked once per command: the bodies it refuses before reading
-them (not JSON, not one clean JSON object, too big, an unknown field), where its Location
-points, and deleting and no-op updates in the modules that have them."""
+them (not JSON, not one clean JSON object, too big, an unknown field) and where its Location
+points; and, in the modules that have them, no-op updates, deletes and changes to the seeds."""
 
 import json
 
@@ -160,3 +160,20 @@ def test_deleting_twice_answers_404_the_second_time_and_changes_nothing(app, cli
     assert client.delete(f"/{module}/{resource['id']}").status_code == 204
     with nothing_changes(app):
         assert_problem(client.delete(f"/{module}/{resource['id']}"), 404)
+
+
+# The seeds (migrations.sql) and a change to each.
+SEEDED = {
+    "items": (BACON_ID, {"name": "Bacon", "description": "Crispy"}),
+    "employees": (
+        JOHN_DOE_ID,
+        employee_body(firstName="John", lastName="Doe", street="1234 Main Street", zip="02112", city="Cambridge"),
+    ),
+}
+
+
+@pytest.mark.parametrize("module", SEEDED)
+def test_a_seeded_resource_can_be_updated_and_deleted(client, module):
+    ident, body = SEEDED[module]
+    assert client.put(f"/{module}/{ident}", json=body).status_code == 200
+    assert client.delete(f"/{module}/{ident}").status_code == 204

@@ -86,12 +86,6 @@ def test_deleting_an_employee_records_employee_left_and_removes_the_address_with
     assert query(app, "SELECT count(*) FROM addresses WHERE id = ?", employee["id"]) == [(0,)]
 
 
-def test_the_seeded_john_doe_can_be_updated_and_deleted(client):
-    body = employee_body(firstName="John", lastName="Doe", street="1234 Main Street", zip="02112", city="Cambridge")
-    assert client.put(f"/employees/{JOHN_DOE_ID}", json=body).status_code == 200
-    assert client.delete(f"/employees/{JOHN_DOE_ID}").status_code == 204
-
-
 def test_john_doe_and_the_bacon_item_share_an_id_but_not_a_stream(app, client):
     assert client.delete(f"/employees/{JOHN_DOE_ID}").status_code == 204
     assert client.get(f"/items/{BACON_ID}").status_code == 200

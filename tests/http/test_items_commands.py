@@ -38,11 +38,6 @@ def test_updating_without_a_price_removes_the_price(client):
     assert "price" not in response.get_json()
 
 
-def test_the_seeded_bacon_can_be_updated_and_deleted(client):
-    assert client.put(f"/items/{BACON_ID}", json={"name": "Bacon", "description": "Crispy"}).status_code == 200
-    assert client.delete(f"/items/{BACON_ID}").status_code == 204
-
-
 @pytest.mark.parametrize(
     ("body", "field"),
     [
