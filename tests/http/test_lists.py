@@ -1,4 +1,4 @@
-"""What every list shares, checked once per list: empty lists, pages and the Link header,
+"""What every list shares, checked once per list: empty lists, HEAD, pages and the Link header,
 and the answers to a limit or a cursor the service cannot take."""
 
 import base64
@@ -63,7 +63,7 @@ def fleet_statistics(client, count: int) -> str:
     return "/telemetry/stats"
 
 
-# Each makes a list hold ``count`` rows (or its seeded row, for 0) and returns its URL.
+# Each makes a list hold ``count`` rows (a seeded list at least its seed) and returns its URL.
 LISTS = {
     make.__name__: make
     for make in (items, employees, users, orders_of_a_user, orders, devices, readings, fleet_statistics)
@@ -98,6 +98,13 @@ def test_a_list_without_rows_answers_an_empty_array(client, name):
     response = client.get(LISTS[name](client, 0))
     assert response.status_code == 200
     assert response.get_json() == []
+
+
+@pytest.mark.parametrize("name", LISTS)
+def test_a_list_answers_head_requests_without_a_body(client, name):
+    response = client.head(LISTS[name](client, 1))
+    assert response.status_code == 200
+    assert response.get_data() == b""
 
 
 @pytest.mark.parametrize("name", LISTS)
