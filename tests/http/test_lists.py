@@ -63,12 +63,19 @@ def fleet_statistics(client, count: int) -> str:
     return "/telemetry/stats"
 
 
-# Each makes a list hold ``count`` rows (a seeded list at least its seed) and returns its URL.
+def history(client, count: int) -> str:
+    item = create_item(client)  # its ItemCreated makes one
+    for n in range(count - 1):
+        client.put(f"/items/{item['id']}", json={"name": f"Eggs {n}", "description": ""})
+    return f"/items/{item['id']}/history"
+
+
+# Each makes a list hold ``count`` rows (one that is never empty, at least one) and returns its URL.
 LISTS = {
     make.__name__: make
-    for make in (items, employees, users, orders_of_a_user, orders, devices, readings, fleet_statistics)
+    for make in (items, employees, users, orders_of_a_user, orders, devices, readings, fleet_statistics, history)
 }
-SEEDED = ("items", "employees")
+NEVER_EMPTY = ("items", "employees", "history")
 
 
 def with_args(url: str, **args) -> str:
@@ -93,7 +100,7 @@ def listed(request, tmp_path_factory):
         dispose()
 
 
-@pytest.mark.parametrize("name", [name for name in LISTS if name not in SEEDED])
+@pytest.mark.parametrize("name", [name for name in LISTS if name not in NEVER_EMPTY])
 def test_a_list_without_rows_answers_an_empty_array(client, name):
     response = client.get(LISTS[name](client, 0))
     assert response.status_code == 200
