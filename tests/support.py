@@ -1,5 +1,5 @@
-"""Helpers the tests share: look straight into the SQLite file, drive the modules' APIs, follow
-their pages and check their problems."""
+"""Helpers the tests share: make apps, look straight into the SQLite file, feed the projector,
+drive the modules' APIs, follow their pages and check their problems."""
 
 import sqlite3
 from collections.abc import Iterator
