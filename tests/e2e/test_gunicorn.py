@@ -176,18 +176,25 @@ def requests_counted(server, route: str = "/items") -> float:
     return next((float(line.removeprefix(prefix)) for line in lines if line.startswith(prefix)), 0.0)
 
 
-def replace_the_workers(server) -> None:
-    """Stop every worker (as recycling does) and wait until gunicorn has started as many new ones."""
-    old = set(server.worker_pids())
+# An idle sync worker notices a SIGTERM within half its timeout: short ones make replacing quick.
+QUICK_TO_STOP = {"WORKER_TIMEOUT": 4, "CLIENT_TIMEOUT": 2}
+
+
+def replace_the_workers(server, workers: int = 2) -> None:
+    """Stop every worker (as recycling does) once all ``workers`` have booted, and wait until
+    gunicorn has started as many new ones."""
+    old = wait_for_workers(server, workers, lambda pids: len(pids) == workers)
     for pid in old:
         os.kill(pid, signal.SIGTERM)
+    wait_for_workers(server, workers, lambda pids: len(pids) == workers and not pids & old)
+
+
+def wait_for_workers(server, workers: int, ready) -> set[int]:
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        now = set(server.worker_pids())
-        if len(now) == len(old) and not now & old:
-            break
-        time.sleep(0.1)
-    assert not set(server.worker_pids()) & old, "the workers were not replaced"
+    while not ready(pids := set(server.worker_pids())):
+        assert time.monotonic() < deadline, f"expected {workers} workers, found {pids}"
+        time.sleep(0.05)
+    return pids
 
 
 def test_a_stopped_server_leaves_no_metrics_folder_in_the_temporary_directory(tmp_path):
@@ -231,7 +238,7 @@ def test_the_metrics_folder_is_emptied_at_stop(tmp_path):
 
 def test_dead_workers_leave_no_metric_files_of_their_own(tmp_path):
     folder = tmp_path / "metrics"
-    with running_gunicorn(tmp_path, METRICS_DIR=folder) as server:
+    with running_gunicorn(tmp_path, METRICS_DIR=folder, **QUICK_TO_STOP) as server:
         for _ in range(3):
             for _ in range(4):
                 requests.get(server("/items"), timeout=10)
@@ -242,7 +249,7 @@ def test_dead_workers_leave_no_metric_files_of_their_own(tmp_path):
 
 
 def test_dead_workers_counts_still_add_up_in_metrics(tmp_path):
-    with running_gunicorn(tmp_path, METRICS_DIR=tmp_path / "metrics") as server:
+    with running_gunicorn(tmp_path, METRICS_DIR=tmp_path / "metrics", **QUICK_TO_STOP) as server:
         for _ in range(6):
             requests.get(server("/items"), timeout=10)
         counted = requests_counted(server)

@@ -3,7 +3,7 @@
 import json
 import socket
 import subprocess
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -26,6 +26,20 @@ class Deployment:
 
 @pytest.fixture
 def deployment(tmp_path):
+    """A deployment of the test's own, for tests that change its data or stop a process."""
+    with deployed(tmp_path) as ready:
+        yield ready
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One deployment for the tests that only read or are refused: starting one takes seconds."""
+    with deployed(tmp_path_factory.mktemp("nginx")) as ready:
+        yield ready
+
+
+@contextmanager
+def deployed(tmp_path):
     """deploy/nginx.conf on free ports, in front of APP_ROLE=command and APP_ROLE=query gunicorns."""
     database = str(tmp_path / "cqrs.db")
     with (
@@ -99,8 +113,8 @@ def test_users_flow_through_nginx(deployment):
     assert requests.delete(f"{base}/users/{user['id']}").status_code == 204
 
 
-def test_nginx_hides_its_version_and_the_app_sets_safe_headers(deployment):
-    base = deployment.base
+def test_nginx_hides_its_version_and_the_app_sets_safe_headers(shared):
+    base = shared.base
     response = requests.get(f"{base}/items")
     assert response.headers["Server"] == "nginx"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -114,33 +128,33 @@ OPERATORS = ["/metrics", "/projections", "/process-managers", "/events", "/event
 
 
 @pytest.mark.parametrize("path", OPERATORS)
-def test_operators_routes_are_refused_at_the_public_address(deployment, path):
-    assert requests.get(deployment.base + path, timeout=10).status_code == 404
+def test_operators_routes_are_refused_at_the_public_address(shared, path):
+    assert requests.get(shared.base + path, timeout=10).status_code == 404
 
 
 @pytest.mark.parametrize(
     "path", ["//metrics", "/%2Fmetrics", "/./metrics", "/%6Detrics", "/items/../metrics", "/metrics/", "/events/"]
 )
-def test_operators_routes_are_refused_at_the_public_address_however_spelt(deployment, path):
-    response = requests.get(deployment.base + path, timeout=10)
+def test_operators_routes_are_refused_at_the_public_address_however_spelt(shared, path):
+    response = requests.get(shared.base + path, timeout=10)
     assert response.status_code == 404
     assert "http_requests_total" not in response.text
 
 
 @pytest.mark.parametrize("path", OPERATORS)
-def test_operators_routes_are_served_at_the_private_address(deployment, path):
-    assert requests.get(deployment.private + path, timeout=10).status_code == 200
+def test_operators_routes_are_served_at_the_private_address(shared, path):
+    assert requests.get(shared.private + path, timeout=10).status_code == 200
 
 
-def test_the_public_api_description_lists_commands_and_queries(deployment):
-    document = requests.get(f"{deployment.base}/openapi.json", timeout=10).json()
+def test_the_public_api_description_lists_commands_and_queries(shared):
+    document = requests.get(f"{shared.base}/openapi.json", timeout=10).json()
     assert {"get", "post"} <= set(document["paths"]["/items"])
     assert "post" in document["paths"]["/orders/{order_id}/cancel"]
     assert document["servers"] == [{"url": "/api"}]
 
 
-def test_the_public_docs_page_is_served(deployment):
-    page = requests.get(f"{deployment.base}/docs", timeout=10)
+def test_the_public_docs_page_is_served(shared):
+    page = requests.get(f"{shared.base}/docs", timeout=10)
     assert page.status_code == 200
     assert "/api/openapi.json" in page.text
 
@@ -170,9 +184,9 @@ def test_twenty_slow_clients_do_not_stall_the_service_behind_nginx(deployment):
         assert (read.status_code, written.status_code) == (200, 201)
 
 
-def test_nginx_drops_a_client_whose_headers_stop_arriving(deployment):
+def test_nginx_drops_a_client_whose_headers_stop_arriving(shared):
     """client_header_timeout is 10 s (nginx's default is 60 s); the socket waits 30 s."""
-    with connect(deployment.base) as client:
+    with connect(shared.base) as client:
         client.sendall(b"GET /api/items HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         try:
             answer = client.recv(65536)
@@ -215,8 +229,8 @@ REFUSED_BY_NGINX = {
 
 
 @pytest.mark.parametrize(("status", "request_bytes"), REFUSED_BY_NGINX.values(), ids=REFUSED_BY_NGINX.keys())
-def test_what_nginx_refuses_itself_is_answered_as_problem_json(deployment, status, request_bytes):
-    answered, headers, body = exchange(deployment.base, request_bytes)
+def test_what_nginx_refuses_itself_is_answered_as_problem_json(shared, status, request_bytes):
+    answered, headers, body = exchange(shared.base, request_bytes)
     assert answered == status
     assert headers["content-type"] == "application/problem+json"
     problem = json.loads(body)
