@@ -49,9 +49,9 @@ deps:
 test: deps $(VENV)/.dev
 	$(BIN)/python -m pytest
 
-# Everything but servers, the browser and the slowest tests; `pytest -m <kind>` picks one kind.
+# Everything but servers, the browser and the slowest tests, on every core; `pytest -m <kind>` picks one kind.
 test-fast: $(VENV)/.dev
-	$(BIN)/python -m pytest -m "not e2e and not browser and not slow"
+	$(BIN)/python -m pytest -n auto -m "not e2e and not browser and not slow"
 
 bench: $(VENV)/.bench
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

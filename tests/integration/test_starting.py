@@ -22,6 +22,9 @@ import requests
 from app import create_app
 from tests.e2e.conftest import free_port, stop, wait_until_answering
 
+# Each test starts the service in a process of its own.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 AS_ROOT = os.geteuid() == 0
 # Root without its power over files: permissions apply to it as to any user.

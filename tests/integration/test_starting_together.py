@@ -11,6 +11,9 @@ import pytest
 from app.db import migrate
 from tests.e2e.conftest import free_port, stop, wait_until_answering
 
+# Each test starts several processes, servers among them.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 PROCESSES = 6
