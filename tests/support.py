@@ -6,8 +6,14 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from urllib.parse import parse_qs, urlsplit
 
+from hypothesis import HealthCheck
+
 from app import create_app, eventlog
 from app.db import is_read_table, transaction
+
+#: For property tests that take a function-scoped fixture (an app, a client) on purpose, its
+#: state carried from example to example; at any speed, as conftest's profile says.
+SHARED_FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"  # well formed, and no seed or test makes it
 BACON_ID = "12a33c84-ee60-45a1-848d-428ad3259abc"

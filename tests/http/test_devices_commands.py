@@ -4,11 +4,11 @@ Flask test client: every status, and what each changes."""
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.device_support import ago, create_device, post_readings, record, stored_ago
-from tests.support import UNKNOWN_ID, assert_problem, events, last_payload, nothing_changes, query
+from tests.support import SHARED_FIXTURE, UNKNOWN_ID, assert_problem, events, last_payload, nothing_changes, query
 
 # ---------------------------------------------------------------- register
 
@@ -317,7 +317,7 @@ def device(client) -> dict:
     return create_device(client, name="Target")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(body=bodies, route=st.sampled_from(["register", "telemetry", "decommission"]))
 def test_any_json_body_on_a_device_route_gets_an_answer_below_500(client, device, body, route):
     path = {"register": "/devices", "telemetry": f"/devices/{device['id']}/telemetry"}.get(route)

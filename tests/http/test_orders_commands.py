@@ -5,11 +5,21 @@ import json
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.order_support import an_order, customer, order_events, place, place_order, priced_item
-from tests.support import BACON_ID, UNKNOWN_ID, assert_problem, events, last_payload, make_app, nothing_changes, query
+from tests.support import (
+    BACON_ID,
+    SHARED_FIXTURE,
+    UNKNOWN_ID,
+    assert_problem,
+    events,
+    last_payload,
+    make_app,
+    nothing_changes,
+    query,
+)
 
 
 def test_placing_an_order_answers_201_with_the_order_its_location_and_etag(client):
@@ -325,7 +335,7 @@ values = st.recursive(
 bodies = st.dictionaries(st.sampled_from(["user_id", "lines", "reason", "total"]), values, max_size=4) | values
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(path=st.sampled_from(["/orders", f"/orders/{UNKNOWN_ID}/cancel", f"/orders/{UNKNOWN_ID}/ship"]), body=bodies)
 def test_any_json_body_gets_an_answer_below_500(client, path, body):
     response = client.post(path, data=json.dumps(body), content_type="application/json")

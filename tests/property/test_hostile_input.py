@@ -6,12 +6,12 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.device_support import create_device
 from tests.order_support import an_order
-from tests.support import BACON_ID, JOHN_DOE_ID
+from tests.support import BACON_ID, JOHN_DOE_ID, SHARED_FIXTURE
 
 ROUTES = [
     ("POST", "/items"),
@@ -37,7 +37,9 @@ scalars = st.one_of(
     st.sampled_from(["' OR 1=1 --", "\x00\x01\x1b[31m", "\u202e\ufeff", "🥓" * 300, "a@b.c", "x" * 5000, "1e999"]),
 )
 keys = st.text(max_size=5) | unpaired
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3), max_leaves=8)
+values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3), max_leaves=8
+)
 bodies = st.dictionaries(st.sampled_from(FIELDS) | unpaired, values, max_size=6) | values
 
 
@@ -48,7 +50,7 @@ def ids(client) -> dict:
     return {"order": order["id"], "user": order["user"]["id"], "device": create_device(client)["id"]}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(route=st.sampled_from(ROUTES), body=bodies)
 def test_any_json_body_gets_an_answer_below_500(client, ids, route, body):
     method, path = route
@@ -58,7 +60,7 @@ def test_any_json_body_gets_an_answer_below_500(client, ids, route, body):
         assert response.mimetype == "application/problem+json"
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(route=st.sampled_from(ROUTES), raw=st.binary(max_size=200))
 def test_any_bytes_get_an_answer_below_500(client, ids, route, raw):
     method, path = route
@@ -91,7 +93,7 @@ cursors = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(path=st.sampled_from(LISTS), cursor=cursors)
 def test_any_cursor_gets_an_answer_below_500(client, ids, path, cursor):
     path, args = path
@@ -115,7 +117,7 @@ as_ofs = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(path=st.sampled_from([f"/items/{BACON_ID}", f"/employees/{JOHN_DOE_ID}", "/users/{user}"]), as_of=as_ofs)
 def test_any_as_of_gets_an_answer_below_500(client, ids, path, as_of):
     response = client.get(path.format(**ids), query_string={"as_of": as_of})

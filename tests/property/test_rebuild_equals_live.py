@@ -8,10 +8,10 @@ from the event log must reproduce the live read tables row for row, seed data in
 
 from decimal import Decimal
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.support import BACON_ID, JOHN_DOE, JOHN_DOE_ID, UNKNOWN_ID, make_app, read_model
+from tests.support import BACON_ID, JOHN_DOE, JOHN_DOE_ID, SHARED_FIXTURE, UNKNOWN_ID, make_app, read_model
 
 target = st.integers(min_value=0, max_value=30)  # which known id of its module a command aims at
 
@@ -534,7 +534,7 @@ ORDER_LIFE = [
 ]
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(commands)
 @example(ORDER_LIFE)
 def test_rebuilding_the_read_model_from_the_log_equals_the_live_one(tmp_path_factory, commands):

@@ -11,10 +11,10 @@ import math
 from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support import make_app
+from tests.support import SHARED_FIXTURE, make_app
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 DEVICES = 3
@@ -133,7 +133,7 @@ def check_fleet(client, fleet: Fleet) -> None:
         assert_mean_close(stats["mean"], of_metric, [r for r in everything if r[0] == metric])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(steps)
 def test_statistics_equal_those_computed_from_the_accepted_readings(tmp_path_factory, steps):
     app = make_app(tmp_path_factory.mktemp("stats"))
@@ -146,7 +146,7 @@ def test_statistics_equal_those_computed_from_the_accepted_readings(tmp_path_fac
     check_fleet(client, fleet)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(steps)
 def test_each_series_holds_the_accepted_readings_in_time_then_arrival_order(tmp_path_factory, steps):
     app = make_app(tmp_path_factory.mktemp("series"))
