@@ -181,19 +181,24 @@ QUICK_TO_STOP = {"WORKER_TIMEOUT": 4, "CLIENT_TIMEOUT": 2}
 
 
 def replace_the_workers(server, workers: int = 2) -> None:
-    """Stop every worker (as recycling does) once all ``workers`` have booted, and wait until
-    gunicorn has started as many new ones."""
+    """Stop every worker (as recycling does) once all ``workers`` are there, and wait until
+    gunicorn has started as many new ones. A worker still booting keeps the master's signal
+    handlers for a moment and lets a SIGTERM pass: each one still there is told again."""
     old = wait_for_workers(server, workers, lambda pids: len(pids) == workers)
-    for pid in old:
-        os.kill(pid, signal.SIGTERM)
-    wait_for_workers(server, workers, lambda pids: len(pids) == workers and not pids & old)
+
+    def replaced(pids: set[int]) -> bool:
+        for pid in pids & old:
+            os.kill(pid, signal.SIGTERM)
+        return len(pids) == workers and not pids & old
+
+    wait_for_workers(server, workers, replaced)
 
 
 def wait_for_workers(server, workers: int, ready) -> set[int]:
     deadline = time.monotonic() + 30
     while not ready(pids := set(server.worker_pids())):
         assert time.monotonic() < deadline, f"expected {workers} workers, found {pids}"
-        time.sleep(0.05)
+        time.sleep(0.2)
     return pids
 
 
