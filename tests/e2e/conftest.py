@@ -12,6 +12,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -106,3 +107,26 @@ def nginx_binary() -> str:
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
     assert found, "nginx is missing: run `make deps`"
     return found
+
+
+def connect(url: str, seconds: float = 30) -> socket.socket:
+    """A raw TCP connection to the host and port of ``url``."""
+    address = urlsplit(url)
+    return socket.create_connection((address.hostname, address.port), timeout=seconds)
+
+
+def exchange(url: str, data: bytes, seconds: float = 60) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes and read one answer: its status, headers (lower-case names) and body (as
+    long as its Content-Length says, else until the server closes)."""
+    with connect(url, seconds) as client:
+        client.sendall(data)
+        answer = b""
+        while b"\r\n\r\n" not in answer and (chunk := client.recv(65536)):
+            answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+        length = headers.get("content-length")
+        while (length is None or len(body) < int(length)) and (chunk := client.recv(65536)):
+            body += chunk
+    return int(status_line.split()[1]), headers, body

@@ -2,12 +2,10 @@
 that never comes) is answered as problem+json too, over a raw socket to real gunicorn."""
 
 import json
-import socket
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import running_gunicorn
+from tests.e2e.conftest import exchange, running_gunicorn
 
 CLIENT_TIMEOUT = 2  # seconds a worker waits for a client that stopped sending
 
@@ -17,20 +15,6 @@ def server(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("low-level")
     with running_gunicorn(tmp_path, CLIENT_TIMEOUT=CLIENT_TIMEOUT, WORKER_TIMEOUT=10) as server:
         yield server
-
-
-def exchange(server, data: bytes, seconds: float = 60) -> tuple[int, dict[str, str], bytes]:
-    """Send raw bytes, read the answer until the server closes: status, headers (lower-case names), body."""
-    address = urlsplit(server.url)
-    with socket.create_connection((address.hostname, address.port), timeout=seconds) as client:
-        client.sendall(data)
-        answer = b""
-        while chunk := client.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
-    return int(status_line.split()[1]), headers, body
 
 
 REFUSED = {
@@ -50,7 +34,7 @@ REFUSED = {
 
 @pytest.mark.parametrize(("status", "request_bytes"), REFUSED.values(), ids=REFUSED.keys())
 def test_what_gunicorn_refuses_is_answered_as_problem_json(server, status, request_bytes):
-    answered, headers, body = exchange(server, request_bytes)
+    answered, headers, body = exchange(server.url, request_bytes)
     assert answered == status
     assert headers["content-type"] == "application/problem+json"
     problem = json.loads(body)
@@ -61,14 +45,14 @@ def test_what_gunicorn_refuses_is_answered_as_problem_json(server, status, reque
 def test_a_body_shorter_than_its_content_length_is_answered_408_as_problem_json(server):
     body = b'{"name": "Eg'
     head = b"POST /items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
-    answered, headers, answer = exchange(server, head + body)
+    answered, headers, answer = exchange(server.url, head + body)
     assert answered == 408
     assert headers["content-type"] == "application/problem+json"
     assert json.loads(answer)["status"] == 408
 
 
 def test_headers_that_never_end_are_answered_408_as_problem_json(server):
-    answered, headers, answer = exchange(server, b"GET /items HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    answered, headers, answer = exchange(server.url, b"GET /items HTTP/1.1\r\nHost: x\r\nX-Slow: ")
     assert answered == 408
     assert headers["content-type"] == "application/problem+json"
     assert json.loads(answer)["status"] == 408

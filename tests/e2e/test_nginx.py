@@ -1,7 +1,6 @@
 """The seed 003 layout behind a real nginx: a command process and a query process under /api/."""
 
 import json
-import socket
 import subprocess
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -10,7 +9,17 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT, Server, free_port, nginx_binary, running_gunicorn, stop, wait_until_answering
+from tests.e2e.conftest import (
+    ROOT,
+    Server,
+    connect,
+    exchange,
+    free_port,
+    nginx_binary,
+    running_gunicorn,
+    stop,
+    wait_until_answering,
+)
 from tests.support import BACON_ID
 
 
@@ -162,11 +171,6 @@ def test_the_public_docs_page_is_served(shared):
 # ---------------------------------------------------------------- slow clients
 
 
-def connect(base: str) -> socket.socket:
-    address = urlsplit(base)
-    return socket.create_connection((address.hostname, address.port), timeout=30)
-
-
 def test_twenty_slow_clients_do_not_stall_the_service_behind_nginx(deployment):
     """Each gunicorn has 2 sync workers: 20 requests arriving a byte at a time would hold them
     all, but nginx reads each request whole before a worker sees it."""
@@ -196,21 +200,6 @@ def test_nginx_drops_a_client_whose_headers_stop_arriving(shared):
 
 
 # ---------------------------------------------------------------- what nginx refuses itself
-
-
-def exchange(base: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Send raw bytes to nginx; its answer's status, headers (lower-case names) and body."""
-    with connect(base) as client:
-        client.sendall(data)
-        answer = b""
-        while b"\r\n\r\n" not in answer and (chunk := client.recv(65536)):
-            answer += chunk
-        head, _, body = answer.partition(b"\r\n\r\n")
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
-        while len(body) < int(headers.get("content-length", 0)) and (chunk := client.recv(65536)):
-            body += chunk
-    return int(status_line.split()[1]), headers, body
 
 
 REFUSED_BY_NGINX = {
