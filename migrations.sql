@@ -348,7 +348,8 @@ CREATE TABLE IF NOT EXISTS order_details_user_view (
 ) STRICT, WITHOUT ROWID;
 
 -- Before 2026-12-06, GET /users/<id>/orders read a copy of order_list_view's rows; a read
--- table, so dropping it loses nothing.
+-- table, so dropping it loses nothing (a build from before that date, started on this file,
+-- needs `flask projections rebuild order_history` to fill its copy again).
 DROP TABLE IF EXISTS order_history_view;
 
 -- The users order_history knows, so that an unknown (or deleted) user's history is a 404.
