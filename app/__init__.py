@@ -1,7 +1,5 @@
 """The application factory: the composition root that wires modules, bus and projector."""
 
-import functools
-
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -55,7 +53,6 @@ def create_app(test_config: dict | None = None, start: bool = True) -> Flask:
     if app.config["APP_ROLE"] in ("all", "query"):
         app.register_blueprint(queries.blueprint)
 
-    app.extensions["start"] = functools.partial(start_app, app)
     if start:
         start_app(app)
     return app

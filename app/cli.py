@@ -28,8 +28,10 @@ def loading_only_to_list() -> bool:
 @with_appcontext
 def _started() -> None:
     """The app started (see app.start_app) before any command of the group runs."""
+    from app import start_app  # the package imports this module first
+
     try:
-        current_app.extensions["start"]()
+        start_app(current_app._get_current_object())
     except StartupError as error:
         raise click.ClickException(str(error)) from None
 

@@ -79,6 +79,11 @@ def _nested_deeper_than(document, limit: int) -> bool:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a code point no UTF-8 can carry (nor SQLite store as text)."""
+    return _SURROGATE.search(text) is not None
 NOT_UNICODE = "Not valid Unicode text: it holds a lone surrogate (a \\uD800-\\uDFFF escape without its pair)."
 
 
@@ -86,13 +91,13 @@ def _lone_surrogates(value) -> dict | list | None:
     """Where ``value`` holds text that no UTF-8 can carry, shaped as marshmallow shapes errors
     (a key's own text, escaped, names it); None if nowhere. Bodies are plain dicts and lists."""
     if type(value) is str:
-        return [NOT_UNICODE] if _SURROGATE.search(value) else None
+        return [NOT_UNICODE] if has_lone_surrogate(value) else None
     if type(value) is list:
         found = {index: errors for index, item in enumerate(value) if (errors := _lone_surrogates(item))}
     elif type(value) is dict:
         found = {}
         for key, item in value.items():
-            if _SURROGATE.search(key):
+            if has_lone_surrogate(key):
                 found[key.encode("utf-8", "backslashreplace").decode()] = [NOT_UNICODE]
             elif errors := _lone_surrogates(item):
                 found[key] = errors

@@ -8,7 +8,6 @@ JSON arrays, so clients that ignore the Link header keep working.
 import base64
 import binascii
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -18,14 +17,13 @@ from marshmallow import ValidationError, fields, validate
 
 from app.contract import QueryArgs
 from app.errors import invalid
-from app.http import public_url
+from app.http import has_lone_surrogate, public_url
 
 #: The largest integer SQLite stores; a larger one in a query would be an OverflowError, not a 400.
 INTEGER_MAX = 2**63 - 1
 #: Above the longest cursor a list issues: two names of 100 characters that JSON escapes as
 #: two \u escapes each, and an id, in base64.
 MAX_CURSOR_LENGTH = 4096
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def encode_cursor(key: Sequence) -> str:
@@ -50,7 +48,7 @@ def _sort_key_value(value) -> bool:
     if isinstance(value, bool):
         return False
     if isinstance(value, str):
-        return not _SURROGATE.search(value)  # a lone surrogate cannot be bound as UTF-8 text
+        return not has_lone_surrogate(value)
     return isinstance(value, int) and -INTEGER_MAX - 1 <= value <= INTEGER_MAX
 
 

@@ -10,10 +10,11 @@ belong to nobody.
 
 import os
 import pwd
-import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,11 +27,11 @@ from tests.e2e.conftest import free_port, stop, wait_until_answering
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-AS_ROOT = os.geteuid() == 0
-# Root without its power over files: permissions apply to it as to any user.
-UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] if AS_ROOT else []
-needs_root = pytest.mark.skipif(not (AS_ROOT and shutil.which("setpriv")), reason="gives files to another user")
-under_permissions = pytest.mark.skipif(AS_ROOT and not shutil.which("setpriv"), reason="root, and no setpriv")
+# make test runs as root (make deps installs with apt-get); here root gives files to another
+# user, and runs the service without its power over files (setpriv, from util-linux, which
+# every Debian has), so that permissions apply to it as to any user.
+assert os.geteuid() == 0, "the start-up tests run as root, as make test does"
+UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
 
 
 def _environment(database, **settings) -> dict:
@@ -53,6 +54,16 @@ def gunicorn(database, privileged: bool = False, **settings) -> subprocess.Popen
     )
     process.url, process.log = f"http://{bind}", log
     return process
+
+
+@contextmanager
+def serving(database, privileged: bool = False) -> Iterator[subprocess.Popen]:
+    """gunicorn on ``database`` for the block, stopped after it; whether it answers is the test's."""
+    process = gunicorn(database, privileged)
+    try:
+        yield process
+    finally:
+        stop(process)
 
 
 def failed_start(database, **settings) -> str:
@@ -127,7 +138,6 @@ def test_a_project_command_on_a_new_database_applies_the_migrations_first(tmp_pa
 # ---------------------------------------------------------------- the database and its folder
 
 
-@under_permissions
 def test_a_read_only_database_stops_the_start_with_one_line_naming_it(tmp_path):
     database = tmp_path / "cqrs.db"
     create_app({"DATABASE_PATH": str(database)})
@@ -136,7 +146,6 @@ def test_a_read_only_database_stops_the_start_with_one_line_naming_it(tmp_path):
     assert str(database) in line and "read and write" in line
 
 
-@under_permissions
 def test_a_read_only_database_starts_once_it_is_made_writable(tmp_path):
     """SQLite, given a read-only database, made a read-only -shm that failed every later start."""
     database = tmp_path / "cqrs.db"
@@ -144,11 +153,8 @@ def test_a_read_only_database_starts_once_it_is_made_writable(tmp_path):
     database.chmod(0o444)
     failed_start(database)
     database.chmod(0o644)
-    process = gunicorn(database)
-    try:
+    with serving(database) as process:
         assert answering(process)
-    finally:
-        stop(process)
 
 
 def answering(process: subprocess.Popen) -> bool:
@@ -160,7 +166,6 @@ def answering(process: subprocess.Popen) -> bool:
     return True
 
 
-@under_permissions
 def test_a_database_folder_the_service_cannot_write_stops_the_start_with_one_line_naming_it(tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
@@ -184,7 +189,6 @@ def test_a_file_that_is_not_a_database_stops_the_start_with_one_line_naming_it(t
 # ---------------------------------------------------------------- files beside the database
 
 
-@needs_root
 @pytest.mark.parametrize("suffix", ["-writers", "-checkpointer", "-wal", "-shm"])
 def test_a_side_file_of_another_user_stops_the_start_with_one_line_naming_it(tmp_path, suffix):
     database = tmp_path / "cqrs.db"
@@ -197,7 +201,6 @@ def test_a_side_file_of_another_user_stops_the_start_with_one_line_naming_it(tmp
 
 
 
-@needs_root
 def test_lock_files_made_by_root_belong_to_the_database_s_owner(tmp_path):
     """As SQLite's -wal and -shm do: a later start as the owner can open them."""
     database = tmp_path / "cqrs.db"
@@ -205,27 +208,20 @@ def test_lock_files_made_by_root_belong_to_the_database_s_owner(tmp_path):
     for made in tmp_path.glob("cqrs.db-*"):
         made.unlink()
     another_user_s(database)
-    process = gunicorn(database, privileged=True)
-    try:
+    with serving(database, privileged=True) as process:
         assert answering(process)
         assert requests.post(f"{process.url}/items", json={"name": "Eggs", "description": ""}, timeout=10).ok
-    finally:
-        stop(process)
     owners = {path.name: path.stat().st_uid for path in tmp_path.glob("cqrs.db-*")}
     assert {"cqrs.db-writers", "cqrs.db-checkpointer"} <= set(owners)
     assert set(owners.values()) == {pwd.getpwnam("nobody").pw_uid}, owners
 
 
-@needs_root
 @pytest.mark.parametrize("endpoint", ["/healthz", "/readyz"])
 def test_health_and_readiness_answer_503_naming_a_side_file_commands_cannot_open(tmp_path, endpoint):
     database = tmp_path / "cqrs.db"
-    process = gunicorn(database)
-    try:
+    with serving(database) as process:
         assert answering(process)
         another_user_s(Path(f"{database}-writers"))  # as a run of a command as root used to leave it
         response = requests.get(f"{process.url}{endpoint}", timeout=10)
-    finally:
-        stop(process)
     assert response.status_code == 503
     assert f"{database}-writers" in response.json()["reason"]
