@@ -92,11 +92,8 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """The WAL is checkpointed from a thread, off the requests' path (one worker at a time)."""
-    from app.writers import checkpoint_in_background
-
-    config = worker.wsgi.config
-    checkpoint_in_background(config["DATABASE_PATH"], config["SQLITE_BUSY_TIMEOUT_MS"] / 1000)
+    """The engine's upkeep runs from a thread, off the requests' path (SQLite's WAL checkpoints)."""
+    worker.wsgi.extensions["engine"].background_tasks()
 
 
 def child_exit(server, worker):

@@ -59,15 +59,16 @@ def create_app(test_config: dict | None = None, start: bool = True) -> Flask:
 
 
 def start_app(app: Flask) -> None:
-    """Check the database's files; then (unless APP_SKIP_STARTUP) apply migrations.sql, catch
-    the read model up and run the process managers. Once per app.
+    """Check that the database can be used; then (unless APP_SKIP_STARTUP) apply the migrations,
+    catch the read model up and run the process managers. Once per app.
 
-    StartupError naming the path when a file cannot be used."""
+    StartupError naming what cannot be used (a file's path, say) and what to do."""
     if app.extensions.get("started"):
         return
-    db.check_files(app.config["DATABASE_PATH"])
+    engine = app.extensions["engine"]
+    engine.check()
     if not app.config["SKIP_STARTUP_TASKS"]:
-        db.migrate(app.config["DATABASE_PATH"], app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        engine.migrate()
         with app.app_context():
             rebuild.remove_leftovers()
             app.extensions["projector"].catch_up_or_log("start", force=True)

@@ -47,7 +47,7 @@ class UnitOfWork(Tx):
     __slots__ = ("correlation_id", "causation_id", "recorded", "projected")
 
     def __init__(self, tx: Tx, correlation_id: str | None, causation_id: str | None = None):
-        super().__init__(tx.raw, tx.begin)
+        super().__init__(tx.raw, tx.engine, tx.begin)
         self.correlation_id = correlation_id
         self.causation_id = causation_id
         self.recorded: list[Recorded] = []

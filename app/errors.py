@@ -87,8 +87,8 @@ def _from_validation_error(exc: ValidationError) -> Response:
 
 
 def _from_database_error(exc: OperationalError) -> Response:
-    if "locked" in str(exc.orig) or "busy" in str(exc.orig):
-        # The write lock stayed taken past busy_timeout: the request changed nothing; retrying is safe.
+    if current_app.extensions["engine"].is_busy(exc):
+        # The write lock stayed taken past the busy timeout: the request changed nothing; retrying is safe.
         return problem_response(Busy())
     return _from_unexpected(exc)
 

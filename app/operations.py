@@ -1,7 +1,7 @@
 """Operators' endpoints, served by every role and never behind tokens.
 
 - GET /healthz: 200 when the database answers and this process can read and write each of
-  its files (as a start checks them: app.db.check_files); 503 with the reason otherwise.
+  its files (as a start checks them: the engine's check); 503 with the reason otherwise.
 - GET /readyz: 503 as /healthz, or while the read model lags more than READY_MAX_LAG events
   behind the log or a projection is failing (unless READY_DESPITE_FAILING=1); 200 otherwise.
 - GET /projections: each projection's checkpoint, lag, state and last error.
@@ -16,7 +16,7 @@ from marshmallow import Schema, fields, validate
 
 from app.config import StartupError
 from app.contract import Reply, operation
-from app.db import check_files, transaction
+from app.db import engine, transaction
 from app.process_manager import PENDING_COUNTED_WITHIN
 
 routes = Blueprint("operations", __name__)
@@ -138,7 +138,7 @@ def readyz():
 def _files_problem() -> str | None:
     """What keeps this process from using the database's files (commands would fail), if anything."""
     try:
-        check_files(current_app.config["DATABASE_PATH"])
+        engine().check()
     except StartupError as error:
         return str(error)
     return None

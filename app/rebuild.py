@@ -9,12 +9,11 @@ copy into the live tables and the checkpoints then commit in one transaction hol
 the write lock: readers see the old read model or the new one, never a mix. A handler
 that raises fails the rebuild and leaves the live read model as it was.
 
-One rebuild runs at a time, holding the flock of ``<database>-rebuild``: a rebuild killed
-partway holds it no more, so it is not reported as running, and the next rebuild (or the
+One rebuild runs at a time, holding the engine's rebuild lock: a rebuild killed partway
+holds it no more, so it is not reported as running, and the next rebuild (or the
 next start) removes what it left: its scratch file and its rows in projection_rebuilds.
 """
 
-import fcntl
 import gc
 import glob
 import os
@@ -27,11 +26,11 @@ from operator import itemgetter
 from flask import current_app
 
 from app import eventlog
-from app.db import Tx, connection, transaction, transaction_on
+from app.db import Tx, connection, engine, transaction, transaction_on
 from app.eventlog import Recorded
 from app.projector import HandlerFailed, Progress, Projection, Projector, apply_events, save_checkpoints
 from app.times import utc_now
-from app.writers import REBUILD_LOCK, open_beside
+from app.engines import RebuildRunning
 
 REBUILD_CACHE_KIB = 256 * 1024  # page cache of the scratch file, at most
 BATCH = 5000  # events read at a time
@@ -52,7 +51,7 @@ def rebuild(projector: Projector, projections: list[Projection], progress: Progr
     """
     database = current_app.config["DATABASE_PATH"]
     scratch = f"{database}.rebuild-{os.getpid()}"
-    with _the_only_rebuild(database, LOCK_WAIT_SECONDS):
+    with _the_only_rebuild(LOCK_WAIT_SECONDS):
         _remove_leftovers(database)
         try:
             with connection("projector") as raw, _scratch_attached(raw, scratch), _no_cycle_collection():
@@ -73,29 +72,20 @@ def remove_leftovers() -> None:
     if not rows and not glob.glob(f"{glob.escape(database)}.rebuild-*"):
         return
     try:
-        with _the_only_rebuild(database, wait_seconds=0):
+        with _the_only_rebuild(wait_seconds=0):
             _remove_leftovers(database)
     except RebuildFailed:
         pass  # a rebuild is running (or a status looked at the lock): the next start or rebuild cleans up
 
 
 @contextmanager
-def _the_only_rebuild(database: str, wait_seconds: float) -> Iterator[None]:
-    """The rebuild lock held for the block. RebuildFailed if another rebuild holds it."""
-    fd = open_beside(database, REBUILD_LOCK)
+def _the_only_rebuild(wait_seconds: float) -> Iterator[None]:
+    """The engine's rebuild lock held for the block. RebuildFailed if another rebuild holds it."""
     try:
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise RebuildFailed("a rebuild is already running; wait for it to end") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)  # the lock goes with it
+        with engine().rebuild_lock(wait_seconds):
+            yield
+    except RebuildRunning as running:
+        raise RebuildFailed(str(running)) from None
 
 
 def _remove_leftovers(database: str) -> None:
@@ -244,7 +234,7 @@ class _Shadow(Tx):
     __slots__ = ("_pattern", "_renames", "_statements", "_queued_sql", "_queued")
 
     def __init__(self, raw, renames: dict[str, str]):
-        super().__init__(raw)
+        super().__init__(raw, engine())
         self._renames = renames
         self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, renames)) + r")\b")
         self._statements: dict[str, _Statement] = {}  # handlers repeat the same few statements

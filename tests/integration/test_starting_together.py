@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.db import migrate
+from app.engines.sqlite import migrate
 from tests.e2e.conftest import free_port, stop, wait_until_answering
 
 # Each test starts several processes, servers among them.

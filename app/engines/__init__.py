@@ -1,0 +1,104 @@
+"""The database engines: what differs between SQLite and PostgreSQL, behind one interface.
+
+Everything else (commands, queries, projections, the bus, the projector, the process
+managers) runs the same SQL on either engine through app.db and app.sql. An engine
+knows how to connect each role so that the database itself enforces the CQRS wall,
+how to open a write transaction so that writers (and so event positions) go one at a
+time, which errors mean "busy, retry", how to migrate, and how a rebuild swaps tables.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+
+from flask import Flask
+
+ROLES = ("command", "projector", "query")
+
+
+def is_read_table(name: str) -> bool:
+    """Read tables are the projections' views and the projector's own bookkeeping."""
+    return name.endswith("_view") or name.startswith("projection_")
+
+
+class Engine:
+    """The interface each engine implements. ``raw`` is the engine's DB-API connection."""
+
+    name: str
+
+    def describe(self) -> str:
+        """Where the data lives, for people (a path, or a URL without its password)."""
+        raise NotImplementedError
+
+    # Connections: one pool per role, each connection guarded by its role's rights.
+    def checkout(self, role: str):
+        raise NotImplementedError
+
+    def checkin(self, role: str, raw) -> None:
+        raise NotImplementedError
+
+    def dispose(self) -> None:
+        """Close every connection (before a fork, or when done with the database)."""
+        raise NotImplementedError
+
+    # Transactions and statements.
+    def begin(self, raw, write: bool) -> None:
+        """BEGIN; a write transaction first waits until no other writer is in one."""
+        raise NotImplementedError
+
+    def commit(self, raw) -> None:
+        raise NotImplementedError
+
+    def finish(self, raw) -> None:
+        """After COMMIT, or instead of it: roll back whatever is still open, let the next writer in."""
+        raise NotImplementedError
+
+    def in_transaction(self, raw) -> bool:
+        raise NotImplementedError
+
+    def run(self, raw, sql: str, params):
+        """One statement (``params`` a dict, or a list of dicts for many); returns the cursor.
+        Errors are SQLAlchemy's (OperationalError, IntegrityError, ...) on every engine."""
+        raise NotImplementedError
+
+    def acting_as(self, tx, role: str) -> AbstractContextManager:
+        """A Tx on ``tx``'s transaction with ``role``'s rights, for the block."""
+        raise NotImplementedError
+
+    def is_busy(self, error: Exception) -> bool:
+        """Whether a database error means "busy, retry": nothing changed, a retry may pass."""
+        raise NotImplementedError
+
+    # Starting: the whole life of the database outside requests.
+    def check(self) -> None:
+        """StartupError (one line: what, where, what to do) if this process cannot use the database."""
+        raise NotImplementedError
+
+    def migrate(self) -> None:
+        """Bring the schema up to date (and seed a new database), once even if processes start together."""
+        raise NotImplementedError
+
+    def background_tasks(self) -> None:
+        """Start what keeps the database in shape from a worker's thread (gunicorn's post_worker_init)."""
+
+    def rebuild_lock(self, wait_seconds: float) -> AbstractContextManager:
+        """Held while a rebuild runs, across processes; RebuildRunning if another holds it."""
+        raise NotImplementedError
+
+    def rebuild_running(self) -> bool:
+        raise NotImplementedError
+
+
+class RebuildRunning(RuntimeError):
+    """Another rebuild holds the rebuild lock."""
+
+
+def for_app(app: Flask) -> Engine:
+    """The engine the app's settings choose: PostgreSQL given DATABASE_URL, else the SQLite file."""
+    if app.config.get("DATABASE_URL"):
+        from app.engines.postgresql import PostgreSQL
+
+        return PostgreSQL(app)
+    from app.engines.sqlite import SQLite
+
+    return SQLite(app)
