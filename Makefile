@@ -9,8 +9,10 @@ HOST   ?= 127.0.0.1
 PORT   ?= 3000
 
 DATABASE_PATH ?= instance/cqrs.db
-# The system packages the tests run: nginx (end-to-end), Chromium (the API page), curl (the docs' examples).
-TEST_PACKAGES := nginx-light:/usr/sbin/nginx chromium:/usr/bin/chromium curl:/usr/bin/curl
+# The system packages the tests run: nginx (end-to-end), Chromium (the API page), curl (the docs' examples),
+# PostgreSQL 15 (a throwaway server per test session, tests/postgres_server.py).
+TEST_PACKAGES := nginx-light:/usr/sbin/nginx chromium:/usr/bin/chromium curl:/usr/bin/curl \
+	postgresql:/usr/lib/postgresql/15/bin/initdb
 
 .PHONY: run serve test test-fast deps bench init-db reset-db clean
 
