@@ -47,6 +47,17 @@ def _tokens(name: str) -> tuple[str, ...]:
     return tuple(token for token in os.environ.get(name, "").replace(",", " ").split() if token)
 
 
+def _database_url(name: str) -> str:
+    """A PostgreSQL URL (postgresql://user:password@host:port/database); "" when unset."""
+    raw = os.environ.get(name, "").strip()
+    if raw and not raw.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        raise ConfigError(
+            f"{name} must be a PostgreSQL URL such as postgresql://user:password@host:5432/database,"
+            f" got one starting {raw.split(':', 1)[0]!r}"
+        )
+    return raw
+
+
 def _base_url(name: str) -> str:
     """An http(s) URL of a host and, if any, a path, without its trailing slash; "" when unset."""
     raw = os.environ.get(name, "").strip()
@@ -73,6 +84,15 @@ def from_environment(instance_path: str) -> dict:
     """The app's settings; every name here is documented in the README."""
     return {
         "DATABASE_PATH": os.environ.get("DATABASE_PATH") or os.path.join(instance_path, "cqrs.db"),
+        # Set, the service runs on PostgreSQL instead of the SQLite file (app/engines/postgresql.py).
+        "DATABASE_URL": _database_url("DATABASE_URL"),
+        # Production: each role connects with credentials of its own (else DATABASE_URL's).
+        "COMMAND_DATABASE_URL": _database_url("COMMAND_DATABASE_URL"),
+        "PROJECTOR_DATABASE_URL": _database_url("PROJECTOR_DATABASE_URL"),
+        "QUERY_DATABASE_URL": _database_url("QUERY_DATABASE_URL"),
+        "DATABASE_POOL_SIZE": _int("DATABASE_POOL_SIZE", 2, minimum=1),
+        "DATABASE_POOL_OVERFLOW": _int("DATABASE_POOL_OVERFLOW", 4, minimum=0),
+        "DATABASE_BUSY_TIMEOUT_MS": _int("DATABASE_BUSY_TIMEOUT_MS", 10_000, minimum=100),
         "MAX_CONTENT_LENGTH": _int("MAX_BODY_BYTES", 1024 * 1024, minimum=1),
         "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", 10_000, minimum=5_000),
         # NORMAL (with WAL): a commit survives any process crash; power loss may undo the last

@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, settings
 
 from app import create_app
 from app.db import dispose
+from tests.engines import ENGINE, ENGINES, database_config
 
 # How fast the machine is says nothing of the code: no example fails for taking long, nor a
 # test for making its examples slowly (a shared, loaded CI machine does both now and then).
@@ -24,18 +25,25 @@ KINDS = {
 }
 
 
-def pytest_collection_modifyitems(items):
-    """Mark each test with its kind, so that `pytest -m` picks tests by kind (`make test-fast`)."""
+def pytest_collection_modifyitems(config, items):
+    """Mark each test with its kind, so that `pytest -m` picks tests by kind (`make test-fast`);
+    leave out the tests of the other engine (marked `sqlite` or `postgresql`: only there)."""
+    other = [engine for engine in ENGINES if engine != ENGINE]
+    kept, left_out = [], []
     for item in items:
         where = pathlib.Path(item.path).relative_to(TESTS).as_posix()
         kind = next((kind for place, kind in KINDS.items() if where == place or where.startswith(place + "/")), "unit")
         item.add_marker(kind)
+        (left_out if any(item.get_closest_marker(engine) for engine in other) else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 @pytest.fixture
 def app(tmp_path):
-    """A fresh app on its own new SQLite file, seeded by migrations.sql."""
-    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "LOG_FORMAT": "json"})
+    """A fresh app on its own new database (of the engine under test), seeded by the migrations."""
+    app = create_app({**database_config(tmp_path), "LOG_FORMAT": "json"})
     yield app
     with app.app_context():
         dispose()

@@ -1,7 +1,6 @@
 """Helpers the tests share: make apps, look straight into the SQLite file, feed the projector,
 drive the modules' APIs, follow their pages and check their problems."""
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from urllib.parse import parse_qs, urlsplit
@@ -10,6 +9,7 @@ from hypothesis import HealthCheck
 
 from app import create_app, eventlog
 from app.db import is_read_table, transaction
+from tests.engines import database_config, plain_connection
 
 #: For property tests that take a function-scoped fixture (an app, a client) on purpose, its
 #: state carried from example to example; at any speed, as conftest's profile says.
@@ -27,21 +27,27 @@ JOHN_DOE = {
 
 
 def make_app(directory, **config):
-    """An app on a new SQLite file in ``directory`` (a pathlib.Path), with ``config`` on top."""
-    return create_app({"DATABASE_PATH": str(directory / "cqrs.db"), **config})
+    """An app on the database of ``directory`` (a pathlib.Path; new the first time), with ``config`` on top."""
+    return create_app({**database_config(directory), **config})
 
 
 def query(app, sql: str, *params) -> list[tuple]:
-    """Rows from the app's database file, read with a plain connection (no role, no wall)."""
-    with closing(sqlite3.connect(app.config["DATABASE_PATH"])) as conn:
+    """Rows from the app's database, read with a plain connection (no role, no wall); ``?`` placeholders."""
+    with closing(plain_connection(app.config)) as conn:
         return conn.execute(sql, params).fetchall()
+
+
+def tables(app) -> list[str]:
+    """The names of the app's tables."""
+    if app.config.get("DATABASE_URL"):
+        return [name for (name,) in query(app, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+    return [name for (name,) in query(app, "SELECT name FROM sqlite_schema WHERE type = 'table'")]
 
 
 def read_model(app) -> dict[str, list[tuple]]:
     """Every read table's rows (checkpoints' error columns aside), sorted, by table name."""
-    tables = [name for (name,) in query(app, "SELECT name FROM sqlite_schema WHERE type = 'table'")]
     snapshot = {}
-    for table in sorted(t for t in tables if is_read_table(t)):
+    for table in sorted(t for t in tables(app) if is_read_table(t)):
         columns = "name, position" if table == "projection_checkpoints" else "*"
         snapshot[table] = sorted(query(app, f"SELECT {columns} FROM {table}"))
     return snapshot

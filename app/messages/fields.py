@@ -18,8 +18,8 @@ def money(cents: int) -> int | float:
 
 
 def money_sql(column: str) -> str:
-    """``money`` in SQL, for replies that SQLite renders with json_object()."""
-    return f"CASE WHEN {column} % 100 = 0 THEN {column} / 100 ELSE {column} / 100.0 END"
+    """``money`` in SQL, for replies that the database renders with json_object()."""
+    return f"CASE WHEN {column} % 100 = 0 THEN {column} / 100 ELSE CAST({column} AS DOUBLE PRECISION) / 100 END"
 
 
 class Amount(fields.Field):

@@ -1,0 +1,222 @@
+"""The PostgreSQL engine: the same service on a server that several hosts can share.
+
+The wall is PostgreSQL's own: three roles (cqrs_command, cqrs_projector, cqrs_query) with
+the GRANTs of migrations.postgresql.sql, each connection taking its role's; the query
+role's sessions are read-only. A command acts as the projector with SET LOCAL ROLE,
+which its transaction's end undoes.
+
+Global order without skipped events: a sequence hands out positions before commit, so a
+later-committing transaction could make a lower position visible after the projector had
+read past it. Every write transaction therefore begins by taking one transaction-level
+advisory lock, as SQLite's BEGIN IMMEDIATE takes its write lock: writers go one at a time,
+and positions become visible in order. Reads never wait for it.
+"""
+
+import functools
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from flask import Flask
+from psycopg.pq import TransactionStatus
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from app.config import StartupError
+from app.engines import ROLES, Engine, RebuildRunning
+from app.sql import Tx
+
+MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations.postgresql.sql"
+# Advisory lock keys (two int4, so pg_locks shows them as classid/objid): one namespace for
+# this service, one key per purpose. Advisory locks are per database.
+_NAMESPACE = 0x43515253  # "CQRS"
+WRITERS, MIGRATIONS_KEY, REBUILD = 1, 2, 3
+_BUSY = {"55P03", "40001", "40P01"}  # lock not available (lock_timeout), serialization failure, deadlock
+_BIND_KEY = {"command": None, "projector": "projector", "query": "query"}
+_IDLE = TransactionStatus.IDLE
+
+
+def role_name(role: str) -> str:
+    return f"cqrs_{role}"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``postgresql://...`` (libpq's form) with psycopg 3 named as SQLAlchemy's driver."""
+    return re.sub(r"^postgres(?:ql)?(?:\+psycopg)?://", "postgresql+psycopg://", url)
+
+
+def libpq_url(url: str) -> str:
+    return re.sub(r"^postgres(?:ql)?(?:\+psycopg)?://", "postgresql://", url)
+
+
+class PostgreSQL(Engine):
+    name = "postgresql"
+
+    def __init__(self, app: Flask):
+        from app.db import db  # flask-sqlalchemy's extension: it makes the engines and opens connections
+
+        config = app.config
+        self.url = sqlalchemy_url(config["DATABASE_URL"])
+        self.busy_ms = config["DATABASE_BUSY_TIMEOUT_MS"]
+        urls = {role: sqlalchemy_url(config.get(f"{role.upper()}_DATABASE_URL") or self.url) for role in ROLES}
+        options = {
+            "isolation_level": "AUTOCOMMIT",  # BEGIN and COMMIT are ours (see begin)
+            "pool_size": config["DATABASE_POOL_SIZE"],
+            "max_overflow": config["DATABASE_POOL_OVERFLOW"],
+            "pool_pre_ping": True,  # a server restart or a dropped connection costs one retry, not a 500
+            "connect_args": {"application_name": "cqrs-service"},
+        }
+        config["SQLALCHEMY_DATABASE_URI"] = urls["command"]
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+        config["SQLALCHEMY_BINDS"] = {key: {"url": urls[role], **options} for role, key in _BIND_KEY.items() if key}
+        db.init_app(app)
+        with app.app_context():
+            self.engines = {role: db.engines[_BIND_KEY[role]] for role in ROLES}
+        for role, engine in self.engines.items():
+            self._configure(engine, role)
+        self._fairies: dict[int, object] = {}
+
+    def _configure(self, engine, role: str) -> None:
+        busy_ms = self.busy_ms
+
+        @event.listens_for(engine, "connect")
+        def on_connect(dbapi_connection, _record):
+            statements = [f"SET ROLE {role_name(role)}", f"SET lock_timeout = {int(busy_ms)}"]
+            if role == "query":
+                statements.append("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            dbapi_connection.execute("; ".join(statements))
+            dbapi_connection.role = role
+
+    def describe(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def checkout(self, role: str):
+        fairy = self.engines[role].raw_connection()
+        raw = fairy.dbapi_connection
+        self._fairies[id(raw)] = fairy
+        return raw
+
+    def checkin(self, role: str, raw) -> None:
+        fairy = self._fairies.pop(id(raw))
+        fairy.close()  # back to SQLAlchemy's pool, which rolls back whatever was left open
+
+    def dispose(self) -> None:
+        for engine in self.engines.values():
+            engine.dispose()
+
+    def begin(self, raw, write: bool) -> None:
+        """BEGIN; a writer then waits, up to the busy timeout, for the writers' lock."""
+        if write:
+            self.run(raw, f"BEGIN; SELECT pg_advisory_xact_lock({_NAMESPACE}, {WRITERS})", ())
+        else:
+            self.run(raw, "BEGIN ISOLATION LEVEL REPEATABLE READ", ())  # one snapshot for the whole read
+
+    def commit(self, raw) -> None:
+        self.run(raw, "COMMIT", ())
+
+    def finish(self, raw) -> None:
+        if raw.info.transaction_status != _IDLE:
+            try:
+                raw.execute("ROLLBACK")
+            except psycopg.Error:
+                pass  # a broken connection: its transaction is gone with it, and the pool will see
+
+    def in_transaction(self, raw) -> bool:
+        return raw.info.transaction_status != _IDLE
+
+    def run(self, raw, sql: str, params):
+        try:
+            if isinstance(params, list):
+                cursor = raw.cursor()
+                cursor.executemany(_pyformat(sql), params)
+                return cursor
+            if params:
+                return raw.execute(_pyformat(sql), params)
+            return raw.execute(_pyformat(sql, placeholders=False))  # psycopg reads no % in it then
+        except psycopg.Error as error:
+            raise DBAPIError.instance(sql, params, error, psycopg.Error) from error
+
+    @contextmanager
+    def acting_as(self, tx: Tx, role: str) -> Iterator[Tx]:
+        raw = tx.raw
+        self.run(raw, f"SET LOCAL ROLE {role_name(role)}", ())
+        try:
+            yield Tx(raw, self)
+        finally:
+            if raw.info.transaction_status == TransactionStatus.INTRANS:  # else it is rolled back, and SET with it
+                self.run(raw, f"SET LOCAL ROLE {role_name(raw.role)}", ())
+
+    def is_busy(self, error: Exception) -> bool:
+        return getattr(getattr(error, "orig", error), "sqlstate", None) in _BUSY
+
+    def check(self) -> None:
+        """Nothing to check beside the server, which the migrations reach first."""
+
+    def migrate(self) -> None:
+        """Apply migrations.postgresql.sql in one transaction, holding a session advisory lock so
+        that processes starting together apply it one after the other."""
+        script = MIGRATIONS.read_text(encoding="utf-8")
+        try:
+            with psycopg.connect(libpq_url(self.url), autocommit=True, application_name="cqrs-migrate") as conn:
+                conn.execute(f"SELECT pg_advisory_lock({_NAMESPACE}, {MIGRATIONS_KEY})")
+                conn.execute(f"BEGIN; {script}; COMMIT")
+        except psycopg.OperationalError as error:
+            raise StartupError(f"cannot connect to PostgreSQL at {self.describe()}: {_one_line(error)}") from None
+        except psycopg.Error as error:
+            raise StartupError(
+                f"cannot apply migrations.postgresql.sql to {self.describe()}: {_one_line(error)}"
+            ) from None
+
+    @contextmanager
+    def rebuild_lock(self, wait_seconds: float) -> Iterator[None]:
+        """A session advisory lock, on a connection of its own: it goes when that connection
+        closes, however the rebuild ends (a killed process's connection is closed by the server)."""
+        with psycopg.connect(libpq_url(self.url), autocommit=True, application_name="cqrs-rebuild") as conn:
+            deadline = time.monotonic() + wait_seconds
+            while not conn.execute(f"SELECT pg_try_advisory_lock({_NAMESPACE}, {REBUILD})").fetchone()[0]:
+                if time.monotonic() > deadline:
+                    raise RebuildRunning("a rebuild is already running; wait for it to end")
+                time.sleep(0.05)
+            yield
+
+    def rebuild_running(self) -> bool:
+        with self.engines["projector"].connect() as conn:
+            return bool(
+                conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+                    f" WHERE l.locktype = 'advisory' AND l.classid = {_NAMESPACE} AND l.objid = {REBUILD}"
+                    " AND l.objsubid = 2 AND l.granted AND d.datname = current_database()"
+                ).scalar()
+            )
+
+
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|:(\w+)|%|\bjson_object\(")
+# The one function both engines have under different names: SQLite's json_object(k, v, ...)
+# is PostgreSQL's json_build_object (which writes the same JSON with spaces).
+_DIALECT = {"%": "%%", "json_object(": "json_build_object("}
+
+
+@functools.lru_cache(maxsize=2048)
+def _pyformat(sql: str, placeholders: bool = True) -> str:
+    """The statement in psycopg's terms: ``:name`` parameters as ``%(name)s``, a literal ``%``
+    doubled, SQLite's function names as PostgreSQL's; quoted text and ``::`` casts as they are."""
+
+    def replace(match: re.Match) -> str:
+        token = match.group(0)
+        if not placeholders:
+            return token if match.group(1) is not None or token == "%" else _DIALECT.get(token, token)
+        if match.group(1) is not None:
+            return f"%({match.group(1)})s"
+        if token[0] in "'\"":
+            return token.replace("%", "%%")  # psycopg looks for placeholders even in quoted text
+        return _DIALECT.get(token, token)
+
+    return _TOKEN.sub(replace, sql)
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())

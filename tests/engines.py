@@ -1,0 +1,91 @@
+"""Which engine the tests run on, and a database of it for each test.
+
+``TEST_ENGINE=postgresql`` runs the suite on PostgreSQL (``make test`` runs it once per
+engine): a throwaway server starts with the first test that needs it (one per test
+process) and stops when the process ends. Each test directory gets its own database, a
+copy of a template that the migrations already seeded, so an app made twice on the same
+directory finds the same data, as it would the same SQLite file.
+"""
+
+import atexit
+import hashlib
+import os
+import threading
+from contextlib import closing
+from pathlib import Path
+
+import psycopg
+
+ENGINE = os.environ.get("TEST_ENGINE", "sqlite")
+ENGINES = ("sqlite", "postgresql")
+if ENGINE not in ENGINES:
+    raise RuntimeError(f"TEST_ENGINE must be one of {', '.join(ENGINES)}, got {ENGINE!r}")
+
+TEMPLATE = "cqrs_template"
+_lock = threading.Lock()
+_server = None
+
+
+def server():
+    """This process's throwaway PostgreSQL server, started on first use, with the template database."""
+    global _server
+    with _lock:
+        if _server is None:
+            from app.engines.postgresql import MIGRATIONS
+            from tests.postgres_server import running
+
+            context = running()
+            started = context.__enter__()
+            atexit.register(context.__exit__, None, None, None)
+            started.create_database(TEMPLATE)
+            with closing(started.connect(TEMPLATE, autocommit=True)) as conn:
+                conn.execute(f"BEGIN; {MIGRATIONS.read_text(encoding='utf-8')}; COMMIT")
+            _server = started
+        return _server
+
+
+def database_config(directory: Path) -> dict:
+    """The settings of a new app's database in ``directory``: the SQLite file there, or on
+    PostgreSQL the database of that directory (made from the template the first time)."""
+    config = {"DATABASE_PATH": str(directory / "cqrs.db")}
+    if ENGINE == "postgresql":
+        name = "t_" + hashlib.sha1(str(directory.resolve()).encode()).hexdigest()[:20]
+        config["DATABASE_URL"] = database(name)
+    return config
+
+
+def database(name: str) -> str:
+    """The URL of the PostgreSQL database ``name``, a copy of the template made if missing."""
+    running = server()
+    with closing(running.connect(autocommit=True)) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if not exists:
+        running.create_database(name, template=TEMPLATE)
+    return running.url(name)
+
+
+def plain_connection(config: dict):
+    """A connection with no role and no wall (as the database's owner), to look at what is stored.
+    Its ``execute`` takes ``?`` placeholders on both engines."""
+    if config.get("DATABASE_URL"):
+        from app.engines.postgresql import libpq_url
+
+        return _Qmark(psycopg.connect(libpq_url(config["DATABASE_URL"]), autocommit=True))
+    import sqlite3
+
+    return sqlite3.connect(config["DATABASE_PATH"])
+
+
+class _Qmark:
+    """A psycopg connection that takes sqlite3's ``?`` placeholders."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    def execute(self, sql: str, params=()):
+        if not params:
+            return self.conn.execute(sql)
+        return self.conn.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+
+    def close(self) -> None:
+        self.conn.close()
