@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from app.ids import new_id
+from app.sql_lists import in_list, named
 from app.times import utc_now
 
 if TYPE_CHECKING:  # the registry must import without the database layer
@@ -146,10 +147,9 @@ def read_after(tx: Tx, position: int, limit: int, types: Collection[str] | None 
         sql = f"SELECT {_COLUMNS} FROM events WHERE position > :position ORDER BY position LIMIT :limit"
         params = {"position": position, "limit": limit}
     else:
-        names = {f"t{n}": name for n, name in enumerate(sorted(types))}
-        wanted = ", ".join(f":{key}" for key in names) or "NULL"
+        names = named(sorted(types), "t")
         sql = (
-            f"SELECT {_COLUMNS} FROM events WHERE position > :position AND type IN ({wanted})"
+            f"SELECT {_COLUMNS} FROM events WHERE position > :position AND type IN ({in_list(names)})"
             " ORDER BY position LIMIT :limit"
         )
         params = {"position": position, "limit": limit, **names}

@@ -25,7 +25,6 @@ retried with exponential backoff at later commands and at every start; it never 
 command whose events triggered it, which has committed already.
 """
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
@@ -36,6 +35,7 @@ from app.bus import UnitOfWork, bus
 from app.db import Tx, transaction
 from app.eventlog import Event, Recorded, head, read_after
 from app.failures import last_error, record_failure
+from app.sql_lists import in_list, named
 from app.times import utc_now
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,8 @@ ON CONFLICT (name) DO UPDATE SET
 # the status scan all that came after it.
 PENDING_COUNTED_WITHIN = 100_000
 _COUNT_PENDING = """
-SELECT count(*) FROM (SELECT type FROM events WHERE position > :position ORDER BY position LIMIT :within)
-WHERE type IN (SELECT value FROM json_each(:types))
+SELECT count(*) FROM (SELECT type FROM events WHERE position > :position ORDER BY position LIMIT :within) AS recent
+WHERE type IN ({types})
 """
 
 # Set while this context runs the managers: the commands a reaction executes publish their
@@ -193,8 +193,9 @@ class ProcessManagers:
 
     def _status_of(self, tx: Tx, manager: ProcessManager, row, newest: int) -> dict:
         checkpoint = row.position if row else 0
-        types = json.dumps(list(manager.reactions))
-        pending = tx.scalar(_COUNT_PENDING, position=checkpoint, within=PENDING_COUNTED_WITHIN, types=types)
+        types = named(manager.reactions, "t")
+        sql = _COUNT_PENDING.format(types=in_list(types))
+        pending = tx.scalar(sql, position=checkpoint, within=PENDING_COUNTED_WITHIN, **types)
         error = last_error(row)
         caught_up = pending == 0 and newest - checkpoint <= PENDING_COUNTED_WITHIN
         return {

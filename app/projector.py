@@ -14,7 +14,6 @@ records the error, and is retried with exponential backoff; the others go on.
 An operator can fix the code and catch up, or skip the event on record.
 """
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 
@@ -24,6 +23,7 @@ from app import eventlog
 from app.db import Tx, transaction
 from app.eventlog import Event, Recorded
 from app.failures import last_error, record_failure
+from app.sql_lists import named
 from app.times import utc_now
 from app.writers import REBUILD_LOCK, held
 
@@ -72,16 +72,19 @@ class SkipRefused(ValueError):
 
 # One statement for any number of projections: executemany would bind and step once per name.
 _SAVE_CHECKPOINTS = """
-INSERT INTO projection_checkpoints (name, position, updated_at)
-SELECT value, :position, :now FROM json_each(:names) WHERE true
+INSERT INTO projection_checkpoints (name, position, updated_at) VALUES {rows}
 ON CONFLICT (name) DO UPDATE SET
     position = excluded.position, updated_at = excluded.updated_at, error_type = NULL,
     error_message = NULL, error_position = NULL, error_count = 0, failed_at = NULL, retry_at = NULL
 """
 
+
 def save_checkpoints(tx: Tx, names: Iterable[str], position: int) -> None:
     """Move these projections' checkpoints to ``position``, clearing any failure on record."""
-    tx.execute(_SAVE_CHECKPOINTS, names=json.dumps(list(names)), position=position, now=utc_now())
+    params = named(names, "name")
+    if params:
+        rows = ", ".join(f"(:{key}, :position, :now)" for key in params)
+        tx.execute(_SAVE_CHECKPOINTS.format(rows=rows), **params, position=position, now=utc_now())
 
 
 class Projector:

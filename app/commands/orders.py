@@ -7,7 +7,6 @@ worked out in integer cents. Replies are built from the write tables, in the sam
 as GET /orders/<id>.
 """
 
-import json
 from dataclasses import dataclass, replace
 
 from flask import Blueprint, request
@@ -34,6 +33,7 @@ from app.messages.orders import (
     load_place_order,
     merge_lines,
 )
+from app.sql_lists import in_list, named
 from app.times import utc_now
 
 STREAM = "order"
@@ -88,10 +88,8 @@ def _user(uow: UnitOfWork, user_id: str) -> dict | None:
 
 def _items(uow: UnitOfWork, item_ids: list[str]) -> dict[str, tuple[str, int]]:
     """``{item_id: (name, unit_price_cents)}`` of those that exist; an item without a price costs 0."""
-    rows = uow.all(
-        "SELECT id, name, coalesce(price_cents, 0) FROM items WHERE id IN (SELECT value FROM json_each(:ids))",
-        ids=json.dumps(item_ids),
-    )
+    ids = named(item_ids, "id")
+    rows = uow.all(f"SELECT id, name, coalesce(price_cents, 0) FROM items WHERE id IN ({in_list(ids)})", **ids)
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
