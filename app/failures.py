@@ -20,7 +20,7 @@ INSERT INTO {table}
     (name, error_type, error_message, error_position, error_count, failed_at, retry_at)
 VALUES (:name, :type, :message, :position, 1, :now, :retry_at)
 ON CONFLICT (name) DO UPDATE SET
-    error_count = CASE WHEN error_position = excluded.error_position THEN error_count + 1 ELSE 1 END,
+    error_count = CASE WHEN {table}.error_position = excluded.error_position THEN {table}.error_count + 1 ELSE 1 END,
     error_type = excluded.error_type, error_message = excluded.error_message,
     error_position = excluded.error_position, failed_at = excluded.failed_at, retry_at = excluded.retry_at
 """

@@ -90,8 +90,11 @@ def remember(tx: Tx, attempt: Attempt, response: Response, ttl: timedelta) -> No
     )
     headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
     tx.execute(
-        "INSERT OR REPLACE INTO idempotency_keys (key, fingerprint, status, headers, body, created_at, expires_at)"
-        " VALUES (:key, :fingerprint, :status, :headers, :body, :created_at, :expires_at)",
+        "INSERT INTO idempotency_keys (key, fingerprint, status, headers, body, created_at, expires_at)"
+        " VALUES (:key, :fingerprint, :status, :headers, :body, :created_at, :expires_at)"
+        " ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, status = excluded.status,"
+        " headers = excluded.headers, body = excluded.body, created_at = excluded.created_at,"
+        " expires_at = excluded.expires_at",
         key=attempt.key,
         fingerprint=attempt.fingerprint,
         status=response.status_code,
