@@ -21,9 +21,10 @@ def on_device_registered(tx: Tx, e: Recorded) -> None:
 
 def on_telemetry_recorded(tx: Tx, e: Recorded) -> None:
     readings = e.data.readings
+    # A CASE, not SQLite's two-argument max(), which PostgreSQL lacks; NULL: none seen yet.
     tx.execute(
         "UPDATE device_list_view SET reading_count = reading_count + :n, version = :version,"
-        " last_seen_at = max(coalesce(last_seen_at, :latest), :latest) WHERE id = :id",
+        " last_seen_at = CASE WHEN last_seen_at >= :latest THEN last_seen_at ELSE :latest END WHERE id = :id",
         id=e.stream_id,
         n=len(readings),
         latest=max(recorded_at for _metric, _value, recorded_at in readings),

@@ -20,25 +20,27 @@ from app.projector import Projection
 
 # Neumaier's compensated addition of excluded.sum: the lost low-order part goes to sum_error
 # (every right-hand side sees the row as it was). Without it, subtracting a decommissioned
-# device's large sum would wipe out the small sums of the devices that remain.
+# device's large sum would wipe out the small sums of the devices that remain. The row's own
+# columns are named through its alias f: PostgreSQL finds a bare name ambiguous with excluded's.
 _ADD_TO_FLEET = """
 ON CONFLICT (metric) DO UPDATE SET
-    devices = devices + excluded.devices,
-    count = count + excluded.count,
-    sum = sum + excluded.sum,
-    sum_error = sum_error + CASE WHEN abs(sum) >= abs(excluded.sum)
-                                 THEN (sum - (sum + excluded.sum)) + excluded.sum
-                                 ELSE (excluded.sum - (sum + excluded.sum)) + sum END
+    devices = f.devices + excluded.devices,
+    count = f.count + excluded.count,
+    sum = f.sum + excluded.sum,
+    sum_error = f.sum_error + CASE WHEN abs(f.sum) >= abs(excluded.sum)
+                                   THEN (f.sum - (f.sum + excluded.sum)) + excluded.sum
+                                   ELSE (excluded.sum - (f.sum + excluded.sum)) + f.sum END
 """
 
+# devices: 1 for a device new to the metric, as an integer (PostgreSQL stores no boolean there).
 _FLEET_ADDS_BATCH = (
-    "INSERT INTO telemetry_fleet_stats_view (metric, devices, count, sum, sum_error)"
-    " VALUES (:metric, NOT EXISTS (SELECT 1 FROM telemetry_stats_view"
-    " WHERE device_id = :device_id AND metric = :metric), :count, :sum, 0)" + _ADD_TO_FLEET
+    "INSERT INTO telemetry_fleet_stats_view AS f (metric, devices, count, sum, sum_error)"
+    " VALUES (:metric, CASE WHEN EXISTS (SELECT 1 FROM telemetry_stats_view"
+    " WHERE device_id = :device_id AND metric = :metric) THEN 0 ELSE 1 END, :count, :sum, 0)" + _ADD_TO_FLEET
 )
 
 _FLEET_LOSES_DEVICE = (
-    "INSERT INTO telemetry_fleet_stats_view (metric, devices, count, sum, sum_error)"
+    "INSERT INTO telemetry_fleet_stats_view AS f (metric, devices, count, sum, sum_error)"
     " SELECT metric, -1, -count, -sum, 0 FROM telemetry_stats_view WHERE device_id = :id AND active = 1" + _ADD_TO_FLEET
 )
 
@@ -46,19 +48,25 @@ _FLEET_LOSES_DEVICE = (
 # min and max are left to _DEVICE_WIDENS_RANGE: an UPDATE that sets them deletes and reinserts
 # the row's entries in both partial min/max indexes even when the values stay the same
 # (SQLite does not compare), which cost more than the rest of the batch's statistics.
+# The CASEs are SQLite's two-argument max() and min(), which PostgreSQL lacks: NULL if either
+# side is, and on a tie max() keeps its first argument, min() its second.
 _DEVICE_ADDS_BATCH = """
-INSERT INTO telemetry_stats_view (device_id, metric, active, count, sum, min, max, last_value, last_recorded_at)
+INSERT INTO telemetry_stats_view AS s
+    (device_id, metric, active, count, sum, min, max, last_value, last_recorded_at)
 VALUES (:device_id, :metric, 1, :count, :sum, :min, :max, :last_value, :last_recorded_at)
 ON CONFLICT (device_id, metric) DO UPDATE SET
-    count = count + excluded.count,
-    sum = sum + excluded.sum,
-    last_value = CASE WHEN excluded.last_recorded_at >= last_recorded_at THEN excluded.last_value ELSE last_value END,
-    last_recorded_at = max(last_recorded_at, excluded.last_recorded_at)
+    count = s.count + excluded.count,
+    sum = s.sum + excluded.sum,
+    last_value = CASE WHEN excluded.last_recorded_at >= s.last_recorded_at THEN excluded.last_value
+                      ELSE s.last_value END,
+    last_recorded_at = CASE WHEN s.last_recorded_at >= excluded.last_recorded_at THEN s.last_recorded_at
+                            WHEN s.last_recorded_at < excluded.last_recorded_at THEN excluded.last_recorded_at END
 """
 
 # Only a batch that moves the min or max touches the row (and its index entries); most move neither.
 _DEVICE_WIDENS_RANGE = (
-    "UPDATE telemetry_stats_view SET min = min(min, :min), max = max(max, :max)"
+    "UPDATE telemetry_stats_view SET min = CASE WHEN min < :min THEN min WHEN min >= :min THEN :min END,"
+    " max = CASE WHEN max >= :max THEN max WHEN max < :max THEN :max END"
     " WHERE device_id = :device_id AND metric = :metric AND (:min < min OR :max > max)"
 )
 
