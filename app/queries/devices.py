@@ -243,7 +243,7 @@ def fleet(args: dict):
             "  ORDER BY s.min LIMIT 1) AS min,"
             " (SELECT s.max FROM telemetry_stats_view s WHERE s.metric = f.metric AND s.active = 1"
             "  ORDER BY s.max DESC LIMIT 1) AS max,"
-            " (f.sum + f.sum_error) / f.count AS mean"
+            " (f.sum + f.sum_error) / NULLIF(f.count, 0) AS mean"  # NULL, as SQLite answers x / 0, not an error
             f" FROM telemetry_fleet_stats_view f {where} ORDER BY f.metric LIMIT :n",
             **params,
         )
