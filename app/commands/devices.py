@@ -35,6 +35,8 @@ from app.messages.devices import (
 from app.times import utc_now
 
 STREAM = "device"
+# What a duplicate active name_key's error names: SQLite the column, PostgreSQL the index.
+_NAME_KEY_INDEX = ("devices.name_key", "devices_by_active_name_key")
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def register_device(uow: UnitOfWork, cmd: RegisterDevice) -> Device:
             name_key=name_key(device.name),
         )
     except IntegrityError as error:
-        if "devices.name_key" not in str(error.orig):
+        if not any(name in str(error.orig) for name in _NAME_KEY_INDEX):
             raise
         raise NameTaken(device.name) from None
     uow.record(STREAM, device.id, device.version, DeviceRegistered(device.name, device.kind, device.registered_at))

@@ -27,6 +27,8 @@ from app.messages.users import (
 )
 
 STREAM = "user"
+# What a duplicate email_key's error names: SQLite the column, PostgreSQL the index.
+_EMAIL_KEY_INDEX = ("users.email_key", "users_by_email_key")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ def _write(uow: UnitOfWork, sql: str, user: User) -> None:
     try:
         uow.execute(sql, **asdict(user), email_key=email_key(user.email))
     except IntegrityError as error:
-        if "users.email_key" not in str(error.orig):
+        if not any(name in str(error.orig) for name in _EMAIL_KEY_INDEX):
             raise
         raise EmailTaken(user.email) from None
 
