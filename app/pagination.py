@@ -30,26 +30,27 @@ def encode_cursor(key: Sequence) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(key), separators=(",", ":")).encode()).rstrip(b"=").decode()
 
 
-def decode_cursor(cursor: str, arity: int) -> tuple:
+def decode_cursor(cursor: str, types: Sequence[type]) -> tuple:
     """The sort key inside a cursor; a 400 for anything this service did not issue (too long,
-    not base64 of a JSON array of ``arity`` strings and integers, text that is not Unicode)."""
+    not base64 of a JSON array of values of ``types``, strings and integers, text that is not
+    Unicode). A value of the wrong type is refused here: PostgreSQL would fail comparing it."""
     key = None
     if len(cursor) <= MAX_CURSOR_LENGTH:
         try:
             key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         except (binascii.Error, ValueError, RecursionError):
             pass
-    if not (isinstance(key, list) and len(key) == arity and all(_sort_key_value(v) for v in key)):
+    if not (isinstance(key, list) and len(key) == len(types) and all(map(_sort_key_value, key, types))):
         raise invalid({"cursor": ["Not a cursor from this service's Link header."]})
     return tuple(key)
 
 
-def _sort_key_value(value) -> bool:
-    if isinstance(value, bool):
+def _sort_key_value(value, kind: type) -> bool:
+    if type(value) is not kind:  # not isinstance: a bool is an int
         return False
-    if isinstance(value, str):
+    if kind is str:
         return not has_lone_surrogate(value)
-    return isinstance(value, int) and -INTEGER_MAX - 1 <= value <= INTEGER_MAX
+    return kind is int and -INTEGER_MAX - 1 <= value <= INTEGER_MAX
 
 
 class WholeNumber(fields.Integer):
@@ -105,10 +106,10 @@ class Page:
     after: tuple | None
 
     @classmethod
-    def of(cls, args: dict, key_arity: int) -> "Page":
-        """The page that PageArgs ``args`` ask for, in a list sorted by a key of ``key_arity`` values."""
+    def of(cls, args: dict, key: Sequence[type]) -> "Page":
+        """The page that PageArgs ``args`` ask for, in a list sorted by a key of values of these types."""
         cursor = args.get("cursor")
-        return cls(args["limit"], decode_cursor(cursor, key_arity) if cursor else None)
+        return cls(args["limit"], decode_cursor(cursor, key) if cursor else None)
 
     @property
     def fetch(self) -> int:

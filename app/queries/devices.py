@@ -101,7 +101,7 @@ class FleetArgs(PageArgs):
 def index(args: dict):
     """``[{id, name, kind, status, last_seen_at, reading_count}]`` by name, then id; 400 for an
     unknown ``kind`` or ``status``, a bad ``limit`` or ``cursor``."""
-    page = Page.of(args, key_arity=2)
+    page = Page.of(args, key=(str, str))
     conditions, params = [], {"n": page.fetch}
     for name in ("kind", "status"):
         if name in args:
@@ -185,7 +185,7 @@ def show(device_id: str):
 def series(device_id: str, args: dict):
     """``[{metric, value, recorded_at}]`` of one metric, oldest first, within ``[from, to)``;
     404 if the device is unknown, 400 for a missing or bad ``metric``, a bad ``from`` or ``to``."""
-    page = Page.of(args, key_arity=3)
+    page = Page.of(args, key=(str, int, int))
     conditions, params = ["metric = :metric"], {"metric": args["metric"]}
     for name, condition in (("from_", "recorded_at >= :from_"), ("to", "recorded_at < :to")):
         if name in args:
@@ -227,7 +227,7 @@ def fleet(args: dict):
     """``[{metric, devices, count, min, max, mean}]`` over active devices, by metric;
     ``?metric=`` keeps one. Count and sum are kept per metric; min and max are one index
     seek each over the active devices' statistics rows."""
-    page = Page.of(args, key_arity=1)
+    page = Page.of(args, key=(str,))
     conditions, params = [], {"n": page.fetch}
     if "metric" in args:
         conditions.append("f.metric = :metric")

@@ -43,7 +43,7 @@ class EmployeeListArgs(PageArgs):
 def index(args: dict):
     """``[{id, name, city}]`` ordered by name ("<lastName>, <firstName>"), then id; ``?city=`` keeps
     only employees in exactly that city."""
-    page = Page.of(args, key_arity=2)
+    page = Page.of(args, key=(str, str))
     city = args.get("city")
     conditions, params = [], {"n": page.fetch}
     # Each filter narrows one index range: (city, name, id) with a city, (name, id) without.

@@ -116,7 +116,7 @@ def feed(args: dict):
 )
 def history(module: str, stream_id: str, args: dict):
     """The stream's events, oldest first; 404 if the stream has none."""
-    page = Page.of(args, key_arity=1)
+    page = Page.of(args, key=(int,))
     after = page.after[0] if page.after else 0
     with transaction("query") as tx:
         rows = tx.all(

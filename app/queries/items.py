@@ -28,7 +28,7 @@ BACON = {"id": "12a33c84-ee60-45a1-848d-428ad3259abc", "name": "Bacon"}
 )
 def index(args: dict):
     """``[{id, name}]`` ordered by name, then id."""
-    page = Page.of(args, key_arity=2)
+    page = Page.of(args, key=(str, str))
     after = "WHERE (name, id) > (:name, :id)" if page.after else ""
     name, item_id = page.after or (None, None)
     with transaction("query") as tx:

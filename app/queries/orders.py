@@ -64,7 +64,7 @@ class OrderListArgs(PageArgs):
 def index(args: dict):
     """``[{id, user_id, status, placed_at, item_count, total}]``, newest first; ``?status=``
     keeps the orders in that status. 400 for an unknown status or a bad limit or cursor."""
-    page = Page.of(args, key_arity=2)
+    page = Page.of(args, key=(str, str))
     status = args.get("status")
     conditions, params = (["status = :status"], {"status": status}) if status else ([], {})
     with transaction("query") as tx:
@@ -87,7 +87,7 @@ def index(args: dict):
 def history(user_id: str, args: dict):
     """The user's orders ``[{id, status, placed_at, item_count, total}]``, newest first;
     404 if the user is unknown (or deleted)."""
-    page = Page.of(args, key_arity=2)
+    page = Page.of(args, key=(str, str))
     with transaction("query") as tx:  # one snapshot: the user and their orders as of one moment
         known = tx.first("SELECT 1 FROM order_history_user_view WHERE id = :id", id=user_id)
         rows = _newest_first(

@@ -37,7 +37,7 @@ class UserListArgs(PageArgs):
 def index(args: dict):
     """``[{id, first_name, last_name, email}]`` ordered by last name, first name, then id;
     ``?email=`` keeps only the user with that email, compared case-insensitively."""
-    page = Page.of(args, key_arity=3)
+    page = Page.of(args, key=(str, str, str))
     email = args.get("email")
     conditions, params = [], {"n": page.fetch}
     if email is not None:
