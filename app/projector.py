@@ -17,15 +17,12 @@ An operator can fix the code and catch up, or skip the event on record.
 import logging
 from collections.abc import Callable, Iterable, Mapping
 
-from flask import current_app
-
 from app import eventlog
-from app.db import Tx, transaction
+from app.db import Tx, engine, transaction
 from app.eventlog import Event, Recorded
 from app.failures import last_error, record_failure
 from app.sql_lists import named
 from app.times import utc_now
-from app.writers import REBUILD_LOCK, held
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +238,7 @@ class Projector:
             rows = {row.name: row for row in tx.all("SELECT * FROM projection_checkpoints")}
             rebuilds = {row.name: row for row in tx.all("SELECT * FROM projection_rebuilds")}
             skips = {row.name: row for row in tx.all("SELECT * FROM projection_skips ORDER BY skipped_at")}
-        if rebuilds and not held(current_app.config["DATABASE_PATH"], REBUILD_LOCK):
+        if rebuilds and not engine().rebuild_running():
             rebuilds = {}  # left by a rebuild killed partway (app.rebuild): none is running
         return [_status_of(p.name, head, rows.get(p.name), rebuilds.get(p.name), skips.get(p.name)) for p in self.projections]
 
