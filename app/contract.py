@@ -15,6 +15,7 @@ from flask import request
 from marshmallow import EXCLUDE, Schema, ValidationError, missing
 
 from app.errors import invalid
+from app.http import NUL
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ def _taking_args(view, schema: QueryArgs):
     @functools.wraps(view)
     def parsed(**kwargs):
         if request.args or needs_load:
+            if nul := [name for name, value in request.args.items(multi=True) if "\x00" in value]:
+                raise invalid({name: [NUL] for name in nul})
             try:
                 args = schema.load(request.args)
             except ValidationError as error:

@@ -79,27 +79,31 @@ def _nested_deeper_than(document, limit: int) -> bool:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def has_lone_surrogate(text: str) -> bool:
-    """Whether ``text`` holds a code point no UTF-8 can carry (nor SQLite store as text)."""
-    return _SURROGATE.search(text) is not None
 NOT_UNICODE = "Not valid Unicode text: it holds a lone surrogate (a \\uD800-\\uDFFF escape without its pair)."
+NUL = "Text may not hold U+0000 (NUL): PostgreSQL cannot store it, so neither engine takes it."
 
 
-def _lone_surrogates(value) -> dict | list | None:
-    """Where ``value`` holds text that no UTF-8 can carry, shaped as marshmallow shapes errors
+def unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored as text by every engine (a lone surrogate, which no UTF-8
+    can carry, or a NUL); None when it can."""
+    if "\x00" in text:
+        return NUL
+    return NOT_UNICODE if _SURROGATE.search(text) is not None else None
+
+
+def _unstorable_text(value) -> dict | list | None:
+    """Where ``value`` holds text that cannot be stored, shaped as marshmallow shapes errors
     (a key's own text, escaped, names it); None if nowhere. Bodies are plain dicts and lists."""
     if type(value) is str:
-        return [NOT_UNICODE] if has_lone_surrogate(value) else None
+        return [problem] if (problem := unstorable(value)) else None
     if type(value) is list:
-        found = {index: errors for index, item in enumerate(value) if (errors := _lone_surrogates(item))}
+        found = {index: errors for index, item in enumerate(value) if (errors := _unstorable_text(item))}
     elif type(value) is dict:
         found = {}
         for key, item in value.items():
-            if has_lone_surrogate(key):
-                found[key.encode("utf-8", "backslashreplace").decode()] = [NOT_UNICODE]
-            elif errors := _lone_surrogates(item):
+            if problem := unstorable(key):
+                found[key.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\u0000")] = [problem]
+            elif errors := _unstorable_text(item):
                 found[key] = errors
     else:
         return None
@@ -125,7 +129,7 @@ def json_body() -> dict:
 
     415 unless the body is declared JSON; 413 above MAX_BODY_BYTES; 400 when it is
     malformed, not UTF-8, has duplicate keys, NaN/Infinity, is nested too deep, is not
-    an object, or has a lone surrogate in a string or key (naming where). Numbers with a
+    an object, or has a lone surrogate or a NUL in a string or key (naming where). Numbers with a
     fraction arrive as Decimal, never as float.
     """
     if not request.is_json:
@@ -147,8 +151,9 @@ def json_body() -> dict:
     # Only a body with more brackets than the limit can nest deeper (counting is C-fast; walking is not).
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _nested_deeper_than(data, MAX_JSON_DEPTH):
         raise Problem(400, f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.", title="Malformed JSON")
-    # Raw UTF-8 cannot carry a lone surrogate, only a \uD800-style escape can: most bodies skip the walk.
-    if (b"\\ud" in raw or b"\\uD" in raw) and (errors := _lone_surrogates(data)):
+    # Raw UTF-8 cannot carry a lone surrogate, nor JSON a raw NUL, only a \uD800-style or \u0000
+    # escape can: most bodies skip the walk.
+    if (b"\\ud" in raw or b"\\uD" in raw or b"\\u0000" in raw) and (errors := _unstorable_text(data)):
         raise invalid(errors)
     return data
 

@@ -17,7 +17,7 @@ from marshmallow import ValidationError, fields, validate
 
 from app.contract import QueryArgs
 from app.errors import invalid
-from app.http import has_lone_surrogate, public_url
+from app.http import public_url, unstorable
 
 #: The largest integer SQLite stores; a larger one in a query would be an OverflowError, not a 400.
 INTEGER_MAX = 2**63 - 1
@@ -49,7 +49,7 @@ def _sort_key_value(value, kind: type) -> bool:
     if type(value) is not kind:  # not isinstance: a bool is an int
         return False
     if kind is str:
-        return not has_lone_surrogate(value)
+        return unstorable(value) is None
     return kind is int and -INTEGER_MAX - 1 <= value <= INTEGER_MAX
 
 

@@ -57,8 +57,9 @@ class Rows:
 
     def first(self) -> tuple | None:
         row = self._cursor.fetchone()
+        make = None if row is None else self._make  # the column names go with the cursor
         self._cursor.close()
-        return None if row is None else self._make(row)
+        return None if row is None else make(row)
 
     def scalar(self):
         row = self._cursor.fetchone()

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, settings
 
 from app import create_app
 from app.db import dispose
-from tests.engines import ENGINE, ENGINES, database_config
+from tests.engines import ENGINE, ENGINES, close_every_app, database_config
 
 # How fast the machine is says nothing of the code: no example fails for taking long, nor a
 # test for making its examples slowly (a shared, loaded CI machine does both now and then).
@@ -38,6 +38,12 @@ def pytest_collection_modifyitems(config, items):
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = kept
+
+
+@pytest.fixture(autouse=True)
+def _closed_connections():
+    yield
+    close_every_app()
 
 
 @pytest.fixture

@@ -89,3 +89,29 @@ class _Qmark:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def close_every_app() -> None:
+    """Close the connections of every app the test made on PostgreSQL, so that the server's
+    connections do not run out over a session (SQLite's files need no such care)."""
+    while _made:
+        _made.pop().dispose()
+
+
+_made: list = []
+
+
+def _track_made_engines() -> None:
+    from app.engines.postgresql import PostgreSQL
+
+    setup = PostgreSQL.__init__
+
+    def init(self, app):
+        setup(self, app)
+        _made.append(self)
+
+    PostgreSQL.__init__ = init
+
+
+if ENGINE == "postgresql":
+    _track_made_engines()

@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 from flask import Flask
 from psycopg.pq import TransactionStatus
+from psycopg.types.string import TextLoader
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -89,6 +90,8 @@ class PostgreSQL(Engine):
             if role == "query":
                 statements.append("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             dbapi_connection.execute("; ".join(statements))
+            # json_object() renders a document for the reply as it is: text, not a Python dict.
+            dbapi_connection.adapters.register_loader("json", TextLoader)
             dbapi_connection.role = role
 
     def describe(self) -> str:
@@ -194,21 +197,22 @@ class PostgreSQL(Engine):
             )
 
 
-_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|:(\w+)|%|\bjson_object\(")
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|:(\w+)|%|\?|\bjson_object\(")
 # The one function both engines have under different names: SQLite's json_object(k, v, ...)
 # is PostgreSQL's json_build_object (which writes the same JSON with spaces).
-_DIALECT = {"%": "%%", "json_object(": "json_build_object("}
+_DIALECT = {"%": "%%", "?": "%s", "json_object(": "json_build_object("}
 
 
 @functools.lru_cache(maxsize=2048)
 def _pyformat(sql: str, placeholders: bool = True) -> str:
-    """The statement in psycopg's terms: ``:name`` parameters as ``%(name)s``, a literal ``%``
-    doubled, SQLite's function names as PostgreSQL's; quoted text and ``::`` casts as they are."""
+    """The statement in psycopg's terms: ``:name`` parameters as ``%(name)s`` and ``?`` as ``%s``,
+    a literal ``%`` doubled, SQLite's function names as PostgreSQL's; quoted text and ``::``
+    casts as they are."""
 
     def replace(match: re.Match) -> str:
         token = match.group(0)
         if not placeholders:
-            return token if match.group(1) is not None or token == "%" else _DIALECT.get(token, token)
+            return token if match.group(1) is not None or token in "%?" else _DIALECT.get(token, token)
         if match.group(1) is not None:
             return f"%({match.group(1)})s"
         if token[0] in "'\"":

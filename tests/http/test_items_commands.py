@@ -58,6 +58,15 @@ def test_invalid_fields_answer_400_naming_each_field_and_change_nothing(app, cli
 
 
 def test_text_is_stored_and_returned_verbatim(client):
-    hostile = "Robert'); DROP TABLE items;-- \u202e 🥓 \x00 end"
+    hostile = "Robert'); DROP TABLE items;-- \u202e 🥓 \x01 end"
     item = create_item(client, name="Bobby", description=hostile)
     assert client.get(f"/items/{item['id']}").get_json()["description"] == hostile
+
+
+def test_a_nul_in_text_or_a_key_or_a_query_answers_400_on_every_engine(app, client):
+    """PostgreSQL stores no U+0000 in text: neither engine takes it, so both answer alike."""
+    with nothing_changes(app):
+        problem = assert_problem(client.post("/items", json={"name": "a\x00b", "description": "d"}), 400, "name")
+        assert "U+0000" in problem["errors"]["name"][0]
+        assert_problem(client.post("/items", json={"name": "n", "description": "d", "\x00": 1}), 400, "\\u0000")
+        assert_problem(client.get("/employees?city=Bos%00ton"), 400, "city")
