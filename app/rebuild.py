@@ -2,37 +2,32 @@
 
 One pass over the log serves every chosen projection: each batch of events is read
 once and applied by each projection in turn, as a catch-up applies it. The copies
-fill in a scratch SQLite file attached beside the database, in transactions that
-only read the main file, and get their indexes there too: queries keep answering
-from the live tables and commands keep committing meanwhile. The last events, the
-copy into the live tables and the checkpoints then commit in one transaction holding
-the write lock: readers see the old read model or the new one, never a mix. A handler
-that raises fails the rebuild and leaves the live read model as it was.
+fill where the engine keeps them (app/engines/: a scratch file attached beside an SQLite
+database, a schema of their own on PostgreSQL), in transactions that take no write lock:
+queries keep answering from the live tables and commands keep committing meanwhile. The
+last events, the copy into the live tables and the checkpoints then commit in one
+transaction holding the writers' lock: readers see the old read model or the new one,
+never a mix. A handler that raises fails the rebuild and leaves the live read model as it was.
 
 One rebuild runs at a time, holding the engine's rebuild lock: a rebuild killed partway
 holds it no more, so it is not reported as running, and the next rebuild (or the
-next start) removes what it left: its scratch file and its rows in projection_rebuilds.
+next start) removes what it left: its copies and its rows in projection_rebuilds.
 """
 
 import gc
-import glob
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
 
-from flask import current_app
-
 from app import eventlog
 from app.db import Tx, connection, engine, transaction, transaction_on
+from app.engines import RebuildRunning
 from app.eventlog import Recorded
 from app.projector import HandlerFailed, Progress, Projection, Projector, apply_events, save_checkpoints
 from app.times import utc_now
-from app.engines import RebuildRunning
 
-REBUILD_CACHE_KIB = 256 * 1024  # page cache of the scratch file, at most
 BATCH = 5000  # events read at a time
 SCRATCH_TRANSACTION_SECONDS = 20.0  # how long a scratch transaction goes on, and the snapshot of main it reads
 
@@ -49,15 +44,13 @@ def rebuild(projector: Projector, projections: list[Projection], progress: Progr
 
     RebuildFailed if a handler raises or another rebuild is running (the live read model is then unchanged).
     """
-    database = current_app.config["DATABASE_PATH"]
-    scratch = f"{database}.rebuild-{os.getpid()}"
+    shadow = engine().shadow()
     with _the_only_rebuild(LOCK_WAIT_SECONDS):
-        _remove_leftovers(database)
+        _remove_leftovers(shadow)
         try:
-            with connection("projector") as raw, _scratch_attached(raw, scratch), _no_cycle_collection():
-                return _fill_and_swap(raw, projections, max(BATCH, projector.batch_size), progress)
+            with connection("projector") as raw, shadow.attached(raw), _no_cycle_collection():
+                return _fill_and_swap(raw, shadow, projections, max(BATCH, projector.batch_size), progress)
         finally:
-            _remove(scratch)
             with transaction("projector") as tx:
                 names = [{"name": projection.name} for projection in projections]
                 tx.execute_many("DELETE FROM projection_rebuilds WHERE name = :name", names)
@@ -66,14 +59,14 @@ def rebuild(projector: Projector, projections: list[Projection], progress: Progr
 def remove_leftovers() -> None:
     """Remove what rebuilds killed partway left (scratch files, rows in projection_rebuilds),
     unless a rebuild is running now; a start calls this."""
-    database = current_app.config["DATABASE_PATH"]
+    shadow = engine().shadow()
     with transaction("projector", read_only=True) as tx:
         rows = tx.scalar("SELECT count(*) FROM projection_rebuilds")
-    if not rows and not glob.glob(f"{glob.escape(database)}.rebuild-*"):
+    if not rows and not shadow.leftovers():
         return
     try:
         with _the_only_rebuild(wait_seconds=0):
-            _remove_leftovers(database)
+            _remove_leftovers(shadow)
     except RebuildFailed:
         pass  # a rebuild is running (or a status looked at the lock): the next start or rebuild cleans up
 
@@ -88,26 +81,11 @@ def _the_only_rebuild(wait_seconds: float) -> Iterator[None]:
         raise RebuildFailed(str(running)) from None
 
 
-def _remove_leftovers(database: str) -> None:
-    """Every rebuild's scratch file and row: only while holding the rebuild lock (none is running)."""
-    for scratch in glob.glob(f"{glob.escape(database)}.rebuild-*"):
-        os.remove(scratch)
+def _remove_leftovers(shadow) -> None:
+    """Every rebuild's copies and rows: only while holding the rebuild lock (none is running)."""
+    shadow.remove_leftovers()
     with transaction("projector") as tx:
         tx.execute("DELETE FROM projection_rebuilds")
-
-
-@contextmanager
-def _scratch_attached(raw, scratch: str) -> Iterator[None]:
-    """The scratch file attached as ``shadow`` for the block."""
-    raw.execute("ATTACH DATABASE ? AS shadow", (scratch,))
-    try:
-        raw.execute("PRAGMA shadow.journal_mode = OFF")  # a scratch file, thrown away if anything fails
-        raw.execute("PRAGMA shadow.synchronous = OFF")
-        # Rows arrive in event order, not key order: keep the copies' pages in memory.
-        raw.execute(f"PRAGMA shadow.cache_size = {-REBUILD_CACHE_KIB}")
-        yield
-    finally:
-        raw.execute("DETACH DATABASE shadow")
 
 
 @contextmanager
@@ -124,21 +102,22 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _fill_and_swap(raw, projections: list[Projection], batch: int, progress: Progress | None) -> int:
+def _fill_and_swap(raw, shadow, projections: list[Projection], batch: int, progress: Progress | None) -> int:
     tables = [table for projection in projections for table in projection.tables]
     with transaction_on(raw, immediate=False) as tx:
         head = eventlog.head(tx)
-        _copy_schema(tx, tables, "table")
-    replay = _Replay(_Shadow(raw, {table: f"shadow.{table}" for table in tables}), projections, batch, head, progress)
+        shadow.create_tables(tx, tables)
+    copies = _Shadow(raw, {table: f"{shadow.prefix}{table}" for table in tables})
+    replay = _Replay(copies, projections, batch, head, progress)
     _fill(raw, replay)
     with transaction_on(raw, immediate=False) as tx:  # the indexes too, while commands go on
-        _copy_schema(tx, tables, "index")
+        shadow.create_indexes(tx, tables)
     with transaction_on(raw, immediate=True) as tx:  # no new events from here to the commit
         while replay.next_batch(tx):
             pass
         position = max(replay.position, eventlog.head(tx))  # every later event is of a type they ignore
         for table in tables:
-            _replace_with_shadow(tx, table)
+            shadow.swap(tx, table)
         save_checkpoints(tx, [p.name for p in projections], position)
     if progress:
         progress(replay.done, replay.done)
@@ -307,33 +286,3 @@ class _Queued:
 
 
 _QUEUED = _Queued()
-
-
-def _copy_schema(tx: Tx, tables: list[str], kind: str) -> None:
-    """Create the live tables (or their indexes) in the scratch file, as they are in main."""
-    for table in tables:
-        for name, sql in tx.execute(
-            "SELECT name, sql FROM main.sqlite_schema WHERE type = :kind AND tbl_name = :table AND sql IS NOT NULL",
-            kind=kind,
-            table=table,
-        ).tuples():
-            tx.execute(re.sub(rf"\b{re.escape(name)}\b", f"shadow.{name}", sql, count=1))
-
-
-def _replace_with_shadow(tx: Tx, table: str) -> None:
-    """Swap the live table's rows for the shadow's: recreate it empty with its indexes, then
-    copy. The shadow has the same schema, so SQLite copies each b-tree as it is, in order,
-    without building the indexes again (its "transfer optimization")."""
-    schema = tx.execute(
-        "SELECT sql FROM main.sqlite_schema WHERE tbl_name = :n AND sql IS NOT NULL ORDER BY type = 'index'", n=table
-    ).tuples()
-    tx.execute(f"DROP TABLE main.{table}")
-    for (sql,) in schema:
-        tx.execute(sql)
-    tx.execute(f"INSERT INTO main.{table} SELECT * FROM shadow.{table}")
-
-
-def _remove(path: str) -> None:
-    for name in (path, f"{path}-journal"):
-        if os.path.exists(name):
-            os.remove(name)

@@ -88,6 +88,11 @@ class Engine:
     def rebuild_running(self) -> bool:
         raise NotImplementedError
 
+    def shadow(self):
+        """Where a rebuild fills its copies of the read tables (``prefix`` names a copy), how it
+        makes them, swaps one in (``swap``, in the writers' transaction) and removes leftovers."""
+        raise NotImplementedError
+
 
 class RebuildRunning(RuntimeError):
     """Another rebuild holds the rebuild lock."""

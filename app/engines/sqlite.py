@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.engines import ROLES, Engine, RebuildRunning, is_read_table
 from app.engines.sqlite_files import check_files
+from app.engines.sqlite_shadow import ScratchFile
 from app.sql import Tx
 from app.writers import REBUILD_LOCK, WriterQueue, checkpoint_in_background, held, open_beside, writer_queue
 
@@ -221,6 +222,9 @@ class SQLite(Engine):
 
     def rebuild_running(self) -> bool:
         return held(self.path, REBUILD_LOCK)
+
+    def shadow(self) -> ScratchFile:
+        return ScratchFile(self.path)
 
 
 class _ActingTx(Tx):
