@@ -1,31 +1,67 @@
-"""The SQLite file: settings for many processes, the wall between the sides, and migrations."""
+"""The database: settings for many processes, the wall between the sides, and migrations."""
 
+import hashlib
 import os
-import sqlite3
 import subprocess
 import sys
-from contextlib import closing
+from contextlib import closing, nullcontext
 
 import pytest
 from sqlalchemy.exc import DatabaseError
 
 from app import create_app
-from app.db import ROLES, transaction
+from app.db import ROLES, connection, transaction, transaction_on
+from tests import engines
+from tests.engines import plain_connection
 from tests.order_support import an_order
-from tests.support import BACON_ID, JOHN_DOE_ID, query, read_model
+from tests.support import BACON_ID, JOHN_DOE_ID, make_app, query, read_model, tables
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# What each engine says when the wall refuses a statement: SQLite's authorizer, or PostgreSQL's
+# GRANTs (42501) and the query role's read-only transactions (25006).
+REFUSED = "not authorized|prohibited|permission denied|read-only transaction"
+VIEW_COUNT = "SELECT count(*) FROM item_list_view"
+
+# PostgreSQL's catalogue of what migrations.postgresql.sql makes: columns, keys and checks,
+# indexes, triggers, functions and GRANTs.
+PG_SCHEMA = [
+    "SELECT table_name, column_name, data_type, column_default, is_nullable FROM information_schema.columns"
+    " WHERE table_schema = current_schema() ORDER BY 1, 2",
+    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+    " WHERE connamespace = current_schema()::regnamespace ORDER BY 1, 2",
+    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1",
+    "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2",
+    "SELECT proname, prosrc FROM pg_proc WHERE pronamespace = current_schema()::regnamespace ORDER BY 1",
+    "SELECT table_name, grantee, privilege_type FROM information_schema.role_table_grants"
+    " WHERE table_schema = current_schema() ORDER BY 1, 2, 3",
+]
+
+
+def schema(app) -> list:
+    if app.config.get("DATABASE_URL"):
+        return [query(app, sql) for sql in PG_SCHEMA]
+    return query(app, "SELECT type, name, sql FROM sqlite_schema ORDER BY name")
 
 
 def everything(app) -> dict:
     """Schema and every row of every table: what a migration must leave untouched."""
-    tables = [t for (t,) in query(app, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")]
-    return {
-        "schema": query(app, "SELECT type, name, sql FROM sqlite_schema ORDER BY name"),
-        **{t: query(app, f"SELECT * FROM {t} ORDER BY 1") for t in tables},
-    }
+    return {"schema": schema(app), **{t: query(app, f"SELECT * FROM {t} ORDER BY 1") for t in sorted(tables(app))}}
 
 
+def refused():
+    return pytest.raises(DatabaseError, match=REFUSED)
+
+
+def new_database_config(directory) -> dict:
+    """The settings of a database that nothing has made yet: no file, or an empty PostgreSQL database."""
+    if engines.ENGINE == "postgresql":
+        name = "new_" + hashlib.sha1(str(directory.resolve()).encode()).hexdigest()[:20]
+        engines.server().create_database(name)
+        return {"DATABASE_URL": engines.server().url(name)}
+    return {"DATABASE_PATH": str(directory / "cqrs.db")}
+
+
+@pytest.mark.sqlite
 @pytest.mark.parametrize("role", ROLES)
 def test_every_connection_is_set_up_for_many_processes(app, role):
     with app.app_context(), transaction(role) as tx:
@@ -35,24 +71,60 @@ def test_every_connection_is_set_up_for_many_processes(app, role):
         assert tx.scalar("PRAGMA busy_timeout") >= 5000
 
 
-@pytest.mark.parametrize(
-    ("role", "sql"),
-    [
-        ("query", "SELECT * FROM items"),
-        ("query", "SELECT * FROM events"),
-        ("query", "DELETE FROM item_list_view"),
-        ("command", "SELECT * FROM item_list_view"),
-        ("command", "SELECT * FROM projection_checkpoints"),
-        ("command", "UPDATE item_details_view SET document = '{}'"),
-        ("projector", "SELECT * FROM items"),
-        ("projector", "DELETE FROM items"),
-        ("projector", "INSERT INTO events (event_id) VALUES ('x')"),
-    ],
-)
+@pytest.mark.postgresql
+@pytest.mark.parametrize("role", ROLES)
+def test_every_postgresql_connection_has_its_role_and_the_busy_timeout(tmp_path, role):
+    app = make_app(tmp_path, DATABASE_BUSY_TIMEOUT_MS=1234)
+    with app.app_context(), transaction(role) as tx:
+        assert tx.scalar("SELECT current_user") == f"cqrs_{role}"
+        assert tx.scalar("SELECT setting FROM pg_settings WHERE name = 'lock_timeout'") == "1234"  # ms
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize(("role", "read_only"), [("command", "off"), ("projector", "off"), ("query", "on")])
+def test_only_the_query_roles_postgresql_transactions_are_read_only(app, role, read_only):
+    with app.app_context(), transaction(role) as tx:
+        assert tx.scalar("SHOW transaction_read_only") == read_only
+
+
+@pytest.mark.postgresql
+def test_a_postgresql_query_transaction_refuses_a_write_even_to_a_table_it_reads(app):
+    with app.app_context(), pytest.raises(DatabaseError) as error:
+        with transaction("query") as tx:
+            tx.execute("DELETE FROM item_list_view")
+    assert error.value.orig.sqlstate == "25006"  # read_only_sql_transaction, before any GRANT is looked at
+
+
+# Each side's reach into the other's tables.
+REFUSALS = [
+    ("query", "SELECT * FROM items"),
+    ("query", "SELECT * FROM events"),
+    ("query", "DELETE FROM item_list_view"),
+    ("command", "SELECT * FROM item_list_view"),
+    ("command", "SELECT * FROM projection_checkpoints"),
+    ("command", "UPDATE item_details_view SET document = '{}'"),
+    ("projector", "SELECT * FROM items"),
+    ("projector", "DELETE FROM items"),
+    ("projector", "INSERT INTO events (event_id) VALUES ('x')"),
+]
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize(("role", "sql"), REFUSALS)
 def test_sqlite_refuses_each_side_the_tables_of_the_other(app, role, sql):
     with app.app_context(), pytest.raises(DatabaseError, match="not authorized|prohibited"):
         with transaction(role) as tx:
             tx.execute(sql)
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize(("role", "sql"), REFUSALS)
+def test_postgresql_refuses_each_side_the_tables_of_the_other(app, role, sql):
+    with app.app_context(), pytest.raises(DatabaseError) as error:
+        with transaction(role) as tx:
+            tx.execute(sql)
+    # insufficient_privilege (the GRANTs), or read_only_sql_transaction (the query role's writes)
+    assert error.value.orig.sqlstate in ("42501", "25006"), error.value
 
 
 @pytest.mark.parametrize(
@@ -71,20 +143,54 @@ def test_each_side_reaches_its_own_tables(app, role, sql):
 
 
 def test_a_command_transaction_acting_as_the_projector_gets_its_rights_and_only_there(app):
-    sql = "SELECT count(*) FROM item_list_view"
     with app.app_context(), transaction("command") as tx:
         with tx.acting_as("projector") as projector:
-            assert projector.scalar(sql) == 1  # the seeded Bacon
-            with pytest.raises(DatabaseError, match="not authorized|prohibited"):
+            assert projector.scalar(VIEW_COUNT) == 1  # the seeded Bacon
+            with refused(), projector.savepoint():  # on PostgreSQL, a refusal aborts up to the savepoint
                 projector.execute("DELETE FROM items")
+            assert projector.scalar(VIEW_COUNT) == 1  # still the projector after rolling back to it
+        assert tx.scalar("SELECT count(*) FROM items") == 1
         # The same text, prepared again for the command side, not reused from the projector's.
-        with pytest.raises(DatabaseError, match="not authorized|prohibited"):
-            tx.scalar(sql)
+        with refused():
+            tx.scalar(VIEW_COUNT)
+
+
+def _refused_statement(projector) -> None:
+    projector.execute("DELETE FROM items")
+
+
+def _python_error(projector) -> None:
+    projector.scalar(VIEW_COUNT)
+    raise RuntimeError("a handler's bug")
+
+
+@pytest.mark.parametrize("failure", [_refused_statement, _python_error])
+def test_a_savepoint_rolled_back_around_acting_as_the_projector_leaves_the_command_role(app, failure):
+    with app.app_context(), transaction("command") as tx:
+        with pytest.raises(Exception), tx.savepoint(), tx.acting_as("projector") as projector:  # noqa: B017, PT011
+            failure(projector)
+        assert tx.scalar("SELECT count(*) FROM items") == 1
+        with refused():
+            tx.scalar(VIEW_COUNT)
+
+
+def _commits(projector) -> None:
+    projector.scalar(VIEW_COUNT)
+
+
+@pytest.mark.parametrize("ending", [_commits, _refused_statement, _python_error])
+def test_a_command_connection_is_the_command_again_in_its_next_transaction_after_acting_as_another(app, ending):
+    with app.app_context(), connection("command") as raw:
+        with pytest.raises(Exception) if ending is not _commits else nullcontext():  # noqa: PT011
+            with transaction_on(raw, immediate=True) as tx, tx.acting_as("projector") as projector:
+                ending(projector)
+        with refused(), transaction_on(raw, immediate=True) as tx:
+            tx.scalar(VIEW_COUNT)
 
 
 @pytest.mark.parametrize("sql", ["UPDATE events SET type = 'x'", "DELETE FROM events"])
 def test_the_event_log_is_append_only_even_for_plain_connections(app, sql):
-    with closing(sqlite3.connect(app.config["DATABASE_PATH"])) as conn, pytest.raises(sqlite3.DatabaseError):
+    with closing(plain_connection(app.config)) as conn, pytest.raises(Exception, match="append-only"):  # noqa: PT011
         conn.execute(sql)
 
 
@@ -96,23 +202,24 @@ def test_applying_the_migrations_again_changes_nothing(app, runner):
     assert everything(app) == before
 
 
-def test_a_deleted_seed_item_stays_deleted_across_restarts(app, client):
+def test_a_deleted_seed_item_stays_deleted_across_restarts(app, client, tmp_path):
     assert client.delete(f"/items/{BACON_ID}").status_code == 204
-    restarted = create_app({"DATABASE_PATH": app.config["DATABASE_PATH"]})
+    restarted = make_app(tmp_path)
     assert restarted.test_client().get(f"/items/{BACON_ID}").status_code == 404
     assert query(app, "SELECT count(*) FROM items WHERE id = ?", BACON_ID) == [(0,)]
 
 
-def test_a_database_with_the_old_order_history_copy_serves_histories_without_it(app, client):
+def test_a_database_with_the_old_order_history_copy_serves_histories_without_it(app, client, tmp_path):
     order = an_order(client)
-    with closing(sqlite3.connect(app.config["DATABASE_PATH"])) as old, old:  # as before 2026-12-06
+    with closing(plain_connection(app.config)) as old:  # as before 2026-12-06
         old.execute("CREATE TABLE order_history_view (id TEXT PRIMARY KEY, user_id TEXT NOT NULL)")
-    restarted = create_app({"DATABASE_PATH": app.config["DATABASE_PATH"]}).test_client()
-    assert query(app, "SELECT name FROM sqlite_schema WHERE name = 'order_history_view'") == []
+    restarted = make_app(tmp_path).test_client()
+    assert "order_history_view" not in tables(app)
     history = restarted.get(f"/users/{order['user']['id']}/orders").get_json()
     assert [row["id"] for row in history] == [order["id"]]
 
 
+@pytest.mark.sqlite
 def test_the_database_file_and_its_folder_are_created_on_first_start(tmp_path):
     path = tmp_path / "deep" / "er" / "cqrs.db"
     create_app({"DATABASE_PATH": str(path)})
@@ -120,13 +227,14 @@ def test_the_database_file_and_its_folder_are_created_on_first_start(tmp_path):
 
 
 def test_several_processes_starting_on_a_new_database_at_once_seed_it_exactly_once(tmp_path):
-    env = {**os.environ, "DATABASE_PATH": str(tmp_path / "cqrs.db")}
+    database = new_database_config(tmp_path)
+    env = {**os.environ, **database}
     starts = [
         subprocess.Popen([sys.executable, "-c", "from app import create_app; create_app()"], cwd=ROOT, env=env)
         for _ in range(4)
     ]
     assert [p.wait(timeout=60) for p in starts] == [0, 0, 0, 0]
-    app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db")})
+    app = create_app(database)
     assert query(app, "SELECT stream_id, type FROM events") == [
         (BACON_ID, "ItemCreated"),
         (JOHN_DOE_ID, "EmployeeHired"),
@@ -134,6 +242,7 @@ def test_several_processes_starting_on_a_new_database_at_once_seed_it_exactly_on
     assert read_model(app)["item_list_view"] == [(BACON_ID, "Bacon")]
 
 
+@pytest.mark.sqlite
 def test_full_durability_can_be_chosen(tmp_path):
     app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "SQLITE_SYNCHRONOUS": "FULL"})
     with app.app_context(), transaction("command") as tx:
