@@ -14,6 +14,7 @@ records the error, and is retried with exponential backoff; the others go on.
 An operator can fix the code and catch up, or skip the event on record.
 """
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 
@@ -76,12 +77,16 @@ ON CONFLICT (name) DO UPDATE SET
 """
 
 
+@functools.lru_cache(maxsize=64)
+def _save_checkpoints_sql(count: int) -> str:
+    return _SAVE_CHECKPOINTS.format(rows=", ".join(f"(:name{n}, :position, :now)" for n in range(count)))
+
+
 def save_checkpoints(tx: Tx, names: Iterable[str], position: int) -> None:
     """Move these projections' checkpoints to ``position``, clearing any failure on record."""
     params = named(names, "name")
     if params:
-        rows = ", ".join(f"(:{key}, :position, :now)" for key in params)
-        tx.execute(_SAVE_CHECKPOINTS.format(rows=rows), **params, position=position, now=utc_now())
+        tx.execute(_save_checkpoints_sql(len(params)), **params, position=position, now=utc_now())
 
 
 class Projector:
