@@ -3,12 +3,14 @@
 import base64
 import io
 import json
+from contextlib import closing
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from app.http import MAX_JSON_DEPTH
 from app.pagination import MAX_CURSOR_LENGTH
+from tests.engines import plain_connection
 from tests.support import (
     BACON_ID,
     JOHN_DOE_ID,
@@ -72,6 +74,7 @@ def test_responses_tell_browsers_not_to_sniff(client):
     assert client.get("/items").headers["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.sqlite
 def test_a_write_lock_held_past_the_busy_timeout_answers_503_and_changes_nothing(tmp_path):
     import sqlite3
 
@@ -88,6 +91,7 @@ def test_a_write_lock_held_past_the_busy_timeout_answers_503_and_changes_nothing
     assert response.headers["Retry-After"] == "1"
 
 
+@pytest.mark.sqlite
 def test_a_writer_that_never_gets_its_turn_answers_503_and_changes_nothing(tmp_path):
     import fcntl
     import os
@@ -102,6 +106,33 @@ def test_a_writer_that_never_gets_its_turn_answers_503_and_changes_nothing(tmp_p
         finally:
             os.close(held)
     assert_problem(response, 503)
+    assert app.test_client().post("/items", json={"name": "Eggs", "description": ""}).status_code == 201
+
+
+@pytest.mark.postgresql
+def test_a_writer_that_never_gets_the_writers_lock_answers_503_and_changes_nothing_on_postgresql(tmp_path):
+    app = make_app(tmp_path, DATABASE_BUSY_TIMEOUT_MS=200)
+    with nothing_changes(app):
+        # Another process's writer, as app/engines/postgresql.py takes the lock: (0x43515253 "CQRS", 1).
+        with closing(plain_connection(app.config)) as blocker:
+            blocker.execute("SELECT pg_advisory_lock(1129402963, 1)")
+            response = app.test_client().post("/items", json={"name": "Eggs", "description": ""})
+    assert_problem(response, 503)
+    assert response.headers["Retry-After"] == "1"
+    assert app.test_client().post("/items", json={"name": "Eggs", "description": ""}).status_code == 201
+
+
+@pytest.mark.postgresql
+def test_a_table_lock_held_past_the_busy_timeout_answers_503_and_changes_nothing_on_postgresql(tmp_path):
+    app = make_app(tmp_path, DATABASE_BUSY_TIMEOUT_MS=200)
+    with nothing_changes(app):
+        # Not one of our writers: a psql session, say, that locked the table the command writes.
+        with closing(plain_connection(app.config)) as blocker:
+            blocker.execute("BEGIN")
+            blocker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+            response = app.test_client().post("/items", json={"name": "Eggs", "description": ""})
+    assert_problem(response, 503)
+    assert response.headers["Retry-After"] == "1"
     assert app.test_client().post("/items", json={"name": "Eggs", "description": ""}).status_code == 201
 
 
