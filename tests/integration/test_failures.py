@@ -1,8 +1,6 @@
 """A follower's failure on record: the wait before its retry doubles with each failure at
 one event, and stays capped however long it goes on failing there."""
 
-import sqlite3
-from contextlib import closing
 from datetime import datetime
 
 import pytest
@@ -40,8 +38,8 @@ def test_the_wait_doubles_per_failure_at_one_event_and_starts_over_at_another(ap
 @pytest.mark.parametrize(("table", "role"), TABLES)
 def test_a_follower_failing_for_days_is_still_recorded_and_waits_at_most_max_backoff(app, table, role):
     fail(app, table, role, 7)
-    with closing(sqlite3.connect(app.config["DATABASE_PATH"])) as conn, conn:
-        conn.execute(f"UPDATE {table} SET error_count = 1000 WHERE name = 'follower'")  # 2 ** 1000 s overflows
+    with app.app_context(), transaction(role) as tx:
+        tx.execute(f"UPDATE {table} SET error_count = 1000 WHERE name = 'follower'")  # 2 ** 1000 s overflows
     fail(app, table, role, 7)
     assert on_record(app, table) == (1001, MAX_BACKOFF.total_seconds())
 
