@@ -7,8 +7,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.db import is_read_table
 from tests.device_support import ago, create_device, post_readings, record, stored_ago
-from tests.support import SHARED_FIXTURE, UNKNOWN_ID, assert_problem, events, last_payload, nothing_changes, query
+from tests.support import (
+    SHARED_FIXTURE,
+    UNKNOWN_ID,
+    assert_problem,
+    events,
+    last_payload,
+    nothing_changes,
+    query,
+    tables,
+)
 
 # ---------------------------------------------------------------- register
 
@@ -124,11 +134,7 @@ def test_the_event_carries_each_reading_as_metric_value_and_utc_time(app, client
 def test_telemetry_writes_no_row_per_reading_on_the_write_side(app, client):
     device = create_device(client)
     record(client, device["id"], *[{"metric": "t", "value": n} for n in range(50)])
-    write_tables = [
-        name
-        for (name,) in query(app, "SELECT name FROM sqlite_schema WHERE type = 'table'")
-        if not name.endswith("_view") and not name.startswith(("projection_", "sqlite_"))
-    ]
+    write_tables = [name for name in tables(app) if not is_read_table(name) and not name.startswith("sqlite_")]
     rows = sum(query(app, f"SELECT count(*) FROM {table}")[0][0] for table in write_tables if table != "events")
     assert rows < 50
     assert query(app, "SELECT version FROM devices WHERE id = ?", device["id"]) == [(2,)]
