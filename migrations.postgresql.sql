@@ -375,6 +375,10 @@ CREATE TABLE IF NOT EXISTS process_checkpoints (
     retry_at       TEXT COLLATE "C"
 );
 
+-- Where a rebuild fills its copies of the read tables, out of the queries' sight
+-- (app/engines/postgresql.py); the projector makes and drops them.
+CREATE SCHEMA IF NOT EXISTS cqrs_rebuild;
+
 -- ---------------------------------------------------------------- roles and grants
 
 -- The wall between the sides, as app/db.py's SQLite authorizer draws it, for sessions that
@@ -412,6 +416,7 @@ BEGIN
         RETURN;
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO cqrs_command, cqrs_projector, cqrs_query', current_schema());
+    GRANT USAGE, CREATE ON SCHEMA cqrs_rebuild TO cqrs_projector;
     FOR table_name IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
         IF right(table_name, 5) = '_view' OR left(table_name, 11) = 'projection_' THEN
             EXECUTE format('GRANT SELECT ON %I TO cqrs_query', table_name);

@@ -54,6 +54,11 @@ def database_config(directory: Path) -> dict:
     return config
 
 
+def database_of(app) -> dict:
+    """The settings that name ``app``'s database, for another process (a CLI, a server) to open it."""
+    return {name: app.config[name] for name in ("DATABASE_PATH", "DATABASE_URL") if app.config.get(name)}
+
+
 def database(name: str) -> str:
     """The URL of the PostgreSQL database ``name``, a copy of the template made if missing."""
     running = server()

@@ -44,6 +44,13 @@ def tables(app) -> list[str]:
     return [name for (name,) in query(app, "SELECT name FROM sqlite_schema WHERE type = 'table'")]
 
 
+def indexes(app) -> set[str]:
+    """The names of the app's indexes."""
+    if app.config.get("DATABASE_URL"):
+        return {name for (name,) in query(app, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
+    return {name for (name,) in query(app, "SELECT name FROM sqlite_schema WHERE type = 'index'")}
+
+
 def read_model(app) -> dict[str, list[tuple]]:
     """Every read table's rows (checkpoints' error columns aside), sorted, by table name."""
     snapshot = {}

@@ -186,6 +186,18 @@ class PostgreSQL(Engine):
                 time.sleep(0.05)
             yield
 
+    def shadow(self) -> "ShadowSchema":
+        return ShadowSchema(self)
+
+    @contextmanager
+    def projector_session(self) -> Iterator[psycopg.Connection]:
+        """A projector connection outside any transaction, for the rebuild's DDL."""
+        raw = self.checkout("projector")
+        try:
+            yield raw
+        finally:
+            self.checkin("projector", raw)
+
     def rebuild_running(self) -> bool:
         with self.engines["projector"].connect() as conn:
             return bool(
@@ -195,6 +207,51 @@ class PostgreSQL(Engine):
                     " AND l.objsubid = 2 AND l.granted AND d.datname = current_database()"
                 ).scalar()
             )
+
+
+class ShadowSchema:
+    """The rebuild's copies of the read tables, as ``cqrs_rebuild.<table>``: a schema of the
+    projector's own, filled while queries read the live tables. The swap deletes the live
+    rows and copies the new ones in, in the writers' transaction: readers keep their snapshot
+    of the old rows until it commits, no table is dropped (no lock that would stop reads,
+    here or on a standby), and the live tables keep their indexes, names and GRANTs."""
+
+    prefix = "cqrs_rebuild."
+
+    def __init__(self, engine: "PostgreSQL"):
+        self.engine = engine
+
+    @contextmanager
+    def attached(self, raw) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            self.remove_leftovers()
+
+    def create_tables(self, tx: Tx, tables: list[str]) -> None:
+        """Empty copies with the live tables' columns, keys and indexes (upserts need the keys)."""
+        for table in tables:
+            tx.execute(f"CREATE TABLE {self.prefix}{table} (LIKE public.{table} INCLUDING ALL)")
+
+    def create_indexes(self, tx: Tx, tables: list[str]) -> None:
+        """Made with the tables: the handlers' upserts need their unique indexes from the first row."""
+
+    def swap(self, tx: Tx, table: str) -> None:
+        tx.execute(f"DELETE FROM public.{table}")
+        tx.execute(f"INSERT INTO public.{table} SELECT * FROM {self.prefix}{table}")
+
+    def leftovers(self) -> bool:
+        with self.engine.projector_session() as conn:
+            return bool(_copies(conn))
+
+    def remove_leftovers(self) -> None:
+        with self.engine.projector_session() as conn:
+            for name in _copies(conn):
+                conn.execute(f'DROP TABLE IF EXISTS {self.prefix}"{name}"')
+
+
+def _copies(conn) -> list[str]:
+    return [name for (name,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'cqrs_rebuild'")]
 
 
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|:(\w+)|%|\?|\bjson_object\(")

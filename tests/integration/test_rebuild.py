@@ -12,6 +12,7 @@ import pytest
 from app import create_app, rebuild
 from app.db import dispose
 from app.projections import item_list
+from tests.engines import database_config, database_of
 from tests.support import create_employee, create_item, create_user, query, read_model
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -53,7 +54,7 @@ def test_a_write_that_sqlite_refuses_fails_the_rebuild_and_leaves_the_live_read_
             tx.execute("INSERT INTO item_list_view (id, name) VALUES (:id, :name)", id=event.stream_id, name="x")
 
     monkeypatch.setitem(item_list.projection.handlers, "ItemCreated", inserts_twice)
-    with app.app_context(), pytest.raises(rebuild.RebuildFailed, match="item_list.*UNIQUE constraint failed"):
+    with app.app_context(), pytest.raises(rebuild.RebuildFailed, match="item_list.*(UNIQUE constraint failed|duplicate key)"):
         app.extensions["projector"].rebuild()
     assert read_model(app) == before
     assert not list(tmp_path.glob("*.rebuild-*"))  # the scratch file is gone
@@ -124,18 +125,23 @@ with app.app_context():
 """
 
 
-def kill_a_rebuild_partway(database: str) -> None:
-    """A process that rebuilds every projection and is killed (-9) in the middle of it."""
-    environ = {**os.environ, "DATABASE_PATH": database}
+def kill_a_rebuild_partway(database: dict) -> None:
+    """A process that rebuilds every projection on ``database`` (its settings) and is killed (-9)
+    in the middle of it."""
+    environ = {**os.environ, **database}
     environ.pop("APP_SKIP_STARTUP", None)
     killed = subprocess.run([sys.executable, "-c", KILLED_PARTWAY], cwd=ROOT, env=environ, timeout=60)
     assert killed.returncode == -signal.SIGKILL
 
 
 def leftovers(app) -> tuple[list[str], list[tuple]]:
-    folder = os.path.dirname(app.config["DATABASE_PATH"])
-    scratch = sorted(name for name in os.listdir(folder) if ".rebuild-" in name)
-    return scratch, query(app, "SELECT name FROM projection_rebuilds")
+    """The copies a rebuild left (SQLite's scratch files, PostgreSQL's tables in cqrs_rebuild),
+    and its rows in projection_rebuilds."""
+    if app.config.get("DATABASE_URL"):
+        copies = [name for (name,) in query(app, "SELECT tablename FROM pg_tables WHERE schemaname = 'cqrs_rebuild'")]
+    else:
+        copies = [name for name in os.listdir(os.path.dirname(app.config["DATABASE_PATH"])) if ".rebuild-" in name]
+    return sorted(copies), query(app, "SELECT name FROM projection_rebuilds")
 
 
 def test_a_running_rebuild_is_reported_as_rebuilding(app, monkeypatch):
@@ -153,7 +159,7 @@ def test_a_running_rebuild_is_reported_as_rebuilding(app, monkeypatch):
 
 
 def test_a_killed_rebuild_is_not_reported_as_running(app):
-    kill_a_rebuild_partway(app.config["DATABASE_PATH"])
+    kill_a_rebuild_partway(database_of(app))
     assert leftovers(app)[1]  # its rows are still there, until the next start or rebuild
     with app.app_context():
         statuses = app.extensions["projector"].status()
@@ -161,7 +167,7 @@ def test_a_killed_rebuild_is_not_reported_as_running(app):
 
 
 def test_the_next_rebuild_removes_what_a_killed_rebuild_left(app):
-    kill_a_rebuild_partway(app.config["DATABASE_PATH"])
+    kill_a_rebuild_partway(database_of(app))
     assert leftovers(app) != ([], [])
     with app.app_context():
         app.extensions["projector"].rebuild(["item_list"])
@@ -169,9 +175,9 @@ def test_the_next_rebuild_removes_what_a_killed_rebuild_left(app):
 
 
 def test_a_start_removes_what_a_killed_rebuild_left(tmp_path):
-    database = str(tmp_path / "cqrs.db")
+    database = database_config(tmp_path)
     kill_a_rebuild_partway(database)
-    app = create_app({"DATABASE_PATH": database})
+    app = create_app(database)
     assert leftovers(app) == ([], [])
 
 
