@@ -1,9 +1,14 @@
 """APP_ROLE, bearer tokens, proxies, and the headers every response carries."""
 
+import socket
+from contextlib import closing
+
 import pytest
+from sqlalchemy.engine import make_url
 
 from app import config
 from app.db import dispose
+from tests import engines
 from tests.support import BACON_ID, UNKNOWN_ID, make_app
 
 
@@ -136,12 +141,36 @@ def test_reads_must_be_revalidated_and_nothing_else_is_cached(client):
     assert client.get(f"/items/{UNKNOWN_ID}").headers["Cache-Control"] == "no-store"
 
 
+@pytest.mark.sqlite
 def test_the_health_check_answers_503_when_the_database_cannot_answer(tmp_path):
     app = make_app(tmp_path)
     with app.app_context():
         dispose()
     for path in tmp_path.glob("cqrs.db*"):
         path.unlink()  # gone: a new connection finds an empty file without our tables
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"
+
+
+@pytest.mark.postgresql
+def test_the_health_check_answers_503_when_the_postgresql_database_is_gone(tmp_path):
+    app = make_app(tmp_path)
+    assert app.test_client().get("/healthz").status_code == 200  # its pools hold connections now
+    name = make_url(app.config["DATABASE_URL"]).database
+    with closing(engines.server().connect(autocommit=True)) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')  # closes every connection to it
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"
+
+
+@pytest.mark.postgresql
+def test_the_health_check_answers_503_when_the_postgresql_server_cannot_be_reached(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again when the block ends: nothing listens there
+    app = make_app(tmp_path, DATABASE_URL=f"postgresql://postgres@127.0.0.1:{port}/cqrs", SKIP_STARTUP_TASKS=True)
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["status"] == "unavailable"
