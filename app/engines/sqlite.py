@@ -6,8 +6,8 @@ SQLite itself enforces the CQRS wall with an authorizer on every connection:
 - ``projector``: reads the event log, writes only read tables (``*_view``) and checkpoints.
 - ``query``: reads only read tables, and the connection is ``query_only``.
 
-Writers of every process take turns in a queue of their own (app.writers) before
-BEGIN IMMEDIATE, so one writes at a time: event positions commit in order.
+Writers of every process take turns in a queue of their own (sqlite_writers.py) before BEGIN
+IMMEDIATE, so one writes at a time: event positions commit in order.
 """
 
 import fcntl
@@ -26,11 +26,18 @@ from app.engines import ROLES, Engine, RebuildRunning, is_read_table
 from app.engines.sqlite_files import check_files
 from app.engines.sqlite_shadow import ScratchFile
 from app.sql import Tx
-from app.writers import REBUILD_LOCK, WriterQueue, checkpoint_in_background, held, open_beside, writer_queue
+from app.engines.sqlite_writers import (
+    REBUILD_LOCK,
+    WriterQueue,
+    checkpoint_in_background,
+    held,
+    open_beside,
+    writer_queue,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations.sql"
 # SQLite copies the WAL into the database file (a checkpoint, with its fsyncs) inside the
-# commit that finds the WAL this long. Under gunicorn, app.writers.checkpoint_in_background
+# commit that finds the WAL this long. Under gunicorn, sqlite_writers.checkpoint_in_background
 # starts the WAL over well before; this is the net without it (flask run, the CLI).
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 _BIND_KEY = {"command": None, "projector": "projector", "query": "query"}

@@ -5,7 +5,7 @@ import pwd
 import stat
 
 from app.config import StartupError
-from app.writers import SIDE_FILES
+from app.engines.sqlite_writers import SIDE_FILES
 
 
 def check_files(database_path: str) -> None:

@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy.exc import DatabaseError
 
 from app import create_app
+from app.config import StartupError
 from app.db import ROLES, connection, transaction, transaction_on
 from tests import engines
+from tests.e2e.conftest import free_port
 from tests.engines import plain_connection
 from tests.order_support import an_order
 from tests.support import BACON_ID, JOHN_DOE_ID, make_app, query, read_model, tables
@@ -247,3 +249,40 @@ def test_full_durability_can_be_chosen(tmp_path):
     app = create_app({"DATABASE_PATH": str(tmp_path / "cqrs.db"), "SQLITE_SYNCHRONOUS": "FULL"})
     with app.app_context(), transaction("command") as tx:
         assert tx.scalar("PRAGMA synchronous") == 2  # FULL
+
+
+@pytest.mark.postgresql
+def test_a_start_that_cannot_reach_postgresql_says_so_in_one_line(tmp_path):
+    port = free_port()  # nothing listens there
+    url = f"postgresql://someone:secret@127.0.0.1:{port}/cqrs"
+    with pytest.raises(StartupError) as failed:
+        create_app({"DATABASE_PATH": str(tmp_path / "unused.db"), "DATABASE_URL": url})
+    message = str(failed.value)
+    assert message.startswith(f"cannot connect to PostgreSQL at postgresql+psycopg://someone:***@127.0.0.1:{port}/cqrs")
+    assert "\n" not in message and "secret" not in message
+
+
+@pytest.mark.postgresql
+def test_each_role_may_log_in_with_credentials_of_its_own(tmp_path):
+    """Production: a login per role, NOINHERIT, that may only become its role (the command's
+    login also the projector, which its transactions act as). The service works through them."""
+    owner = make_app(tmp_path)  # migrated by the owner: the roles and GRANTs exist
+    with closing(plain_connection(owner.config)) as conn:
+        for login, roles in (("svc_command", "cqrs_command, cqrs_projector"), ("svc_query", "cqrs_query")):
+            conn.execute(f"DROP ROLE IF EXISTS {login}")
+            conn.execute(f"CREATE ROLE {login} LOGIN NOINHERIT IN ROLE {roles}")
+    url = owner.config["DATABASE_URL"]
+    as_login = {
+        "COMMAND_DATABASE_URL": url.replace("//postgres@", "//svc_command@"),
+        "PROJECTOR_DATABASE_URL": url.replace("//postgres@", "//svc_command@"),
+        "QUERY_DATABASE_URL": url.replace("//postgres@", "//svc_query@"),
+    }
+    app = make_app(tmp_path, **as_login)
+    client = app.test_client()
+    created = client.post("/items", json={"name": "Eggs", "description": "a dozen"})
+    assert created.status_code == 201
+    assert "Eggs" in [item["name"] for item in client.get("/items").get_json()]
+    with app.app_context(), transaction("query") as tx:
+        assert tx.scalar("SELECT session_user") == "svc_query"
+        with pytest.raises(DatabaseError, match="permission denied"):
+            tx.execute("SELECT * FROM items")

@@ -23,8 +23,10 @@ import requests
 from app import create_app
 from tests.e2e.conftest import free_port, stop, wait_until_answering
 
-# Each test starts the service in a process of its own.
-pytestmark = pytest.mark.slow
+# Each test starts the service in a process of its own, on an SQLite file: what is checked here
+# is that file, its folder and its owner (a PostgreSQL start that cannot reach its server:
+# tests/integration/test_database.py).
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 # make test runs as root (make deps installs with apt-get); here root gives files to another

@@ -11,8 +11,9 @@ import pytest
 from app.engines.sqlite import migrate
 from tests.e2e.conftest import free_port, stop, wait_until_answering
 
-# Each test starts several processes, servers among them.
-pytestmark = pytest.mark.slow
+# Each test starts several processes, servers among them, on new SQLite files (PostgreSQL's
+# starts take turns on an advisory lock: tests/integration/test_database.py).
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

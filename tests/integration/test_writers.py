@@ -7,8 +7,11 @@ import time
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from app import writers
-from app.writers import Checkpointer, checkpoint_in_background, writer_queue
+from app.engines import sqlite_writers as writers
+from app.engines.sqlite_writers import Checkpointer, checkpoint_in_background, writer_queue
+
+# SQLite's own machinery: the writer queue's flock and the WAL beside the database file.
+pytestmark = pytest.mark.sqlite
 
 
 def _wal_database(path) -> sqlite3.Connection:
@@ -158,7 +161,7 @@ def test_a_failing_pass_is_logged_once_and_the_next_passes_go_on(tmp_path, monke
         _wait_for(lambda: len(passes) >= 6)
     finally:
         stop.set()
-    failures = [r for r in caplog.records if r.name == "app.writers" and "checkpoint failed" in r.getMessage()]
+    failures = [r for r in caplog.records if r.name == "app.engines.sqlite_writers" and "checkpoint failed" in r.getMessage()]
     assert len(failures) == 1  # the same error three times: logged once
     assert "Input/output error" in failures[0].exc_text
 
@@ -176,5 +179,5 @@ def test_a_lock_file_the_checkpointer_cannot_open_is_logged_once_and_tried_again
         _wait_for(lambda: blocked.is_file())  # opened, on a later try
     finally:
         stop.set()
-    failures = [r for r in caplog.records if r.name == "app.writers" and str(blocked) in r.getMessage()]
+    failures = [r for r in caplog.records if r.name == "app.engines.sqlite_writers" and str(blocked) in r.getMessage()]
     assert len(failures) == 1
