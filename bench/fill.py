@@ -1,11 +1,14 @@
-"""Fill a fresh SQLite file for each target with the same logical data (see data.py).
+"""Fill a fresh SQLite file (or PostgreSQL database) for each target with the same logical
+data (see data.py).
 
 The product is filled through its own code: each row is a command run by the module's
 own handler (write rows and events in one transaction per chunk), and its read model is
 then made by ``Projector.rebuild()``, exactly as an operator's rebuild would make it.
 The baseline gets the same rows with plain ``executemany``; where the product's clock
 stamped a row (an order's placed_at, a device's registered_at), it copies the product's
-write rows instead.
+write rows instead. On PostgreSQL (the postgres phase) the product is filled the same way,
+through its own handlers on its own engine; the baseline's rows go in with COPY; then both
+databases are vacuumed and analyzed, so neither is planned without statistics.
 """
 
 import itertools
@@ -34,6 +37,13 @@ def product_app(path: str):
     from app import create_app
 
     return create_app({"DATABASE_PATH": path, "LOG_LEVEL": "WARNING"})
+
+
+def product_app_postgresql(url: str):
+    """The product's app on the PostgreSQL database at ``url`` (migrated if new), quiet while filling."""
+    from app import create_app
+
+    return create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
 
 
 def _commands(items: int, employees: int, users: int, employees_start: int) -> Iterator:
@@ -110,14 +120,23 @@ def rebuild_product(app, cpu: list | None = None) -> tuple[int, float]:
     Speed is events in the log per second of rebuilding all projections, whatever
     ``rebuild()`` counts (it may count each event once per projection)."""
     projector = app.extensions["projector"]
-    with sqlite3.connect(app.config["DATABASE_PATH"]) as conn:
-        (events,) = conn.execute("SELECT count(*) FROM events").fetchone()
     with app.app_context():
+        events = _count_events(app)
         started, cpu_started = time.perf_counter(), time.process_time()
         projector.rebuild()
         if cpu is not None:  # this process's CPU seconds: on a shared machine, wall time includes waiting for a core
             cpu.append(time.process_time() - cpu_started)
         return events, time.perf_counter() - started
+
+
+def _count_events(app) -> int:
+    if app.config.get("DATABASE_URL"):
+        from app.db import transaction
+
+        with transaction("projector", read_only=True) as tx:
+            return tx.scalar("SELECT count(*) FROM events")
+    with sqlite3.connect(app.config["DATABASE_PATH"]) as conn:
+        return conn.execute("SELECT count(*) FROM events").fetchone()[0]
 
 
 def close_product(app) -> None:
@@ -202,3 +221,41 @@ def fill_baseline_devices(path: str, product_path: str, devices: list[data.Devic
                 ((device.id, *reading) for reading in data.readings(device.readings)),
             )
     return time.perf_counter() - started
+
+
+BASELINE_SCHEMA_POSTGRESQL = BASELINE_SCHEMA.with_name("schema.postgresql.sql")
+
+
+def fill_baseline_postgresql(url: str, items: int = 0, employees: int = 0, users: int = 0) -> float:
+    """The same rows as ``fill_baseline``, into the PostgreSQL database at ``url`` (libpq's
+    form) with COPY, then VACUUM ANALYZE. Returns the seconds it took."""
+    import psycopg
+
+    started = time.perf_counter()
+    tables = {
+        "items (id, name, description, price_cents)": (
+            (i.id, i.name, i.description, i.price_cents) for i in data.items(items)
+        ),
+        "employees (id, first_name, last_name)": ((e.id, e.first_name, e.last_name) for e in data.employees(employees)),
+        "addresses (id, street, zip, city)": ((e.id, e.street, e.zip, e.city) for e in data.employees(employees)),
+        "users (id, first_name, last_name, email)": (
+            (u.id, u.first_name, u.last_name, u.email) for u in data.users(users)
+        ),
+    }
+    with psycopg.connect(url) as conn:
+        conn.execute(BASELINE_SCHEMA_POSTGRESQL.read_text(encoding="utf-8"))
+        for table, rows in tables.items():
+            with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+    vacuum_analyze(url)
+    return time.perf_counter() - started
+
+
+def vacuum_analyze(url: str) -> None:
+    """VACUUM ANALYZE the database at ``url``: statistics for the planner, and the visibility
+    map that index-only scans need, as autovacuum would make them some time after a fill."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")

@@ -16,6 +16,31 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 
 
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of one process, in clock ticks (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _children(pid: int) -> list[int]:
+    pids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            pids += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return pids
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time a process and its children now running have used (a PostgreSQL server: the
+    postmaster, its backends and background processes)."""
+    return sum(_cpu_ticks(one) for one in (pid, *_children(pid))) / os.sysconf("SC_CLK_TCK")
+
+
 def gunicorn_flags(workers: int, worker_class: str | None = "sync") -> list[str]:
     """The command-line settings every target runs with. The ceiling and the baseline run
     from bench/, so they never pick up the product's gunicorn.conf.py. ``worker_class`` None
@@ -60,14 +85,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time its workers have used so far (utime + stime)."""
-        ticks = 0
-        for pid in self.worker_pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except FileNotFoundError:
-                continue
-            ticks += int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return sum(_cpu_ticks(pid) for pid in self.worker_pids()) / os.sysconf("SC_CLK_TCK")
 
     def wait_idle(self, limit: float = 120) -> float:
         """Wait until its workers stop using CPU: requests a load generator gave up on are
@@ -147,11 +165,17 @@ def start(
     return Server(name, process, f"http://127.0.0.1:{port}", log, ready_path, workers)
 
 
+def is_url(database: str) -> bool:
+    """Whether ``database`` is a PostgreSQL URL (the postgres phase) rather than an SQLite file."""
+    return database.startswith(("postgresql://", "postgresql+psycopg://"))
+
+
 def product(database: str, workers: int, log_dir: Path) -> Server:
     """The product as it is deployed: its gunicorn.conf.py when the repo has one (the shared
-    flags come after it on the command line, so they win)."""
+    flags come after it on the command line, so they win). ``database``: an SQLite file, or a
+    PostgreSQL URL."""
     config = ["--config", "gunicorn.conf.py"] if (ROOT / "gunicorn.conf.py").exists() else []
-    env = {"DATABASE_PATH": database}
+    env = {"DATABASE_URL": database} if is_url(database) else {"DATABASE_PATH": database}
     return start("product", "wsgi:app", ROOT, env, workers, log_dir, "/items?limit=1", config)
 
 
@@ -160,6 +184,10 @@ def ceiling(workers: int, log_dir: Path) -> Server:
 
 
 def baseline(database: str, workers: int, log_dir: Path) -> Server:
+    """The CRUD baseline on an SQLite file, or with psycopg (baseline/postgresql.py) given a URL."""
+    if is_url(database):
+        env = {"BASELINE_DATABASE_URL": database}
+        return start("baseline", "baseline.postgresql:app", BENCH, env, workers, log_dir, "/items?limit=1")
     return start(
         "baseline", "baseline.app:app", BENCH, {"BASELINE_DATABASE": database}, workers, log_dir, "/items?limit=1"
     )
