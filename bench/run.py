@@ -1,6 +1,7 @@
 """`make bench`: the product against a bare-Flask ceiling and a plain CRUD baseline (issue 11).
 
-Each phase fills a fresh SQLite file per target with the same logical data, starts the
+Each phase fills a fresh SQLite file per target with the same logical data (the postgres
+phase: a database per target on one throwaway PostgreSQL 15 server), starts the
 three targets under gunicorn with the same flags, checks that product and baseline answer
 the same JSON, then runs every scenario in rounds that alternate between the targets
 (product, ceiling, baseline, product, ...). Each figure is the median of the rounds.
@@ -8,7 +9,7 @@ Prints one table, and writes bench/results/<date>.json and a PNG chart beside it
 
     python -m bench.run            # the full run (100k and 1M rows)
     python -m bench.run --quick    # a smaller run, under 2 minutes
-    python -m bench.run --quick --only orders    # one phase (rows, deep, orders, devices)
+    python -m bench.run --quick --only orders    # one phase (rows, deep, orders, devices, postgres)
 
 Adding a scenario: add a ``Scenario`` to a phase (``phase_*``) and its verdict to
 report.py; a scenario whose module does not exist yet is listed in ``PENDING`` and shows
@@ -27,11 +28,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bench import data, fill, report, servers
+from bench import append_lock, data, fill, report, servers
 
 BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "lua"
@@ -164,8 +166,16 @@ def _script(scenario: Scenario, paths_file: str | None) -> str:
     return "get.lua" if scenario.script == "paths.lua" and paths_file is None else scenario.script
 
 
-def run_phase(scenarios: list[Scenario], targets: dict[str, servers.Server], size: Size, load: dict) -> None:
-    """Warm up, then the rounds: per scenario, product, ceiling, baseline in turn; RSS after each round."""
+def run_phase(
+    scenarios: list[Scenario],
+    targets: dict[str, servers.Server],
+    size: Size,
+    load: dict,
+    database_cpu: Callable[[], float] | None = None,
+) -> None:
+    """Warm up, then the rounds: per scenario, product, ceiling, baseline in turn; RSS after each round.
+    ``database_cpu``: the database server's CPU seconds so far, when it is a process of its
+    own; each run then records the CPU its target's workers and the database used per request."""
     if size.warmup:
         for scenario in scenarios:
             for name in TARGETS:
@@ -176,10 +186,16 @@ def run_phase(scenarios: list[Scenario], targets: dict[str, servers.Server], siz
         for scenario in scenarios:
             for name in TARGETS:
                 path, paths_file = _split(scenario.paths[name])
+                cpu = (targets[name].cpu_seconds(), database_cpu()) if database_cpu else None
                 figures = wrk(
                     targets[name].url + path, _script(scenario, paths_file), paths_file, size.duration, **load
                 )
                 figures["idle_wait_s"] = targets[name].wait_idle()
+                if cpu is not None and figures["requests"]:
+                    used = (targets[name].cpu_seconds() - cpu[0], database_cpu() - cpu[1])
+                    figures["cpu_us_per_request"] = dict(
+                        zip(("workers", "database"), (round(s * 1e6 / figures["requests"]) for s in used))
+                    )
                 if figures["requests"] < MIN_REQUESTS and not scenario.posts:
                     figures = {**sequential(targets[name].url + path, paths_file), "wrk": figures}
                 elif scenario.key in report.P50_PAIRED:  # so that its ratio can compare like with like
@@ -235,6 +251,53 @@ def _label(n: int) -> str:
     return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k" if n >= 1000 else str(n)
 
 
+def _rows_scenarios(n: int, ids: Path, engine: str = "") -> list[Scenario]:
+    """The rows phase's four scenarios; ``engine`` "PostgreSQL" makes the postgres phase's
+    (keys prefixed ``pg_``, the issue's targets there: lists ≥ 1.0× the baseline)."""
+    label, prefix = _label(n), "pg_" if engine else ""
+    title = (lambda t: f"{engine}: {t}") if engine else (lambda t: t)
+    return [
+        Scenario(
+            f"{prefix}item_by_id",
+            title("GET /items/<id>"),
+            f"{label} items",
+            "≥ 1.0× baseline, ≥ 0.5× ceiling",
+            "paths.lua",
+            {"product": f"@{ids}", "ceiling": "/items/x", "baseline": f"@{ids}"},
+        ),
+        Scenario(
+            f"{prefix}items_page",
+            title("GET /items (first page of 100)"),
+            f"{label} items",
+            "≥ 1.0× baseline",
+            "get.lua",
+            {"product": "/items", "ceiling": "/items", "baseline": "/items"},
+        ),
+        Scenario(
+            f"{prefix}employees_page",
+            title("GET /employees (first page)"),
+            f"{label} employees",
+            "≥ 1.0× baseline" if engine else "≥ 2× baseline",
+            "get.lua",
+            {"product": "/employees", "ceiling": "/employees", "baseline": "/employees"},
+        ),
+        Scenario(
+            f"{prefix}post_item",
+            title("POST /items"),
+            f"{label} items",
+            "≥ 0.5× baseline",
+            "post_item.lua",
+            {"product": "/", "ceiling": "/", "baseline": "/"},
+        ),
+    ]
+
+
+def _rows_samples() -> list[tuple[str, str]]:
+    """The GETs that product and baseline must answer alike before the rows scenarios run."""
+    first_id = next(data.items(1)).id
+    return [(path, path) for path in (f"/items/{first_id}", "/items", "/employees", "/users")]
+
+
 def phase_rows(size: Size, work: Path, load: dict, workers: int, result: dict) -> list[Scenario]:
     """100k items, employees and users: reads by id and first pages, and POST /items."""
     product_db, baseline_db = str(work / "product-rows.db"), str(work / "baseline-rows.db")
@@ -255,53 +318,10 @@ def phase_rows(size: Size, work: Path, load: dict, workers: int, result: dict) -
 
     ids = work / "item-ids.txt"
     ids.write_text("".join(f"/items/{item.id}\n" for item in data.items(n)))
-    label = _label(n)
-    scenarios = [
-        Scenario(
-            "item_by_id",
-            "GET /items/<id>",
-            f"{label} items",
-            "≥ 1.0× baseline, ≥ 0.5× ceiling",
-            "paths.lua",
-            {"product": f"@{ids}", "ceiling": "/items/x", "baseline": f"@{ids}"},
-        ),
-        Scenario(
-            "items_page",
-            "GET /items (first page of 100)",
-            f"{label} items",
-            "≥ 1.0× baseline",
-            "get.lua",
-            {"product": "/items", "ceiling": "/items", "baseline": "/items"},
-        ),
-        Scenario(
-            "employees_page",
-            "GET /employees (first page)",
-            f"{label} employees",
-            "≥ 2× baseline",
-            "get.lua",
-            {"product": "/employees", "ceiling": "/employees", "baseline": "/employees"},
-        ),
-        Scenario(
-            "post_item",
-            "POST /items",
-            f"{label} items",
-            "≥ 0.5× baseline",
-            "post_item.lua",
-            {"product": "/", "ceiling": "/", "baseline": "/"},
-        ),
-    ]
+    scenarios = _rows_scenarios(n, ids)
     targets = _start_all(product_db, baseline_db, workers, work)
     try:
-        first_id = next(data.items(1)).id
-        same_answers(
-            targets,
-            [
-                (f"/items/{first_id}", f"/items/{first_id}"),
-                ("/items", "/items"),
-                ("/employees", "/employees"),
-                ("/users", "/users"),
-            ],
-        )
+        same_answers(targets, _rows_samples())
         run_phase(scenarios, targets, size, load)
         result["rss"]["rows"] = {name: server.rss_rounds for name, server in targets.items()}
     finally:
@@ -485,6 +505,72 @@ def phase_devices(size: Size, work: Path, load: dict, workers: int, result: dict
     return scenarios
 
 
+def phase_postgres(size: Size, work: Path, load: dict, workers: int, result: dict) -> list[Scenario]:
+    """The rows phase on PostgreSQL 15: a throwaway server (tests/postgres_server.py) holding
+    the product's database and the baseline's (baseline/postgresql.py), the same rows and
+    scenarios; then the writers' advisory lock timed against no lock (append_lock.py)."""
+    from tests import postgres_server  # the tests' helper; it needs PostgreSQL 15 installed
+
+    n = size.rows
+    with postgres_server.running() as server:
+        for name in ("product", "baseline", "append_lock"):
+            server.create_database(name)
+        urls = {name: server.url(name) for name in ("product", "baseline", "append_lock")}
+        libpq = {name: url.replace("+psycopg", "") for name, url in urls.items()}
+        with server.connect() as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+        result["postgresql"] = {"version": version, "settings": postgres_server.SETTINGS}
+        log(f"phase postgres: PostgreSQL {version}, filling {n:,} items, employees and users")
+        app = fill.product_app_postgresql(urls["product"])
+        seconds = fill.fill_product(app, items=n, employees=n, users=n)
+        events, rebuilt = fill.rebuild_product(app)
+        fill.close_product(app)
+        fill.vacuum_analyze(libpq["product"])
+        result["fill"]["product_postgres"] = {
+            "commands": 3 * n,
+            "seconds": seconds,
+            "rebuild_events": events,
+            "rebuild_seconds": rebuilt,
+        }
+        baseline_seconds = fill.fill_baseline_postgresql(libpq["baseline"], items=n, employees=n, users=n)
+        result["fill"]["baseline_postgres"] = {"seconds": baseline_seconds}
+        log(
+            f"product filled in {seconds:.1f}s ({3 * n / seconds:,.0f} commands/s), read model rebuilt in {rebuilt:.1f}s"
+        )
+
+        ids = work / "item-ids-postgres.txt"
+        ids.write_text("".join(f"/items/{item.id}\n" for item in data.items(n)))
+        scenarios = _rows_scenarios(n, ids, engine="PostgreSQL")
+        targets = _start_all(urls["product"], libpq["baseline"], workers, work)
+        try:
+            same_answers(targets, _rows_samples())
+            postmaster = int((server.folder / "data" / "postmaster.pid").read_text().split()[0])
+            run_phase(scenarios, targets, size, load, database_cpu=lambda: servers.tree_cpu_seconds(postmaster))
+            result["rss"]["postgres"] = {name: server.rss_rounds for name, server in targets.items()}
+        finally:
+            _stop_all(targets)
+        result["append_lock"] = lock_rounds(urls["append_lock"], libpq["append_lock"], size, workers, load)
+    return scenarios
+
+
+def lock_rounds(url: str, libpq_url: str, size: Size, workers: int, load: dict) -> dict:
+    """The append loop with and without the writers' lock, alternating, at 1 writer, one per
+    gunicorn worker and one per wrk connection, on a database the product's migrations made."""
+    fill.close_product(fill.product_app_postgresql(url))  # migrated, and nothing else
+    threads = sorted({1, workers, load["connections"]})
+    runs = []
+    for round_no in range(1, size.rounds + 1):
+        for count in threads:
+            for lock in (True, False):
+                run = append_lock.run(libpq_url, count, max(size.duration, 2), lock)
+                runs.append(run)
+                log(
+                    f"round {round_no} append, {count} writer(s), {'with' if lock else 'without'} the lock:"
+                    f" {run['tps']:,.0f} commits/s"
+                )
+    return {"threads": threads, "runs": runs}
+
+
 def _start_all(product_db: str, baseline_db: str, workers: int, work: Path) -> dict[str, servers.Server]:
     """The three targets, booted side by side (each takes seconds, mostly waiting)."""
     started: dict[str, servers.Server] = {}
@@ -508,7 +594,13 @@ def _stop_all(targets: dict[str, servers.Server]) -> None:
         server.stop()
 
 
-PHASES = {"rows": phase_rows, "deep": phase_deep, "orders": phase_orders, "devices": phase_devices}
+PHASES = {
+    "rows": phase_rows,
+    "deep": phase_deep,
+    "orders": phase_orders,
+    "devices": phase_devices,
+    "postgres": phase_postgres,
+}
 
 # ---------------------------------------------------------------- machine
 
