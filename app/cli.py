@@ -1,5 +1,6 @@
 """Operator commands: ``flask --app wsgi projections status | catch-up | rebuild | skip``,
-``flask --app wsgi process-managers status | run`` and ``flask --app wsgi events tail``."""
+``flask --app wsgi process-managers status | run``, ``flask --app wsgi events tail`` and
+``flask --app wsgi database copy-to-postgresql`` (app/transfer.py)."""
 
 import getpass
 import json
@@ -15,6 +16,7 @@ from app.config import StartupError
 from app.db import transaction
 from app.projector import SkipRefused
 from app.rebuild import RebuildFailed
+from app.transfer import database
 
 
 def loading_only_to_list() -> bool:
@@ -180,3 +182,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(projections)
     app.cli.add_command(process_managers)
     app.cli.add_command(events)
+    app.cli.add_command(database)
