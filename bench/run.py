@@ -104,6 +104,10 @@ class Scenario:
 PENDING: list[tuple[str, str, str, str]] = []
 
 
+class PhaseSkipped(Exception):
+    """A phase cannot run on this machine (what it needs, in the message); the others still run."""
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -509,8 +513,12 @@ def phase_postgres(size: Size, work: Path, load: dict, workers: int, result: dic
     """The rows phase on PostgreSQL 15: a throwaway server (tests/postgres_server.py) holding
     the product's database and the baseline's (baseline/postgresql.py), the same rows and
     scenarios; then the writers' advisory lock timed against no lock (append_lock.py)."""
-    from tests import postgres_server  # the tests' helper; it needs PostgreSQL 15 installed
-
+    try:
+        from tests import postgres_server  # the tests' helper (it imports pytest, a dev requirement)
+    except ImportError as error:
+        raise PhaseSkipped(f"the tests' PostgreSQL helper cannot be imported ({error}): make .venv/.dev") from None
+    if not (postgres_server.BIN / "initdb").exists():
+        raise PhaseSkipped(f"PostgreSQL 15 is not installed (no {postgres_server.BIN / 'initdb'})")
     n = size.rows
     with postgres_server.running() as server:
         for name in ("product", "baseline", "append_lock"):
@@ -655,7 +663,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name, phase in PHASES.items():
             if args.only in (None, name):
-                scenarios += phase(size, work, load, args.workers, result)
+                try:
+                    scenarios += phase(size, work, load, args.workers, result)
+                except PhaseSkipped as skipped:
+                    if args.only:
+                        sys.exit(f"phase {name} cannot run: {skipped}")
+                    log(f"phase {name} skipped: {skipped}")
+                    result.setdefault("skipped", {})[name] = str(skipped)
     except BaseException:
         log(f"failed; gunicorn logs are kept in {work}")
         raise
