@@ -1,6 +1,8 @@
-"""Real servers for end-to-end tests: gunicorn (with gunicorn.conf.py) and nginx, on loopback.
+"""Real servers for end-to-end tests: gunicorn (with gunicorn.conf.py) and nginx, on loopback,
+on the database of the engine under test (tests/engines.py).
 
-Every process a test starts is stopped when the test ends, whatever happened.
+Every process a test starts is stopped when the test ends, whatever happened: on PostgreSQL
+a gunicorn's workers each hold a pool of connections per role, which only a stop gives back.
 """
 
 import os
@@ -17,6 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from tests.engines import database_config, plain_connection
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -26,14 +30,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Server:
-    """A running gunicorn: its base URL, database file, log file and process."""
+def database_environment(database: dict, **env) -> dict:
+    """This process's environment with ``database``'s settings (and ``env``) in place of any of its own."""
+    environ = {key: value for key, value in os.environ.items() if key not in ("DATABASE_PATH", "DATABASE_URL")}
+    return {**environ, **database, **{key: str(value) for key, value in env.items()}}
 
-    def __init__(self, url: str, database: str, log: Path, process: subprocess.Popen):
+
+class Server:
+    """A running gunicorn: its base URL, database settings, log file and process."""
+
+    def __init__(self, url: str, database: dict, log: Path, process: subprocess.Popen):
         self.url, self.database, self.log, self.process = url, database, log, process
 
     def __call__(self, path: str) -> str:
         return self.url + path
+
+    def connect(self):
+        """A plain connection to its database (no role, ``?`` placeholders): close it when done."""
+        return plain_connection(self.database)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -44,18 +58,13 @@ class Server:
 
 
 @contextmanager
-def running_gunicorn(tmp_path: Path, name: str = "app", database: str | None = None, workers: int = 2, **env):
-    """gunicorn -c gunicorn.conf.py wsgi:app on a free port; extra settings arrive as environment."""
+def running_gunicorn(tmp_path: Path, name: str = "app", database: dict | None = None, workers: int = 2, **env):
+    """gunicorn -c gunicorn.conf.py wsgi:app on a free port, on ``database`` (settings; by default
+    the test database of ``tmp_path``); extra settings arrive as environment."""
     port = free_port()
-    database = database or str(tmp_path / "cqrs.db")
+    database = database or database_config(tmp_path)
     log = tmp_path / f"{name}.log"
-    environ = {
-        **os.environ,
-        "DATABASE_PATH": database,
-        "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": str(workers),
-        **{key: str(value) for key, value in env.items()},
-    }
+    environ = database_environment(database, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=workers, **env)
     environ.pop("APP_SKIP_STARTUP", None)
     with open(log, "wb") as out:
         process = subprocess.Popen(

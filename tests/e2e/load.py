@@ -5,7 +5,6 @@ acknowledges) and also contends with every other client on the seeded Bacon.
 """
 
 import random
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -15,6 +14,7 @@ import requests
 
 from app import create_app
 from app.projections import ALL
+from tests.engines import plain_connection
 from tests.support import BACON_ID, read_model
 
 DELETED_TYPES = ("ItemDeleted", "EmployeeLeft", "UserDeleted")
@@ -108,11 +108,12 @@ class Load:
         return response
 
 
-def assert_nothing_acknowledged_was_lost(database: str, load: Load) -> None:
+def assert_nothing_acknowledged_was_lost(database: dict, load: Load) -> None:
     """Every acknowledged command is in the log once, streams have no gaps, write tables
-    agree with the log, projections are at the head, and a rebuild equals the live read model."""
+    agree with the log, projections are at the head, and a rebuild equals the live read model
+    (``database``: the server's database settings)."""
     assert not [status for status in load.statuses if status >= 500], load.statuses
-    with closing(sqlite3.connect(database)) as db:
+    with closing(plain_connection(database)) as db:
         log = db.execute("SELECT stream_type, stream_id, version, type FROM events ORDER BY position").fetchall()
         streams: dict[tuple[str, str], list[tuple[int, str]]] = {}
         for stream_type, stream_id, version, type_ in log:
@@ -132,7 +133,7 @@ def assert_nothing_acknowledged_was_lost(database: str, load: Load) -> None:
         checkpoints = dict(db.execute("SELECT name, position FROM projection_checkpoints"))
         assert checkpoints == {projection.name: head for projection in ALL}
 
-    app = create_app({"DATABASE_PATH": database})
+    app = create_app(database)
     live = read_model(app)
     with app.app_context():
         app.extensions["projector"].rebuild()

@@ -1,6 +1,5 @@
 """Devices under real gunicorn workers: one name, one winner; concurrent batches, none lost."""
 
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
@@ -19,7 +18,7 @@ def test_concurrent_registrations_of_one_name_let_exactly_one_win(gunicorn):
     assert sorted(r.status_code for r in responses) == [201] + [409] * 15
     winner = next(r.json() for r in responses if r.status_code == 201)
     assert [d["id"] for d in requests.get(gunicorn("/devices")).json()] == [winner["id"]]
-    with closing(sqlite3.connect(gunicorn.database)) as db:
+    with closing(gunicorn.connect()) as db:
         assert db.execute("SELECT id FROM devices").fetchall() == [(winner["id"],)]
 
 
@@ -41,7 +40,7 @@ def test_concurrent_batches_for_one_device_are_all_counted_each_at_its_own_versi
     details = requests.get(gunicorn(f"/devices/{device['id']}")).json()
     assert details["reading_count"] == details["metrics"]["load"]["count"] == 2000
     assert requests.get(gunicorn(f"/devices/{device['id']}")).headers["ETag"] == '"41"'
-    with closing(sqlite3.connect(gunicorn.database)) as db:
+    with closing(gunicorn.connect()) as db:
         versions = db.execute("SELECT version FROM events WHERE stream_id = ? ORDER BY version", (device["id"],))
         assert [v for (v,) in versions] == list(range(1, 42))
     assert "Traceback" not in gunicorn.log_text()

@@ -1,4 +1,4 @@
-"""The items API over real HTTP, served by gunicorn with two workers on one SQLite file."""
+"""The items API over real HTTP, served by gunicorn with two workers on one database."""
 
 import os
 import shutil
@@ -11,11 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 import requests
 
 from app import create_app
 from app.projections import ALL
-from tests.e2e.conftest import ROOT, free_port, running_gunicorn, wait_until_answering
+from tests.e2e.conftest import ROOT, database_environment, free_port, running_gunicorn, wait_until_answering
+from tests.engines import ENGINE, database_config
 from tests.support import BACON_ID, read_model
 
 
@@ -62,7 +64,7 @@ def test_concurrent_writers_on_both_workers_lose_nothing_and_keep_the_log_in_ord
     listed = requests.get(gunicorn("/items?limit=1000")).json()
     assert {r.json()["id"] for r in created} <= {i["id"] for i in listed}
 
-    with closing(sqlite3.connect(gunicorn.database)) as db:
+    with closing(gunicorn.connect()) as db:
         bacon = "SELECT version FROM events WHERE stream_type = 'item' AND stream_id = ? ORDER BY position"
         versions = [v for (v,) in db.execute(bacon, (BACON_ID,))]
         assert versions == list(range(1, 42))  # the seed, then 40 renames: no gap, no duplicate
@@ -76,7 +78,7 @@ def test_concurrent_writers_on_both_workers_lose_nothing_and_keep_the_log_in_ord
     log = open(gunicorn.log).read()
     assert "database is locked" not in log and "Traceback" not in log
 
-    app = create_app({"DATABASE_PATH": gunicorn.database})
+    app = create_app(gunicorn.database)
     live = read_model(app)
     with app.app_context():
         app.extensions["projector"].rebuild()
@@ -88,7 +90,7 @@ def reaches_the_database_file(server, name: str, tmp_path, seconds: float = 15) 
     copy = tmp_path / "file-only.db"
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        shutil.copyfile(server.database, copy)
+        shutil.copyfile(server.database["DATABASE_PATH"], copy)
         with closing(sqlite3.connect(copy)) as conn:
             if conn.execute("SELECT count(*) FROM items WHERE name = ?", (name,)).fetchone() == (1,):
                 return True
@@ -98,7 +100,7 @@ def reaches_the_database_file(server, name: str, tmp_path, seconds: float = 15) 
 
 def checkpoint_lead(server) -> tuple[int | None, set[int]]:
     """Who holds the checkpointer's lead (its flock on <db>-checkpointer) and who waits for it, from /proc/locks."""
-    file = os.stat(f"{server.database}-checkpointer")
+    file = os.stat(f"{server.database['DATABASE_PATH']}-checkpointer")
     device_inode = f"{os.major(file.st_dev):02x}:{os.minor(file.st_dev):02x}:{file.st_ino}"
     holder, waiting = None, set()
     for line in Path("/proc/locks").read_text().splitlines():
@@ -110,6 +112,7 @@ def checkpoint_lead(server) -> tuple[int | None, set[int]]:
     return holder, waiting
 
 
+@pytest.mark.sqlite  # SQLite's WAL: PostgreSQL checkpoints by itself
 def test_workers_checkpoint_the_wal_into_the_database_file_in_the_background(gunicorn, tmp_path):
     name = "Checkpointed"
     assert requests.post(gunicorn("/items"), json={"name": name, "description": ""}, timeout=10).status_code == 201
@@ -118,6 +121,7 @@ def test_workers_checkpoint_the_wal_into_the_database_file_in_the_background(gun
     assert reaches_the_database_file(gunicorn, name, tmp_path), "the item never reached the database file"
 
 
+@pytest.mark.sqlite  # the lead is a flock on a file beside SQLite's database
 def test_the_checkpointer_s_lead_passes_on_when_its_worker_is_killed(gunicorn, tmp_path):
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:  # both workers up: one leads, the other waits for the lock
@@ -210,14 +214,21 @@ def test_a_stopped_server_leaves_no_metrics_folder_in_the_temporary_directory(tm
     assert list(temporary.iterdir()) == []
 
 
+def unusable_database(tmp_path) -> dict:
+    """Settings the app refuses at start: SQLite's file a folder, or no PostgreSQL server at the URL."""
+    if ENGINE == "postgresql":
+        return {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"}
+    return {"DATABASE_PATH": str(tmp_path)}
+
+
 def test_a_start_that_fails_leaves_no_metrics_folder_in_the_temporary_directory(tmp_path):
     temporary = tmp_path / "tmp"
     temporary.mkdir()
-    environ = {**os.environ, "DATABASE_PATH": str(tmp_path), "TMPDIR": str(temporary)}  # a folder: refused
+    environ = database_environment(unusable_database(tmp_path), TMPDIR=temporary, BIND=f"127.0.0.1:{free_port()}")
     started = subprocess.run(
         [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
         cwd=ROOT,
-        env={**environ, "BIND": f"127.0.0.1:{free_port()}"},
+        env=environ,
         capture_output=True,
         timeout=60,
     )
@@ -265,7 +276,7 @@ def test_dead_workers_counts_still_add_up_in_metrics(tmp_path):
 
 def test_make_serve_listens_on_loopback_at_the_port_it_is_given(tmp_path):
     port, log = free_port(), tmp_path / "serve.log"
-    environ = {**os.environ, "DATABASE_PATH": str(tmp_path / "cqrs.db"), "WEB_CONCURRENCY": "1"}
+    environ = database_environment(database_config(tmp_path), WEB_CONCURRENCY=1)
     for name in ("BIND", "HOST"):
         environ.pop(name, None)
     with open(log, "wb") as out:
@@ -286,13 +297,9 @@ def test_make_serve_listens_on_loopback_at_the_port_it_is_given(tmp_path):
 
 
 def test_a_client_timeout_past_the_worker_timeout_stops_the_start_in_one_line(tmp_path):
-    environ = {
-        **os.environ,
-        "DATABASE_PATH": str(tmp_path / "cqrs.db"),
-        "BIND": f"127.0.0.1:{free_port()}",
-        "CLIENT_TIMEOUT": "40",
-        "WORKER_TIMEOUT": "30",
-    }
+    environ = database_environment(
+        database_config(tmp_path), BIND=f"127.0.0.1:{free_port()}", CLIENT_TIMEOUT=40, WORKER_TIMEOUT=30
+    )
     started = subprocess.run(
         [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
         cwd=ROOT,

@@ -7,6 +7,7 @@ import time
 
 from tests.e2e.conftest import running_gunicorn
 from tests.e2e.load import Load, assert_nothing_acknowledged_was_lost
+from tests.engines import database_config
 
 
 def test_32_clients_on_4_workers_get_no_5xx_and_lose_nothing(tmp_path):
@@ -36,7 +37,7 @@ def test_a_worker_killed_mid_load_loses_nothing_acknowledged(tmp_path):
 
 
 def test_the_whole_server_killed_mid_load_loses_nothing_acknowledged_after_a_restart(tmp_path):
-    database = str(tmp_path / "cqrs.db")
+    database = database_config(tmp_path)
     with running_gunicorn(tmp_path, "first", database, workers=2) as server:
 
         def kill_everything():

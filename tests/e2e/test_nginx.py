@@ -20,6 +20,7 @@ from tests.e2e.conftest import (
     stop,
     wait_until_answering,
 )
+from tests.engines import database_config
 from tests.support import BACON_ID
 
 
@@ -50,7 +51,7 @@ def shared(tmp_path_factory):
 @contextmanager
 def deployed(tmp_path):
     """deploy/nginx.conf on free ports, in front of APP_ROLE=command and APP_ROLE=query gunicorns."""
-    database = str(tmp_path / "cqrs.db")
+    database = database_config(tmp_path)
     with (
         running_gunicorn(tmp_path, "command", database, APP_ROLE="command", PROXY_HOPS=1) as command,
         running_gunicorn(tmp_path, "query", database, APP_ROLE="query", PROXY_HOPS=1) as query,

@@ -1,7 +1,6 @@
 """Two gunicorn workers both run the process manager after their commands: deleting users on
 both at once still cancels each placed order exactly once, each naming its user's UserDeleted."""
 
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
@@ -40,7 +39,7 @@ def test_concurrent_deletions_on_two_workers_cancel_each_placed_order_exactly_on
         statuses = list(pool.map(delete_or_create, range(4 * USERS)))
     assert statuses == [204] * USERS + [201] * (3 * USERS)
 
-    with closing(sqlite3.connect(gunicorn.database)) as db:
+    with closing(gunicorn.connect()) as db:
         deleted = dict(db.execute("SELECT stream_id, event_id FROM events WHERE type = 'UserDeleted'").fetchall())
         owner = dict(db.execute("SELECT id, user_id FROM orders").fetchall())
         cancelled = db.execute("SELECT stream_id, causation_id FROM events WHERE type = 'OrderCancelled'").fetchall()

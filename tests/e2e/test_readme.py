@@ -18,7 +18,7 @@ from collections import Counter
 
 import pytest
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, database_environment
 
 DOCUMENTS = ("README.md", "docs/api.md", "docs/operations.md", "docs/design.md")
 TEXT = "\n".join((ROOT / name).read_text(encoding="utf-8") for name in DOCUMENTS)
@@ -105,8 +105,8 @@ def test_every_shell_example_in_the_readme_answers_as_documented(gunicorn, tmp_p
     for n, paragraph in enumerate(found):
         script += [f"echo '{MARK}{n}' >&2", runnable(paragraph, gunicorn.url)]
     path = f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"  # python3 is this interpreter
-    env = {**os.environ, "PATH": path, "PYTHON": sys.executable, "PYTHONPATH": str(ROOT)}
-    env["DATABASE_PATH"] = gunicorn.database  # for the CLI's lines
+    # The CLI's lines open the server's database.
+    env = database_environment(gunicorn.database, PATH=path, PYTHON=sys.executable, PYTHONPATH=ROOT)
     done = run_script("\n".join(script), tmp_path, env, timeout=300)  # openapi.json lands in tmp_path
     assert done.returncode == 0, f"{done.stderr[-3000:]}\n{done.stdout[-3000:]}"
 

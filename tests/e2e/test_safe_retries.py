@@ -1,6 +1,5 @@
 """Retries and races across two gunicorn workers: one execution per key, one winner per version."""
 
-import sqlite3
 import threading
 from contextlib import closing
 
@@ -25,13 +24,13 @@ def all_at_once(count: int, call) -> list[requests.Response]:
     return results
 
 
-def count_events(database: str, sql: str = "SELECT count(*) FROM events", *params) -> int:
-    with closing(sqlite3.connect(database)) as db:
+def count_events(server, sql: str = "SELECT count(*) FROM events", *params) -> int:
+    with closing(server.connect()) as db:
         return db.execute(sql, params).fetchone()[0]
 
 
 def test_concurrent_retries_with_one_key_execute_the_command_once(gunicorn):
-    before = count_events(gunicorn.database)
+    before = count_events(gunicorn)
     responses = all_at_once(
         12,
         lambda: requests.post(
@@ -41,7 +40,7 @@ def test_concurrent_retries_with_one_key_execute_the_command_once(gunicorn):
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["id"] for r in responses}) == 1
     assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 11
-    assert count_events(gunicorn.database) == before + 1
+    assert count_events(gunicorn) == before + 1
 
 
 def test_writers_racing_with_the_same_if_match_leave_one_winner_and_no_gap(gunicorn):
@@ -56,7 +55,7 @@ def test_writers_racing_with_the_same_if_match_leave_one_winner_and_no_gap(gunic
     )
     assert sorted(r.status_code for r in responses) == [200] + [412] * 11
     assert all(r.json()["current_version"] == 2 for r in responses if r.status_code == 412)
-    with closing(sqlite3.connect(gunicorn.database)) as db:
+    with closing(gunicorn.connect()) as db:
         versions = [v for (v,) in db.execute(
             "SELECT version FROM events WHERE stream_type = 'item' AND stream_id = ? ORDER BY position", (BACON_ID,)
         )]

@@ -1,6 +1,5 @@
 """Two gunicorn workers, one email: the write model lets exactly one registration win."""
 
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
@@ -23,7 +22,7 @@ def test_concurrent_registrations_of_one_email_in_any_case_let_exactly_one_win(g
     winner = next(r.json() for r in responses if r.status_code == 201)
     assert requests.get(gunicorn("/users?email=RACE@example.com")).json() == [winner]
 
-    with closing(sqlite3.connect(gunicorn.database)) as db:
+    with closing(gunicorn.connect()) as db:
         assert db.execute("SELECT stream_id FROM events WHERE type = 'UserRegistered'").fetchall() == [(winner["id"],)]
         assert db.execute("SELECT id FROM users").fetchall() == [(winner["id"],)]
 
