@@ -1,17 +1,17 @@
 """The development server (`make run`: flask run, werkzeug's server) over real HTTP."""
 
-import os
 import subprocess
 import sys
 
 import requests
 
-from tests.e2e.conftest import ROOT, free_port, stop, wait_until_answering
+from tests.e2e.conftest import ROOT, database_environment, free_port, stop, wait_until_answering
+from tests.engines import database_config
 
 
 def test_the_development_server_logs_each_request_once(tmp_path):
     port, log = free_port(), tmp_path / "flask.log"
-    environ = {**os.environ, "DATABASE_PATH": str(tmp_path / "cqrs.db"), "LOG_FORMAT": "text"}
+    environ = database_environment(database_config(tmp_path), LOG_FORMAT="text")
     command = [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", str(port)]
     with open(log, "wb") as out:
         server = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT)
