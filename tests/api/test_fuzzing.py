@@ -33,6 +33,8 @@ CONFIG = {
 
 
 def generated_document() -> dict:
+    """The document of an app that never opens its database: the same on either engine (the live
+    server, on the engine under test, must serve this very one), and made without starting PostgreSQL."""
     with tempfile.TemporaryDirectory() as folder:
         app = create_app({"DATABASE_PATH": f"{folder}/cqrs.db", "SKIP_STARTUP_TASKS": True})
         return {**openapi.build(app), "servers": [{"url": "/"}]}
