@@ -1,4 +1,5 @@
-# The two commands: `make run` serves the API on http://127.0.0.1:3000, `make test` runs every test.
+# The two commands: `make run` serves the API on http://127.0.0.1:3000, `make test` runs every test
+# on both engines.
 # `make serve` runs it under gunicorn with production settings (gunicorn.conf.py).
 # `make bench` measures it against a bare-Flask ceiling and a plain CRUD baseline (`make bench QUICK=1`: under 2 minutes).
 # `make deps` installs the system packages the tests need; `make reset-db` starts the data over.
@@ -48,8 +49,14 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# Every test once per engine (TEST_ENGINE): SQLite, then PostgreSQL on a throwaway server the
+# tests start and stop. The in-process tests run on every core; servers and the browser one at a time.
 test: deps $(VENV)/.dev
-	$(BIN)/python -m pytest
+	@for engine in sqlite postgresql; do \
+		echo "make test: $$engine"; \
+		TEST_ENGINE=$$engine $(BIN)/python -m pytest -n 2 -m "not e2e and not browser" \
+		&& TEST_ENGINE=$$engine $(BIN)/python -m pytest -m "e2e or browser" || exit 1; \
+	done
 
 # Everything but servers, the browser and the slowest tests, on every core; `pytest -m <kind>` picks one kind.
 test-fast: $(VENV)/.dev
