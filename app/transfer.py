@@ -27,13 +27,18 @@ import psycopg
 from flask import current_app
 from flask.cli import AppGroup
 from psycopg import sql
+from psycopg.copy import LibpqWriter
 
 from app.config import StartupError
 from app.db import engine, is_read_table
 from app.engines.postgresql import libpq_url
 from app.engines.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 
-BATCH = 5000  # rows fetched from the source at a time, and compared at a time
+# Rows the target sends at a time while verifying. Counted in rows, memory goes with the rows'
+# size: a telemetry batch's event is ~70 kB, so 500 of them hold ~35 MB. The source's rows
+# come one at a time (sqlite3 steps the statement as the cursor is read).
+FETCH = 500
+PROGRESS_EVERY = 1000  # rows between looks at the clock
 LOCK_TIMEOUT = "10s"  # how long to wait for the target's tables before calling it in use
 
 #: ``progress(stage, table, rows done, rows in all)``, stage "copy" or "verify": called as a
@@ -202,18 +207,17 @@ def seed_rows() -> dict[str, set[tuple]]:
 
 
 def _copy(source: sqlite3.Connection, target: psycopg.Connection, table: Table, progress: Progress) -> None:
-    """Stream one table's rows into the target with COPY, BATCH rows at a time."""
+    """Stream one table's rows into the target with COPY, a row at a time."""
     total = source.execute(f"SELECT count(*) FROM {_quoted(table.name)}").fetchone()[0]
     rows = source.execute(f"SELECT {_source_columns(table)} FROM {_quoted(table.name)}")
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table.name), _column_list(table))
     done, last = 0, time.monotonic()
     progress("copy", table.name, 0, total)
-    with target.cursor() as cursor, cursor.copy(statement) as copy:
-        while batch := rows.fetchmany(BATCH):
-            for row in batch:
-                copy.write_row(row)
-            done += len(batch)
-            if time.monotonic() - last >= PROGRESS_SECONDS:
+    with target.cursor() as cursor, cursor.copy(statement, writer=LibpqWriter(cursor)) as copy:
+        for row in rows:
+            copy.write_row(row)
+            done += 1
+            if not done % PROGRESS_EVERY and time.monotonic() - last >= PROGRESS_SECONDS:
                 last = time.monotonic()
                 progress("copy", table.name, done, total)
     progress("copy", table.name, done, total)
@@ -259,24 +263,19 @@ def _same_rows(source: sqlite3.Connection, target: psycopg.Connection, table: Ta
     counted, last, floats = 0, time.monotonic(), table.floats
     progress("verify", table.name, 0, -1)
     with target.cursor(name=f"verify_{table.name}") as pg:
-        pg.itersize = BATCH
+        pg.itersize = FETCH
         pg.execute(query)
-        for mine, theirs in _pairs(_batches(lite), pg):
+        for mine, theirs in _pairs(lite, pg):
             if mine is None or theirs is None or not _same(mine, theirs, floats):
                 raise CopyRefused(
                     f"verification failed: {table.name} differs from the source at row {counted + 1} in key order"
                 )
             counted += 1
-            if not counted % BATCH and time.monotonic() - last >= PROGRESS_SECONDS:
+            if not counted % PROGRESS_EVERY and time.monotonic() - last >= PROGRESS_SECONDS:
                 last = time.monotonic()
                 progress("verify", table.name, counted, -1)
     progress("verify", table.name, counted, counted)
     return counted
-
-
-def _batches(cursor) -> Iterator[tuple]:
-    while batch := cursor.fetchmany(BATCH):
-        yield from batch
 
 
 def _pairs(left: Iterator[tuple], right: Iterator[tuple]) -> Iterator[tuple]:
