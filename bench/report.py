@@ -38,8 +38,9 @@ def _figures(runs: list[dict]) -> dict:
 
 def _cpu_per_request(runs: list[dict]) -> dict:
     """The median over the rounds of the CPU µs per request of the target's workers and of the
-    database server, where the phase measured them (the postgres phase)."""
-    measured = [run["cpu_us_per_request"] for run in runs if "cpu_us_per_request" in run]
+    database server, where the phase measured them (the postgres phase; not in a round where a
+    worker was recycled)."""
+    measured = [run["cpu_us_per_request"] for run in runs if run.get("cpu_us_per_request")]
     if not measured:
         return {}
     return {"cpu_us_per_request": {k: statistics.median(m[k] for m in measured) for k in ("workers", "database")}}
@@ -307,7 +308,9 @@ def chart(result: dict, path: Path) -> None:
     m = result["machine"]
     fig.suptitle(
         f"CQRS service benchmark {result['date']} ({result['mode']}): {m['cores']} cores, {m['ram_gib']} GiB,"
-        f" Python {m['python']}, SQLite {m['sqlite']}; gunicorn {result['settings']['workers']} sync workers",
+        f" Python {m['python']}, SQLite {m['sqlite']}"
+        + (f", PostgreSQL {result['postgresql']['version'].split()[0]}" if "postgresql" in result else "")
+        + f"; gunicorn {result['settings']['workers']} sync workers",
         fontsize=9,
     )
     fig.tight_layout()

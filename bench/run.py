@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -175,11 +174,11 @@ def run_phase(
     targets: dict[str, servers.Server],
     size: Size,
     load: dict,
-    database_cpu: Callable[[], float] | None = None,
+    database_pid: int | None = None,
 ) -> None:
     """Warm up, then the rounds: per scenario, product, ceiling, baseline in turn; RSS after each round.
-    ``database_cpu``: the database server's CPU seconds so far, when it is a process of its
-    own; each run then records the CPU its target's workers and the database used per request."""
+    ``database_pid``: the database server's process, when it is one of its own; each run then
+    records the CPU its target's workers and the database used per request."""
     if size.warmup:
         for scenario in scenarios:
             for name in TARGETS:
@@ -190,16 +189,13 @@ def run_phase(
         for scenario in scenarios:
             for name in TARGETS:
                 path, paths_file = _split(scenario.paths[name])
-                cpu = (targets[name].cpu_seconds(), database_cpu()) if database_cpu else None
+                before = _cpu(targets[name], database_pid)
                 figures = wrk(
                     targets[name].url + path, _script(scenario, paths_file), paths_file, size.duration, **load
                 )
                 figures["idle_wait_s"] = targets[name].wait_idle()
-                if cpu is not None and figures["requests"]:
-                    used = (targets[name].cpu_seconds() - cpu[0], database_cpu() - cpu[1])
-                    figures["cpu_us_per_request"] = dict(
-                        zip(("workers", "database"), (round(s * 1e6 / figures["requests"]) for s in used))
-                    )
+                if database_pid is not None:
+                    figures["cpu_us_per_request"] = _cpu_per_request(before, _cpu(targets[name], database_pid), figures)
                 if figures["requests"] < MIN_REQUESTS and not scenario.posts:
                     figures = {**sequential(targets[name].url + path, paths_file), "wrk": figures}
                 elif scenario.key in report.P50_PAIRED:  # so that its ratio can compare like with like
@@ -212,6 +208,23 @@ def run_phase(
                 )
         for server in targets.values():
             server.record_rss()
+
+
+def _cpu(target: servers.Server, database_pid: int | None) -> tuple | None:
+    """CPU seconds so far of the target's workers and of the database server, with their pids."""
+    if database_pid is None:
+        return None
+    workers = target.worker_pids()
+    return target.cpu_seconds(), frozenset(workers), *servers.tree_cpu(database_pid)
+
+
+def _cpu_per_request(before: tuple, after: tuple, figures: dict) -> dict | None:
+    """µs of CPU per request of the workers and of the database over one run; None when a
+    process came or went meanwhile (gunicorn recycles a worker every ~10,000 requests)."""
+    if before[1] != after[1] or before[3] != after[3] or not figures["requests"]:
+        return None
+    used = {"workers": after[0] - before[0], "database": after[2] - before[2]}
+    return {name: round(seconds * 1e6 / figures["requests"]) for name, seconds in used.items()}
 
 
 # ---------------------------------------------------------------- checks
@@ -553,7 +566,7 @@ def phase_postgres(size: Size, work: Path, load: dict, workers: int, result: dic
         try:
             same_answers(targets, _rows_samples())
             postmaster = int((server.folder / "data" / "postmaster.pid").read_text().split()[0])
-            run_phase(scenarios, targets, size, load, database_cpu=lambda: servers.tree_cpu_seconds(postmaster))
+            run_phase(scenarios, targets, size, load, database_pid=postmaster)
             result["rss"]["postgres"] = {name: server.rss_rounds for name, server in targets.items()}
         finally:
             _stop_all(targets)

@@ -35,10 +35,12 @@ def _children(pid: int) -> list[int]:
     return pids
 
 
-def tree_cpu_seconds(pid: int) -> float:
+def tree_cpu(pid: int) -> tuple[float, frozenset[int]]:
     """CPU time a process and its children now running have used (a PostgreSQL server: the
-    postmaster, its backends and background processes)."""
-    return sum(_cpu_ticks(one) for one in (pid, *_children(pid))) / os.sysconf("SC_CLK_TCK")
+    postmaster, its backends and background processes), and their pids: a child that exits
+    takes its CPU time with it, so two readings compare only if the pids are the same."""
+    pids = frozenset((pid, *_children(pid)))
+    return sum(_cpu_ticks(one) for one in pids) / os.sysconf("SC_CLK_TCK"), pids
 
 
 def gunicorn_flags(workers: int, worker_class: str | None = "sync") -> list[str]:
