@@ -220,8 +220,9 @@ def _cpu(target: servers.Server, database_pid: int | None) -> tuple | None:
 
 def _cpu_per_request(before: tuple, after: tuple, figures: dict) -> dict | None:
     """µs of CPU per request of the workers and of the database over one run; None when a
-    process came or went meanwhile (gunicorn recycles a worker every ~10,000 requests)."""
-    if before[1] != after[1] or before[3] != after[3] or not figures["requests"]:
+    process went meanwhile, taking its CPU time with it (gunicorn recycles a worker every
+    ~10,000 requests, and its backends go with it). One that came is counted whole."""
+    if not (before[1] <= after[1] and before[3] <= after[3]) or not figures["requests"]:
         return None
     used = {"workers": after[0] - before[0], "database": after[2] - before[2]}
     return {name: round(seconds * 1e6 / figures["requests"]) for name, seconds in used.items()}
