@@ -64,6 +64,7 @@ test-fast: $(VENV)/.dev
 
 bench: $(VENV)/.bench
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	test -x /usr/lib/postgresql/15/bin/initdb || { apt-get update -qq && apt-get install -y -qq postgresql; }
 	$(BIN)/python -m bench.run $(if $(QUICK),--quick)
 
 reset-db:

@@ -36,7 +36,9 @@ MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations.postgre
 # this service, one key per purpose. Advisory locks are per database.
 _NAMESPACE = 0x43515253  # "CQRS"
 WRITERS, MIGRATIONS_KEY, REBUILD = 1, 2, 3
-_BUSY = {"55P03", "40001", "40P01"}  # lock not available (lock_timeout), serialization failure, deadlock
+# Errors after which a retry may pass: lock not available (lock_timeout), serialization failure,
+# deadlock; and a connection the server ended (shut down, restarted, terminated it).
+_BUSY = {"55P03", "40001", "40P01", "57P01", "57P02", "57P03"}
 _BIND_KEY = {"command": None, "projector": "projector", "query": "query"}
 _IDLE = TransactionStatus.IDLE
 
@@ -68,7 +70,6 @@ class PostgreSQL(Engine):
             "isolation_level": "AUTOCOMMIT",  # BEGIN and COMMIT are ours (see begin)
             "pool_size": config["DATABASE_POOL_SIZE"],
             "max_overflow": config["DATABASE_POOL_OVERFLOW"],
-            "pool_pre_ping": True,  # a server restart or a dropped connection costs one retry, not a 500
             "connect_args": {"application_name": "cqrs-service"},
         }
         config["SQLALCHEMY_DATABASE_URI"] = urls["command"]
@@ -105,7 +106,12 @@ class PostgreSQL(Engine):
 
     def checkin(self, role: str, raw) -> None:
         fairy = self._fairies.pop(id(raw))
-        fairy.close()  # back to SQLAlchemy's pool, which rolls back whatever was left open
+        if raw.broken or raw.closed:
+            # Lost (a server restart, a network cut): the pool opens a new one when next asked.
+            # Pooled connections are not pinged before use: that would cost every request a round trip.
+            fairy.invalidate()
+        else:
+            fairy.close()  # back to SQLAlchemy's pool, which rolls back whatever was left open
 
     def dispose(self) -> None:
         for engine in self.engines.values():
@@ -154,7 +160,10 @@ class PostgreSQL(Engine):
                 self.run(raw, f"SET LOCAL ROLE {role_name(raw.role)}", ())
 
     def is_busy(self, error: Exception) -> bool:
-        return getattr(getattr(error, "orig", error), "sqlstate", None) in _BUSY
+        orig = getattr(error, "orig", error)
+        sqlstate = getattr(orig, "sqlstate", None)
+        # An OperationalError without a SQLSTATE is the client's: the server could not be reached.
+        return sqlstate in _BUSY or (isinstance(orig, psycopg.OperationalError) and sqlstate is None)
 
     def check(self) -> None:
         """Nothing to check beside the server, which the migrations reach first."""

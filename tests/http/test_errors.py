@@ -324,3 +324,19 @@ def test_a_chunked_body_over_the_size_limit_answers_413_where_the_body_is_read_b
     app.config["MAX_CONTENT_LENGTH"] = 1000
     reason = b'{"reason":"' + b"y" * 1000 + b'"}'
     assert streamed(client, f"/orders/{ids['order']}/cancel", reason).status_code == 413
+
+
+@pytest.mark.postgresql
+def test_connections_the_server_ended_cost_a_503_to_retry_then_new_ones_serve(app, client):
+    """Pooled connections are not pinged before use: one the server ended (a restart, a
+    terminated backend) fails its request with a 503 to retry, never a 500, and is replaced."""
+    assert client.get("/items").status_code == 200  # the pool now holds connections
+    with closing(plain_connection(app.config)) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    statuses = [client.get("/items").status_code for _ in range(3)]
+    assert statuses == [503, 200, 200]  # the one pooled query connection, then a new one
+    created = [client.post("/items", json={"name": "Eggs", "description": "d"}).status_code for _ in range(3)]
+    assert created[-1] == 201 and set(created) <= {201, 503}
