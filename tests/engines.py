@@ -63,9 +63,9 @@ def database(name: str) -> str:
     """The URL of the PostgreSQL database ``name``, a copy of the template made if missing."""
     running = server()
     with closing(running.connect(autocommit=True)) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-    if not exists:
-        running.create_database(name, template=TEMPLATE)
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            # FILE_COPY copies the template's files whole: faster than the WAL-logged default here.
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE} STRATEGY FILE_COPY')
     return running.url(name)
 
 
