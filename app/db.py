@@ -117,4 +117,4 @@ def init_db_command() -> None:
         engine().migrate()
     except StartupError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Applied migrations.sql to {engine().describe()}")
+    click.echo(f"Applied {engine().migrations.name} to {engine().describe()}")

@@ -10,6 +10,7 @@ time, which errors mean "busy, retry", how to migrate, and how a rebuild swaps t
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 from flask import Flask
 
@@ -25,6 +26,7 @@ class Engine:
     """The interface each engine implements. ``raw`` is the engine's DB-API connection."""
 
     name: str
+    migrations: Path  # the schema file every start applies
 
     def describe(self) -> str:
         """Where the data lives, for people (a path, or a URL without its password)."""

@@ -58,6 +58,7 @@ def libpq_url(url: str) -> str:
 
 class PostgreSQL(Engine):
     name = "postgresql"
+    migrations = MIGRATIONS
 
     def __init__(self, app: Flask):
         from app.db import db  # flask-sqlalchemy's extension: it makes the engines and opens connections

@@ -80,6 +80,7 @@ class GuardedConnection(sqlite3.Connection):
 
 class SQLite(Engine):
     name = "sqlite"
+    migrations = MIGRATIONS
 
     def __init__(self, app: Flask):
         from app.db import db  # flask-sqlalchemy's extension: it makes the engines and opens connections
