@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 
 bind = os.environ.get("BIND", "127.0.0.1:3000")
 # 2 x cores + 1 keeps the cores busy while some workers wait on SQLite's write lock;
@@ -51,9 +52,16 @@ else:
 
 
 def _remove_made_folder(folder: str, master: int) -> None:
-    """At the master's exit, a stop or a failed start alike (the workers, its forks, exit too)."""
-    if os.getpid() == master:
+    """At the master's exit, a stop or a failed start alike (the workers, its forks, exit too).
+    A metrics file written while the folder is being removed keeps it (rmtree's last rmdir
+    fails): so try again, for a second at most."""
+    if os.getpid() != master:
+        return
+    deadline = time.monotonic() + 1
+    while os.path.exists(folder) and time.monotonic() < deadline:
         shutil.rmtree(folder, ignore_errors=True)
+        if os.path.exists(folder):
+            time.sleep(0.05)
 
 
 # Every worker's metrics in one folder, so /metrics adds them all up: set before the app
