@@ -15,12 +15,12 @@ import time
 
 import psycopg
 
-from app.engines.postgresql import _NAMESPACE, WRITERS, _pyformat, role_name
+from app.engines.postgresql import NAMESPACE, WRITERS, _pyformat, role_name
 from app.eventlog import _APPEND
 from app.ids import new_id
 from app.times import utc_now
 
-BEGIN = {True: f"BEGIN; SELECT pg_advisory_xact_lock({_NAMESPACE}, {WRITERS})", False: "BEGIN"}
+BEGIN = {True: f"BEGIN; SELECT pg_advisory_xact_lock({NAMESPACE}, {WRITERS})", False: "BEGIN"}
 APPEND = _pyformat(_APPEND)
 
 

@@ -34,7 +34,7 @@ from app.sql import Tx
 MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations.postgresql.sql"
 # Advisory lock keys (two int4, so pg_locks shows them as classid/objid): one namespace for
 # this service, one key per purpose. Advisory locks are per database.
-_NAMESPACE = 0x43515253  # "CQRS"
+NAMESPACE = 0x43515253  # "CQRS"
 WRITERS, MIGRATIONS_KEY, REBUILD = 1, 2, 3
 # Errors after which a retry may pass: lock not available (lock_timeout), serialization failure,
 # deadlock; and a connection the server ended (shut down, restarted, terminated it).
@@ -121,7 +121,7 @@ class PostgreSQL(Engine):
     def begin(self, raw, write: bool) -> None:
         """BEGIN; a writer then waits, up to the busy timeout, for the writers' lock."""
         if write:
-            self.run(raw, f"BEGIN; SELECT pg_advisory_xact_lock({_NAMESPACE}, {WRITERS})", ())
+            self.run(raw, f"BEGIN; SELECT pg_advisory_xact_lock({NAMESPACE}, {WRITERS})", ())
         else:
             self.run(raw, "BEGIN ISOLATION LEVEL REPEATABLE READ", ())  # one snapshot for the whole read
 
@@ -175,7 +175,7 @@ class PostgreSQL(Engine):
         script = MIGRATIONS.read_text(encoding="utf-8")
         try:
             with psycopg.connect(libpq_url(self.url), autocommit=True, application_name="cqrs-migrate") as conn:
-                conn.execute(f"SELECT pg_advisory_lock({_NAMESPACE}, {MIGRATIONS_KEY})")
+                conn.execute(f"SELECT pg_advisory_lock({NAMESPACE}, {MIGRATIONS_KEY})")
                 conn.execute(f"BEGIN; {script}; COMMIT")
         except psycopg.OperationalError as error:
             raise StartupError(f"cannot connect to PostgreSQL at {self.describe()}: {_one_line(error)}") from None
@@ -190,7 +190,7 @@ class PostgreSQL(Engine):
         closes, however the rebuild ends (a killed process's connection is closed by the server)."""
         with psycopg.connect(libpq_url(self.url), autocommit=True, application_name="cqrs-rebuild") as conn:
             deadline = time.monotonic() + wait_seconds
-            while not conn.execute(f"SELECT pg_try_advisory_lock({_NAMESPACE}, {REBUILD})").fetchone()[0]:
+            while not conn.execute(f"SELECT pg_try_advisory_lock({NAMESPACE}, {REBUILD})").fetchone()[0]:
                 if time.monotonic() > deadline:
                     raise RebuildRunning("a rebuild is already running; wait for it to end")
                 time.sleep(0.05)
@@ -213,7 +213,7 @@ class PostgreSQL(Engine):
             return bool(
                 conn.exec_driver_sql(
                     "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
-                    f" WHERE l.locktype = 'advisory' AND l.classid = {_NAMESPACE} AND l.objid = {REBUILD}"
+                    f" WHERE l.locktype = 'advisory' AND l.classid = {NAMESPACE} AND l.objid = {REBUILD}"
                     " AND l.objsubid = 2 AND l.granted AND d.datname = current_database()"
                 ).scalar()
             )

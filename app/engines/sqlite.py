@@ -161,11 +161,7 @@ class SQLite(Engine):
         self.run(raw, "COMMIT", ())
 
     def finish(self, raw: sqlite3.Connection) -> None:
-        if raw.in_transaction:  # the block raised, or COMMIT failed
-            raw.rollback()
-        if raw.has_turn:
-            raw.has_turn = False
-            raw.writers.release()
+        _end(raw)
 
     def in_transaction(self, raw: sqlite3.Connection) -> bool:
         return raw.in_transaction
@@ -272,11 +268,7 @@ class _Pool:
             return fairy.dbapi_connection
 
     def checkin(self, raw: sqlite3.Connection) -> None:
-        if raw.in_transaction:  # a COMMIT that failed, or an error SQLite did not roll back itself
-            raw.rollback()
-        if raw.has_turn:
-            raw.has_turn = False
-            raw.writers.release()
+        _end(raw)
         if len(self.idle) < self.MAX_IDLE and self.pid == os.getpid():
             self.idle.append(raw)
         else:
@@ -285,6 +277,15 @@ class _Pool:
     def close(self) -> None:
         while self.idle:
             self.idle.pop().close()
+
+
+def _end(raw: sqlite3.Connection) -> None:
+    """Roll back what is still open (the block raised, or COMMIT failed); the next writer's turn."""
+    if raw.in_transaction:
+        raw.rollback()
+    if raw.has_turn:
+        raw.has_turn = False
+        raw.writers.release()
 
 
 def migrate(database_path: str, busy_timeout_ms: int) -> None:

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from app.engines.postgresql import NAMESPACE, WRITERS
 from app.http import MAX_JSON_DEPTH
 from app.pagination import MAX_CURSOR_LENGTH
 from tests.engines import plain_connection
@@ -113,9 +114,9 @@ def test_a_writer_that_never_gets_its_turn_answers_503_and_changes_nothing(tmp_p
 def test_a_writer_that_never_gets_the_writers_lock_answers_503_and_changes_nothing_on_postgresql(tmp_path):
     app = make_app(tmp_path, DATABASE_BUSY_TIMEOUT_MS=200)
     with nothing_changes(app):
-        # Another process's writer, as app/engines/postgresql.py takes the lock: (0x43515253 "CQRS", 1).
+        # Another process's writer, holding the lock the engine's writers take.
         with closing(plain_connection(app.config)) as blocker:
-            blocker.execute("SELECT pg_advisory_lock(1129402963, 1)")
+            blocker.execute(f"SELECT pg_advisory_lock({NAMESPACE}, {WRITERS})")
             response = app.test_client().post("/items", json={"name": "Eggs", "description": ""})
     assert_problem(response, 503)
     assert response.headers["Retry-After"] == "1"

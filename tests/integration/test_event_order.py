@@ -12,6 +12,7 @@ import pytest
 
 from app import eventlog
 from app.db import transaction
+from app.engines.postgresql import NAMESPACE, WRITERS
 from app.ids import new_id
 from app.messages.items import ItemCreated
 from app.times import utc_now
@@ -20,9 +21,9 @@ from tests.support import events, query
 
 pytestmark = pytest.mark.postgresql
 
-# Transactions waiting for the writers' lock, (0x43515253 "CQRS", 1), in this test's database.
+# Transactions waiting for the writers' lock (the engine's key), in this test's database.
 WAITING_WRITERS = (
-    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1129402963 AND objid = 1"
+    f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = {NAMESPACE} AND objid = {WRITERS}"
     " AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 
