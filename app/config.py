@@ -104,6 +104,14 @@ def from_environment(instance_path: str) -> dict:
         # A failing projection is retried after 1, 2, 4 ... seconds (at most 5 minutes).
         "PROJECTION_RETRY_SECONDS": _int("PROJECTION_RETRY_SECONDS", 1, minimum=0),
         "READY_MAX_LAG": _int("READY_MAX_LAG", 100, minimum=0),
+        # A query process on a PostgreSQL standby is not ready while it replays this far behind.
+        "READY_MAX_REPLICA_LAG_SECONDS": _int("READY_MAX_REPLICA_LAG_SECONDS", 30, minimum=1),
+        # A query sent with Min-Log-Position waits this long for the read model to reach it.
+        "READ_WAIT_MS": _int("READ_WAIT_MS", 2_000, minimum=0),
+        # GET /events?wait= waits at most this long for the next events.
+        "FEED_MAX_WAIT_SECONDS": _int("FEED_MAX_WAIT_SECONDS", 30, minimum=0),
+        # How often a command process (the lead of them all) looks for reactions left waiting.
+        "PROCESS_MANAGER_SWEEP_SECONDS": _int("PROCESS_MANAGER_SWEEP_SECONDS", 2, minimum=1),
         "READY_DESPITE_FAILING": _flag("READY_DESPITE_FAILING"),
         "IDEMPOTENCY_TTL_SECONDS": _int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600, minimum=1),
         "REQUIRE_IF_MATCH": _flag("REQUIRE_IF_MATCH"),
