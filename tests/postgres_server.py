@@ -81,23 +81,39 @@ def running() -> Iterator[Server]:
         atexit.unregister(stop)
 
 
-def _start(folder: Path) -> Server:
-    if os.geteuid() == 0:
-        account = pwd.getpwnam("postgres")
-        os.chown(folder, account.pw_uid, account.pw_gid)
+def _start(folder: Path, settings: dict | None = None) -> Server:
+    """initdb in ``folder``/data and start it, with SETTINGS (and ``settings`` over them)."""
+    _own(folder)
     data = folder / "data"
     _run("initdb", "-D", data, "--auth=trust", "-U", "postgres", "--encoding=UTF8", "--locale=C", "--no-sync")
     port = _free_port()
-    settings = {**SETTINGS, "port": str(port), "unix_socket_directories": f"'{folder}'"}
+    _configure(data, {**SETTINGS, **(settings or {})}, folder, port)
+    _launch(folder)
+    return Server(folder, port)
+
+
+def _own(folder: Path) -> None:
+    """Hand ``folder`` to ``postgres`` when we are root: the server's programs run as that user."""
+    if os.geteuid() == 0:
+        account = pwd.getpwnam("postgres")
+        os.chown(folder, account.pw_uid, account.pw_gid)
+
+
+def _configure(data: Path, settings: dict, folder: Path, port: int) -> None:
+    """Append ``settings``, the port and the socket's folder to the server's postgresql.conf."""
+    settings = {**settings, "port": str(port), "unix_socket_directories": f"'{folder}'"}
     with open(data / "postgresql.conf", "a", encoding="utf-8") as conf:
         conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
+
+
+def _launch(folder: Path) -> None:
+    """pg_ctl start on ``folder``/data, logging to ``folder``/server.log; RuntimeError with the log's tail."""
     log = folder / "server.log"
     try:
-        _run("pg_ctl", "-D", data, "-l", log, "-w", "-t", "60", "start")
+        _run("pg_ctl", "-D", folder / "data", "-l", log, "-w", "-t", "60", "start")
     except RuntimeError as error:
         tail = "".join(log.read_text(errors="replace").splitlines(True)[-30:]) if log.exists() else ""
         raise RuntimeError(f"{error}\nserver log ({log}), last lines:\n{tail}") from None
-    return Server(folder, port)
 
 
 def _stopper(folder: Path):
