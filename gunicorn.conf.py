@@ -100,8 +100,10 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """The engine's upkeep runs from a thread, off the requests' path (SQLite's WAL checkpoints)."""
-    worker.wsgi.extensions["engine"].background_tasks()
+    """Each worker's threads off the requests' path: SQLite's WAL checkpoints, the process managers' sweep."""
+    from app import start_background_tasks
+
+    start_background_tasks(worker.wsgi)
 
 
 def child_exit(server, worker):
