@@ -1,17 +1,19 @@
 """The audit side of the read model, from event_history_view: the event feed, each stream's
 history, and an aggregate's state as of a past moment.
 
-- GET /events?after=<position>&limit=&stream_type=&type= : the log in position order, for
-  other systems to follow; the Link header continues after the last position served.
+- GET /events?after=<position>&limit=&stream_type=&type=&wait= : the log in position order,
+  for other systems to follow; the Link header continues after the last position served.
+  With ``wait``, an empty page is answered only once that many seconds pass (app/feed.py).
 - GET /<module>/<id>/history : that stream's events, oldest first (paginated by version).
 """
 
 import json
 from urllib.parse import urlencode
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from marshmallow import Schema, fields, validate
 
+from app.feed import wait as wait_for_events
 from app.contract import Reply, operation
 from app.db import transaction
 from app.errors import NotFound
@@ -55,6 +57,18 @@ class FeedArgs(LimitArgs):
     )
     stream_type = fields.String(metadata={"description": "Only events of this stream type.", "example": "item"})
     type = fields.String(metadata={"description": "Only events of this type.", "example": "ItemCreated"})
+    wait = WholeNumber(
+        0,
+        lambda: current_app.config["FEED_MAX_WAIT_SECONDS"],
+        "Must be seconds: a whole number from 0 to {maximum}.",
+        load_default=0,
+        validate=validate.Range(min=0),
+        metadata={
+            "description": "Seconds to wait for events after `after` when there are none yet (at most"
+            " FEED_MAX_WAIT_SECONDS): the page comes as soon as they are committed, or empty when the time is up.",
+            "example": 20,
+        },
+    )
 
 
 SEED_EVENT = {
@@ -87,24 +101,30 @@ def _event(row) -> dict:
     errors=(400,),
 )
 def feed(args: dict):
-    """``[{position, event_id, stream_type, stream_id, version, type, data, ...}]`` after ``after``."""
+    """``[{position, event_id, stream_type, stream_id, version, type, data, ...}]`` after ``after``;
+    with ``wait``, as soon as there are any, or ``[]`` when the wait ends."""
     limit = args["limit"]
-    conditions, params = ["position > :after"], {"after": args["after"], "n": limit + 1}
-    for name in ("stream_type", "type"):
-        if name in args:
-            conditions.append(f"{name} = :{name}")
-            params[name] = args[name]
-    with transaction("query") as tx:
-        rows = tx.all(
-            f"SELECT {_COLUMNS} FROM event_history_view WHERE {' AND '.join(conditions)} ORDER BY position LIMIT :n",
-            **params,
-        )
+    rows = wait_for_events(lambda: _feed_rows(args), args["wait"]) if args["wait"] else _feed_rows(args)
     response = jsonify([_event(row) for row in rows[:limit]])
     if len(rows) > limit:
         args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("after", "limit")]
         args += [("after", rows[limit - 1].position), ("limit", limit)]
         response.headers["Link"] = f'<{public_url()}?{urlencode(args)}>; rel="next"'
     return response
+
+
+def _feed_rows(args: dict) -> list:
+    """One more row than the page, in a query transaction of its own."""
+    conditions, params = ["position > :after"], {"after": args["after"], "n": args["limit"] + 1}
+    for name in ("stream_type", "type"):
+        if name in args:
+            conditions.append(f"{name} = :{name}")
+            params[name] = args[name]
+    with transaction("query") as tx:
+        return tx.all(
+            f"SELECT {_COLUMNS} FROM event_history_view WHERE {' AND '.join(conditions)} ORDER BY position LIMIT :n",
+            **params,
+        )
 
 
 @routes.get(f"/<any({','.join(STREAMS)}):module>/<uuid:stream_id>/history")
