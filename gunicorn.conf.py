@@ -18,9 +18,23 @@ bind = os.environ.get("BIND", "127.0.0.1:3000")
 # 2 x cores + 1 keeps the cores busy while some workers wait on SQLite's write lock;
 # past 8, workers only queue on that one lock.
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
+
+
+def _worker_threads() -> int:
+    raw = os.environ.get("WORKER_THREADS") or "1"
+    if not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+        sys.exit(f"Error: WORKER_THREADS must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
+
+
 # gunicorn's sync worker, but what gunicorn refuses itself is answered as problem+json, and a
-# request that stops arriving for CLIENT_TIMEOUT seconds (default 10) is answered 408.
-worker_class = "app.gunicorn_worker.ProblemWorker"
+# request that stops arriving for CLIENT_TIMEOUT seconds (default 10) is answered 408. One
+# request at a time per worker costs the least per request. WORKER_THREADS above 1 runs
+# gunicorn's threaded worker instead (the same answers), that many requests at a time per
+# worker: for the processes that serve GET /events?wait=, whose long polls each hold a
+# thread for up to FEED_MAX_WAIT_SECONDS, where they would hold a whole sync worker.
+threads = _worker_threads()
+worker_class = "app.gunicorn_worker.ProblemWorker" if threads == 1 else "app.gunicorn_worker.ProblemThreadWorker"
 timeout = int(os.environ.get("WORKER_TIMEOUT", 30))
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", 30))  # SIGTERM: finish requests in flight
 keepalive = 5
@@ -100,10 +114,14 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """Each worker's threads off the requests' path: SQLite's WAL checkpoints, the process managers' sweep."""
+    """Each worker's threads off the requests' path: SQLite's WAL checkpoints, the process managers' sweep.
+    A request waiting on the feed tells the master its worker is alive: a sync worker is busy
+    for all of a long poll, and the master kills one silent for WORKER_TIMEOUT."""
     from app import start_background_tasks
 
     start_background_tasks(worker.wsgi)
+    if "feed" in worker.wsgi.extensions:
+        worker.wsgi.extensions["feed"].heartbeat = worker.notify
 
 
 def child_exit(server, worker):

@@ -1,10 +1,12 @@
-"""gunicorn's sync worker, answering what gunicorn itself refuses as problem+json.
+"""gunicorn's sync and threaded workers, answering what gunicorn itself refuses as problem+json.
 
 gunicorn answers a request it cannot parse (a request line or headers too long, a bad header,
-Content-Length beside Transfer-Encoding) before the app sees it, with an HTML page. This
-worker answers those as the app answers everything else. It also stops waiting for a client
+Content-Length beside Transfer-Encoding) before the app sees it, with an HTML page. These
+workers answer those as the app answers everything else. They also stop waiting for a client
 that stops sending: after CLIENT_TIMEOUT seconds without a byte, its request is answered 408
-instead of holding the worker until gunicorn kills it (WORKER_TIMEOUT) and answers 500.
+instead of holding the worker (or its thread) until gunicorn kills it (WORKER_TIMEOUT) and
+answers 500. At SIGTERM, requests waiting on the event feed (GET /events?wait=) end within a
+second, so that a stop does not wait out their long polls.
 Named by gunicorn.conf.py (worker_class); behind nginx, nginx answers most of these first.
 """
 
@@ -13,9 +15,11 @@ import uuid
 from http import HTTPStatus
 
 from gunicorn.http import errors
+from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 from werkzeug.exceptions import RequestTimeout
 
+from app import feed
 from app.errors import PROBLEM_JSON, Problem, problem_response
 
 DEFAULT_CLIENT_TIMEOUT = 10
@@ -75,19 +79,29 @@ class _ClientSocket:
         self._reading_request = False
         self._sock.settimeout(seconds)
 
+    def setblocking(self, flag):
+        """The threaded worker makes the socket blocking for each request it reads (and
+        non-blocking while it waits in the poller for the next): a request reads with the timeout."""
+        if flag:
+            self._reading_request = True
+            self._sock.settimeout(self._seconds)
+        else:
+            self._sock.setblocking(False)
+
     def __getattr__(self, name):
         return getattr(self._sock, name)
 
 
-class ProblemWorker(SyncWorker):
-    """gunicorn's sync worker: problem+json for what it refuses, 408 for a client gone quiet."""
+class _ProblemAnswers:
+    """What both workers share: their settings, the stop of feed waits, and problem+json errors."""
 
     def init_process(self):
         self.client_timeout = client_timeout(self.cfg.timeout)
         super().init_process()
 
-    def handle(self, listener, client, addr):
-        super().handle(listener, _ClientSocket(client, self.client_timeout), addr)
+    def handle_exit(self, sig, frame):
+        feed.stop_waiting()  # only sets a flag: safe in a signal handler
+        super().handle_exit(sig, frame)
 
     def handle_error(self, req, client, addr, exc):
         """Answer ``exc`` as problem+json and log it as gunicorn would (a warning for the
@@ -112,6 +126,24 @@ class ProblemWorker(SyncWorker):
             status = next((status for kind, status in _REFUSED if isinstance(exc, kind)), 400)
             return Problem(status, str(exc) or HTTPStatus(status).phrase)
         return Problem(500, "The server could not answer this request.")
+
+
+class ProblemWorker(_ProblemAnswers, SyncWorker):
+    """gunicorn's sync worker: problem+json for what it refuses, 408 for a client gone quiet."""
+
+    def handle(self, listener, client, addr):
+        super().handle(listener, _ClientSocket(client, self.client_timeout), addr)
+
+
+class ProblemThreadWorker(_ProblemAnswers, ThreadWorker):
+    """gunicorn's threaded worker (gthread), the same way: for requests that wait (the feed's
+    long polls), which hold a thread each instead of a whole process."""
+
+    def enqueue_req(self, conn):
+        """Runs in the worker's main thread before each request of a connection goes to a thread."""
+        if not isinstance(conn.sock, _ClientSocket):
+            conn.sock = _ClientSocket(conn.sock, self.client_timeout)
+        super().enqueue_req(conn)
 
 
 def _answer(problem: Problem, request_id: str) -> bytes:
