@@ -5,7 +5,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import auth, cli, config, db, errors, http, logs, metrics, openapi, operations, rebuild
 from app.bus import Bus, events_committed, events_recorded
-from app.process_manager import ProcessManagers
+from app.process_manager import ProcessManagers, sweep_in_background
 from app.projector import Projector
 
 
@@ -59,18 +59,27 @@ def create_app(test_config: dict | None = None, start: bool = True) -> Flask:
 
 
 def start_app(app: Flask) -> None:
-    """Check that the database can be used; then (unless APP_SKIP_STARTUP) apply the migrations,
-    catch the read model up and run the process managers. Once per app.
+    """Check that the database can be used; then (unless APP_SKIP_STARTUP, or the engine
+    reaches the database through the query role only) apply the migrations, catch the read
+    model up and run the process managers. Once per app.
 
     StartupError naming what cannot be used (a file's path, say) and what to do."""
     if app.extensions.get("started"):
         return
     engine = app.extensions["engine"]
     engine.check()
-    if not app.config["SKIP_STARTUP_TASKS"]:
+    if not (app.config["SKIP_STARTUP_TASKS"] or engine.query_only):
         engine.migrate()
         with app.app_context():
             rebuild.remove_leftovers()
             app.extensions["projector"].catch_up_or_log("start", force=True)
             app.extensions["process_managers"].run_or_log("start", force=True)
     app.extensions["started"] = True
+
+
+def start_background_tasks(app: Flask) -> None:
+    """From each worker process (gunicorn's post_worker_init), off the requests' path: the
+    engine's upkeep, and in command processes the process managers' sweep."""
+    app.extensions["engine"].background_tasks()
+    if app.config["APP_ROLE"] != "query":
+        sweep_in_background(app, app.config["PROCESS_MANAGER_SWEEP_SECONDS"])

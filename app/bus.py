@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from blinker import Namespace
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from app import eventlog
 from app.correlation import request_id
@@ -97,6 +97,8 @@ class Bus:
         parses and validates its request without holding up the other writers."""
         with transaction("command", on_demand=True) as tx:
             uow = UnitOfWork(tx, request_id(), causation_id)
+            if causation_id is None and has_request_context():
+                g.unit_of_work = uow  # the request's own: its response tells the position (log_position)
             token = _ambient.set(uow)
             try:
                 yield uow
@@ -126,6 +128,13 @@ class Bus:
             raise
         command_handled.send(name, outcome="ok")
         return result
+
+
+def log_position() -> int | None:
+    """The position of the last event the current request's own unit of work appended (not
+    those of the reactions it set off), for the response's Log-Position; None if none."""
+    uow = g.get("unit_of_work")
+    return uow.recorded[-1].position if uow is not None and uow.recorded else None
 
 
 def bus() -> Bus:

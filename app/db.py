@@ -16,7 +16,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_sqlalchemy import SQLAlchemy
 
-from app import engines
+from app import engines, read_position
 from app.config import StartupError
 from app.engines import ROLES, Engine, is_read_table
 from app.sql import Rows, Tx
@@ -88,7 +88,10 @@ class _Transaction:
         if self.on_demand:
             return Tx(self.raw, self.engine, self.write)
         try:
-            self.engine.begin(self.raw, self.write)
+            if self.role == "query":
+                read_position.noted(self.engine.begin_read(self.raw, read_position.SQL))
+            else:
+                self.engine.begin(self.raw, self.write)
         except BaseException:
             self._release()
             raise

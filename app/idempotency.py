@@ -21,7 +21,7 @@ from app.errors import Problem
 from app.times import iso, utc_now
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-_KEPT_HEADERS = ("Content-Type", "Location", "ETag")
+_KEPT_HEADERS = ("Content-Type", "Location", "ETag", "Log-Position")
 PURGE_BATCH = 100
 
 

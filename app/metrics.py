@@ -26,6 +26,7 @@ from prometheus_client.mmap_dict import MmapedDict
 
 from app.bus import command_handled, events_committed
 from app.contract import Reply, operation
+from app.db import engine
 from app.http import ROUTE, after_each_request
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["route", "method", "status"])
@@ -49,17 +50,30 @@ class ProjectionCollector:
         failures = GaugeMetricFamily(
             "projection_failures", "Consecutive failures on the event a projection is stuck on", labels=["projection"]
         )
-        for status in current_app.extensions["projector"].status():
+        position = GaugeMetricFamily(
+            "read_model_position", "The log position every projection has applied (the lowest checkpoint)"
+        )
+        statuses = current_app.extensions["projector"].status()
+        for status in statuses:
             lag.add_metric([status["name"]], status["lag"])
             failures.add_metric([status["name"]], (status["last_error"] or {}).get("retries", 0))
+        position.add_metric([], min((status["checkpoint"] for status in statuses), default=0))
         yield lag
         yield failures
+        yield position
+        replica_lag = engine().replica_lag()
+        if replica_lag is not None:
+            yield GaugeMetricFamily(
+                "replica_lag_seconds", "How far this standby replays behind its primary", value=replica_lag
+            )
 
 
 class ProcessManagerCollector:
     """Process managers' pending reactions and failures, read from the database at scrape time."""
 
     def collect(self):
+        if engine().query_only:
+            return  # they run in command processes, whose metrics show them
         pending = GaugeMetricFamily(
             "process_manager_pending_events", "Logged events a process manager has yet to react to", labels=["manager"]
         )

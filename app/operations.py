@@ -17,6 +17,7 @@ from marshmallow import Schema, fields, validate
 from app.config import StartupError
 from app.contract import Reply, operation
 from app.db import engine, transaction
+from app.errors import Problem
 from app.process_manager import PENDING_COUNTED_WITHIN
 
 routes = Blueprint("operations", __name__)
@@ -109,8 +110,9 @@ def healthz():
     reply=Reply("Ready", ReadinessSchema, example={"status": "ready"}),
     replies={
         503: Reply(
-            "Not ready: a projection lags more than READY_MAX_LAG events or is failing; or the database did not"
-            " answer, or a file of it cannot be used",
+            "Not ready: a projection lags more than READY_MAX_LAG events or is failing, or a standby replays"
+            " more than READY_MAX_REPLICA_LAG_SECONDS behind; or the database did not answer, or a file of it"
+            " cannot be used",
             ReadinessSchema,
             example={"status": "not ready", "reasons": ["item_list is 250 events behind"]},
         )
@@ -121,9 +123,13 @@ def readyz():
         return jsonify(status="unavailable", reason=problem), 503
     try:
         statuses = current_app.extensions["projector"].status()
+        replica_lag = engine().replica_lag()
     except Exception as exc:
         return jsonify(status="unavailable", reason=f"{type(exc).__name__}: the database did not answer"), 503
-    reasons = [
+    reasons = []
+    if replica_lag is not None and replica_lag > current_app.config["READY_MAX_REPLICA_LAG_SECONDS"]:
+        reasons.append(f"the database replays {replica_lag:.1f} seconds behind its primary")
+    reasons += [
         f"{s['name']} is {s['lag']} events behind"
         for s in statuses
         if s["lag"] > current_app.config["READY_MAX_LAG"] and s["state"] != "failing"
@@ -173,10 +179,12 @@ def projections():
              "last_error": None}
         ],
     ),
-    errors=(503,),
+    errors=(404, 503),
 )
 def process_managers():
     """``[{name, state, checkpoint, head, pending, last_error}]``."""
+    if engine().query_only:
+        raise Problem(404, "Process managers run in command processes: ask one of them.")
     return jsonify(current_app.extensions["process_managers"].status())
 
 

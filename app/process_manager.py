@@ -26,13 +26,15 @@ command whose events triggered it, which has committed already.
 """
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 
-from flask import current_app
+from flask import Flask, current_app
 
 from app.bus import UnitOfWork, bus
-from app.db import Tx, transaction
+from app.db import Tx, engine, transaction
 from app.eventlog import Event, Recorded, head, read_after
 from app.failures import last_error, record_failure
 from app.sql_lists import in_list, named
@@ -206,3 +208,29 @@ class ProcessManagers:
             "pending": pending,
             "last_error": error,
         }
+
+
+def sweep_in_background(app: Flask, every_seconds: float) -> threading.Thread:
+    """Run the process managers every ``every_seconds`` from a thread of this process while it
+    holds their lead (one process of all command hosts: Engine.lead; another takes it over
+    when it dies). The runs after each commit react at once; the sweep takes up what a process
+    that died between its commit and its run left, and the retries of failed reactions, even
+    when no command comes. Exactly once all the same: a reaction moves its manager's checkpoint."""
+
+    def sweep() -> None:
+        with app.app_context():
+            lead, trouble = engine().lead("process-managers"), False
+            while True:
+                time.sleep(every_seconds)
+                try:
+                    if lead.held():
+                        app.extensions["process_managers"].run_or_log("sweep")
+                    trouble = False
+                except Exception:  # the database away: try again at the next sweep, saying so once
+                    if not trouble:
+                        log.warning("the process managers' sweep cannot reach the database", exc_info=True)
+                    trouble = True
+
+    thread = threading.Thread(target=sweep, name="process-manager-sweep", daemon=True)
+    thread.start()
+    return thread

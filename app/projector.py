@@ -237,13 +237,18 @@ class Projector:
         return rebuild(self, self.by_name(names), progress)
 
     def status(self) -> list[dict]:
-        """Each projection's checkpoint, lag behind the log's head, state and last error."""
-        with transaction("projector", read_only=True) as tx:
-            head = eventlog.head(tx)
+        """Each projection's checkpoint, lag behind the log's head, state and last error.
+
+        A query-only process (on a standby, say) cannot read the log: its head is the most
+        advanced checkpoint, and a rebuild on record is taken as running (the lock that would
+        tell is the primary's)."""
+        query_only = engine().query_only
+        with transaction("query" if query_only else "projector", read_only=True) as tx:
             rows = {row.name: row for row in tx.all("SELECT * FROM projection_checkpoints")}
+            head = max((row.position for row in rows.values()), default=0) if query_only else eventlog.head(tx)
             rebuilds = {row.name: row for row in tx.all("SELECT * FROM projection_rebuilds")}
             skips = {row.name: row for row in tx.all("SELECT * FROM projection_skips ORDER BY skipped_at")}
-        if rebuilds and not engine().rebuild_running():
+        if rebuilds and not query_only and not engine().rebuild_running():
             rebuilds = {}  # left by a rebuild killed partway (app.rebuild): none is running
         return [_status_of(p.name, head, rows.get(p.name), rebuilds.get(p.name), skips.get(p.name)) for p in self.projections]
 

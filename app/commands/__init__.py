@@ -15,10 +15,10 @@ commit.
 import functools
 from datetime import timedelta
 
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask, Response, current_app
 
 from app import idempotency
-from app.bus import bus
+from app.bus import bus, log_position
 from app.discovery import submodules
 
 blueprint = Blueprint("commands", __name__)
@@ -38,18 +38,28 @@ def idempotent(view):
     def run(**kwargs):
         attempt = idempotency.attempt_of_request()
         if attempt is None:
-            return view(**kwargs)  # each route executes one command, in a unit of work of its own
+            # Each route executes one command, in a unit of work of its own.
+            return _with_position(current_app.make_response(view(**kwargs)))
         with bus().unit_of_work() as uow:
             replayed = idempotency.replay(uow, attempt)
             if replayed:
                 return replayed
-            response = current_app.make_response(view(**kwargs))
+            response = _with_position(current_app.make_response(view(**kwargs)))
             if response.status_code < 300:
                 ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
                 idempotency.remember(uow, attempt, response, ttl)
         return response
 
     return run
+
+
+def _with_position(response: Response) -> Response:
+    """Log-Position: where the command's last event is in the log. A read sent with
+    Min-Log-Position at least this sees the command's effects, on any query process."""
+    position = log_position()
+    if position is not None and response.status_code < 300:
+        response.headers["Log-Position"] = str(position)
+    return response
 
 
 def init_app(app: Flask) -> None:

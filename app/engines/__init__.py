@@ -27,6 +27,9 @@ class Engine:
 
     name: str
     migrations: Path  # the schema file every start applies
+    # Connected through the query role only (a query process on a standby, say): it writes
+    # nothing, at start or ever; command processes migrate, catch up and react.
+    query_only = False
 
     def describe(self) -> str:
         """Where the data lives, for people (a path, or a URL without its password)."""
@@ -46,6 +49,11 @@ class Engine:
     # Transactions and statements.
     def begin(self, raw, write: bool) -> None:
         """BEGIN; a write transaction first waits until no other writer is in one."""
+        raise NotImplementedError
+
+    def begin_read(self, raw, sql: str) -> tuple:
+        """BEGIN a read-only transaction and run ``sql`` first in it (in one round trip where
+        the engine can); returns its first row."""
         raise NotImplementedError
 
     def commit(self, raw) -> None:
@@ -71,6 +79,10 @@ class Engine:
         """Whether a database error means "busy, retry": nothing changed, a retry may pass."""
         raise NotImplementedError
 
+    def replica_lag(self) -> float | None:
+        """Seconds the query role's database replays behind its primary; None unless it is a standby."""
+        return None
+
     # Starting: the whole life of the database outside requests.
     def check(self) -> None:
         """StartupError (one line: what, where, what to do) if this process cannot use the database."""
@@ -82,6 +94,11 @@ class Engine:
 
     def background_tasks(self) -> None:
         """Start what keeps the database in shape from a worker's thread (gunicorn's post_worker_init)."""
+
+    def lead(self, purpose: str) -> "Lead":
+        """A candidate for the lead of ``purpose`` among every process on every host that uses
+        this database: one process holds it at a time, until it ends."""
+        raise NotImplementedError
 
     def rebuild_lock(self, wait_seconds: float) -> AbstractContextManager:
         """Held while a rebuild runs, across processes; RebuildRunning if another holds it."""
@@ -96,13 +113,24 @@ class Engine:
         raise NotImplementedError
 
 
+class Lead:
+    """This process's candidacy for a lead (Engine.lead)."""
+
+    def held(self) -> bool:
+        """Take the lead if no process holds it; whether this one holds it now (it loses it
+        with its connection to the server, on PostgreSQL)."""
+        raise NotImplementedError
+
+
 class RebuildRunning(RuntimeError):
     """Another rebuild holds the rebuild lock."""
 
 
 def for_app(app: Flask) -> Engine:
-    """The engine the app's settings choose: PostgreSQL given DATABASE_URL, else the SQLite file."""
-    if app.config.get("DATABASE_URL"):
+    """The engine the app's settings choose: PostgreSQL given DATABASE_URL (or, for a query
+    process, QUERY_DATABASE_URL), else the SQLite file."""
+    config = app.config
+    if config.get("DATABASE_URL") or (config.get("APP_ROLE") == "query" and config.get("QUERY_DATABASE_URL")):
         from app.engines.postgresql import PostgreSQL
 
         return PostgreSQL(app)

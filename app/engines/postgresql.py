@@ -27,8 +27,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from app.config import StartupError
-from app.engines import ROLES, Engine, RebuildRunning
+from app.config import ConfigError, StartupError
+from app.engines import ROLES, Engine, Lead, RebuildRunning
 from app.sql import Tx
 
 MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations.postgresql.sql"
@@ -36,11 +36,19 @@ MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations.postgre
 # this service, one key per purpose. Advisory locks are per database.
 NAMESPACE = 0x43515253  # "CQRS"
 WRITERS, MIGRATIONS_KEY, REBUILD = 1, 2, 3
+LEADS = {"process-managers": 4}  # session locks of the lead process of each purpose (PostgreSQL.lead)
 # Errors after which a retry may pass: lock not available (lock_timeout), serialization failure,
 # deadlock; and a connection the server ended (shut down, restarted, terminated it).
 _BUSY = {"55P03", "40001", "40P01", "57P01", "57P02", "57P03"}
+CONNECT_TIMEOUT_SECONDS = 3
 _BIND_KEY = {"command": None, "projector": "projector", "query": "query"}
 _IDLE = TransactionStatus.IDLE
+
+_REPLICA_LAG = """
+SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL
+            WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END
+"""
 
 
 def role_name(role: str) -> str:
@@ -64,14 +72,22 @@ class PostgreSQL(Engine):
         from app.db import db  # flask-sqlalchemy's extension: it makes the engines and opens connections
 
         config = app.config
-        self.url = sqlalchemy_url(config["DATABASE_URL"])
+        # A query process (a query host, on a standby) reads through the query role only: it
+        # opens no connection to DATABASE_URL, which it may not even be given.
+        self.query_only = config["APP_ROLE"] == "query"
+        given = config["DATABASE_URL"] or (config["QUERY_DATABASE_URL"] if self.query_only else "")
+        if not given:
+            raise ConfigError("DATABASE_URL must be set: COMMAND_/PROJECTOR_/QUERY_DATABASE_URL only stand beside it")
+        self.url = sqlalchemy_url(given)
         self.busy_ms = config["DATABASE_BUSY_TIMEOUT_MS"]
         urls = {role: sqlalchemy_url(config.get(f"{role.upper()}_DATABASE_URL") or self.url) for role in ROLES}
+        self.query_url = urls["query"]
         options = {
             "isolation_level": "AUTOCOMMIT",  # BEGIN and COMMIT are ours (see begin)
             "pool_size": config["DATABASE_POOL_SIZE"],
             "max_overflow": config["DATABASE_POOL_OVERFLOW"],
-            "connect_args": {"application_name": "cqrs-service"},
+            # A server that does not answer (a host down) is a 503 in seconds, not a hung worker.
+            "connect_args": {"application_name": "cqrs-service", "connect_timeout": CONNECT_TIMEOUT_SECONDS},
         }
         config["SQLALCHEMY_DATABASE_URI"] = urls["command"]
         config["SQLALCHEMY_ENGINE_OPTIONS"] = options
@@ -125,6 +141,11 @@ class PostgreSQL(Engine):
         else:
             self.run(raw, "BEGIN ISOLATION LEVEL REPEATABLE READ", ())  # one snapshot for the whole read
 
+    def begin_read(self, raw, sql: str) -> tuple:
+        cursor = self.run(raw, f"BEGIN ISOLATION LEVEL REPEATABLE READ; {sql}", ())
+        cursor.nextset()  # past BEGIN's empty result
+        return cursor.fetchone()
+
     def commit(self, raw) -> None:
         self.run(raw, "COMMIT", ())
 
@@ -167,7 +188,10 @@ class PostgreSQL(Engine):
         return sqlstate in _BUSY or (isinstance(orig, psycopg.OperationalError) and sqlstate is None)
 
     def check(self) -> None:
-        """Nothing to check beside the server, which the migrations reach first."""
+        """A query process: that its database has the schema (it never migrates: the database
+        may be a standby). Others: nothing beside the server, which the migrations reach first."""
+        if self.query_only:
+            self._check_schema()
 
     def migrate(self) -> None:
         """Apply migrations.postgresql.sql in one transaction, holding a session advisory lock so
@@ -183,6 +207,34 @@ class PostgreSQL(Engine):
             raise StartupError(
                 f"cannot apply migrations.postgresql.sql to {self.describe()}: {_one_line(error)}"
             ) from None
+
+    def _check_schema(self) -> None:
+        where = make_url(self.query_url).render_as_string(hide_password=True)
+        try:
+            raw = self.checkout("query")
+        except DBAPIError as error:
+            raise StartupError(f"cannot connect to PostgreSQL at {where}: {_one_line(error.orig)}") from None
+        try:
+            self.run(raw, "SELECT 1 FROM projection_checkpoints LIMIT 1", ())
+        except DBAPIError as error:
+            raise StartupError(
+                f"the database at {where} has no schema a query process can read ({_one_line(error.orig)}):"
+                " start a command process on its primary first, or run flask init-db there"
+            ) from None
+        finally:
+            self.checkin("query", raw)
+
+    def replica_lag(self) -> float | None:
+        """0 while the standby has replayed all it received (an idle primary sends nothing new),
+        else the age of the last transaction it replayed; None on a primary."""
+        raw = self.checkout("query")
+        try:
+            return self.run(raw, _REPLICA_LAG, ()).fetchone()[0]
+        finally:
+            self.checkin("query", raw)
+
+    def lead(self, purpose: str) -> "SessionLead":
+        return SessionLead(libpq_url(self.url), LEADS[purpose], purpose)
 
     @contextmanager
     def rebuild_lock(self, wait_seconds: float) -> Iterator[None]:
@@ -217,6 +269,33 @@ class PostgreSQL(Engine):
                     " AND l.objsubid = 2 AND l.granted AND d.datname = current_database()"
                 ).scalar()
             )
+
+
+class SessionLead(Lead):
+    """A session advisory lock on a connection of its own: the server ends it with the
+    connection, so a process killed, or cut off from the server, leaves the lead to another."""
+
+    def __init__(self, url: str, key: int, purpose: str):
+        self.url, self.key, self.purpose = url, key, purpose
+        self.conn: psycopg.Connection | None = None
+        self.holding = False
+
+    def held(self) -> bool:
+        try:
+            if self.conn is None or self.conn.closed:
+                self.conn = psycopg.connect(
+                    self.url, autocommit=True, application_name=f"cqrs-lead-{self.purpose}",
+                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                )
+                self.holding = False
+            statement = "SELECT true" if self.holding else f"SELECT pg_try_advisory_lock({NAMESPACE}, {self.key})"
+            self.holding = self.conn.execute(statement).fetchone()[0]
+        except psycopg.Error:
+            if self.conn is not None:
+                self.conn.close()
+            self.conn, self.holding = None, False
+            raise
+        return self.holding
 
 
 class ShadowSchema:

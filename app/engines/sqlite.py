@@ -22,11 +22,12 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
-from app.engines import ROLES, Engine, RebuildRunning, is_read_table
+from app.engines import ROLES, Engine, Lead, RebuildRunning, is_read_table
 from app.engines.sqlite_files import check_files
 from app.engines.sqlite_shadow import ScratchFile
 from app.sql import Tx
 from app.engines.sqlite_writers import (
+    LEADS,
     REBUILD_LOCK,
     WriterQueue,
     checkpoint_in_background,
@@ -157,6 +158,10 @@ class SQLite(Engine):
             self.finish(raw)
             raise
 
+    def begin_read(self, raw: sqlite3.Connection, sql: str) -> tuple:
+        self.begin(raw, write=False)
+        return raw.execute(sql).fetchone()  # a deferred BEGIN: this first read takes the snapshot
+
     def commit(self, raw: sqlite3.Connection) -> None:
         self.run(raw, "COMMIT", ())
 
@@ -206,6 +211,12 @@ class SQLite(Engine):
     def background_tasks(self) -> None:
         checkpoint_in_background(self.path, self.busy_ms / 1000)
 
+    def lead(self, purpose: str) -> "FileLead":
+        """The flock of ``<database>-<purpose>``: the processes sharing a file share a host."""
+        if f"-{purpose}" not in LEADS:
+            raise ValueError(f"no lead file for {purpose!r}")
+        return FileLead(self.path, f"-{purpose}")
+
     @contextmanager
     def rebuild_lock(self, wait_seconds: float) -> Iterator[None]:
         """The flock of ``<database>-rebuild``: a rebuild killed partway holds it no more."""
@@ -229,6 +240,21 @@ class SQLite(Engine):
 
     def shadow(self) -> ScratchFile:
         return ScratchFile(self.path)
+
+
+class FileLead(Lead):
+    def __init__(self, database_path: str, suffix: str):
+        self.fd = open_beside(database_path, suffix)  # its flock goes when the process ends
+        self.holding = False
+
+    def held(self) -> bool:
+        if not self.holding:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self.holding = True
+            except BlockingIOError:
+                pass
+        return self.holding
 
 
 class _ActingTx(Tx):
