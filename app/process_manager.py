@@ -27,7 +27,6 @@ command whose events triggered it, which has committed already.
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 
@@ -210,18 +209,19 @@ class ProcessManagers:
         }
 
 
-def sweep_in_background(app: Flask, every_seconds: float) -> threading.Thread:
+def sweep_in_background(app: Flask, every_seconds: float, stop: threading.Event | None = None) -> threading.Thread:
     """Run the process managers every ``every_seconds`` from a thread of this process while it
     holds their lead (one process of all command hosts: Engine.lead; another takes it over
-    when it dies). The runs after each commit react at once; the sweep takes up what a process
-    that died between its commit and its run left, and the retries of failed reactions, even
-    when no command comes. Exactly once all the same: a reaction moves its manager's checkpoint."""
+    when it dies), until ``stop`` is set. The runs after each commit react at once; the sweep
+    takes up what a process that died between its commit and its run left, and the retries
+    of failed reactions, even when no command comes. Exactly once all the same: a reaction
+    moves its manager's checkpoint in its own transaction."""
+    stop = stop or threading.Event()
 
     def sweep() -> None:
         with app.app_context():
             lead, trouble = engine().lead("process-managers"), False
-            while True:
-                time.sleep(every_seconds)
+            while not stop.wait(every_seconds):
                 try:
                     if lead.held():
                         app.extensions["process_managers"].run_or_log("sweep")
@@ -230,6 +230,7 @@ def sweep_in_background(app: Flask, every_seconds: float) -> threading.Thread:
                     if not trouble:
                         log.warning("the process managers' sweep cannot reach the database", exc_info=True)
                     trouble = True
+            lead.release()
 
     thread = threading.Thread(target=sweep, name="process-manager-sweep", daemon=True)
     thread.start()

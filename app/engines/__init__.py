@@ -121,6 +121,10 @@ class Lead:
         with its connection to the server, on PostgreSQL)."""
         raise NotImplementedError
 
+    def release(self) -> None:
+        """Give the lead up (if held) and the candidacy with it."""
+        raise NotImplementedError
+
 
 class RebuildRunning(RuntimeError):
     """Another rebuild holds the rebuild lock."""

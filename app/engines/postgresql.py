@@ -297,6 +297,11 @@ class SessionLead(Lead):
             raise
         return self.holding
 
+    def release(self) -> None:
+        if self.conn is not None:
+            self.conn.close()  # and its session lock with it
+        self.conn, self.holding = None, False
+
 
 class ShadowSchema:
     """The rebuild's copies of the read tables, as ``cqrs_rebuild.<table>``: a schema of the

@@ -256,6 +256,9 @@ class FileLead(Lead):
                 pass
         return self.holding
 
+    def release(self) -> None:
+        os.close(self.fd)  # and its flock with it
+
 
 class _ActingTx(Tx):
     __slots__ = ("tag",)
