@@ -9,6 +9,7 @@ fed by asynchronous streaming replication: a commit on the primary reaches it a 
         cluster.create_database("t1")           # on the primary; returns once the standby has it
         cluster.primary_url("t1"), cluster.replica_url("t1")
         cluster.wait_replayed()                 # the standby has replayed all the primary wrote
+        cluster.pause_replay(); cluster.resume_replay()
         cluster.stop_replica(); cluster.start_replica()
 
 or, in a test, the session-scoped fixture ``postgres_cluster`` (import it into the test module).
@@ -80,6 +81,17 @@ class Cluster:
     def start_replica(self) -> None:
         """Start the standby again, on the same port; it resumes streaming where it stopped."""
         _launch(self.replica.folder)
+
+    def pause_replay(self) -> None:
+        """The standby keeps receiving WAL but applies none of it until ``resume_replay``."""
+        self._on_replica("SELECT pg_wal_replay_pause()")
+
+    def resume_replay(self) -> None:
+        self._on_replica("SELECT pg_wal_replay_resume()")
+
+    def _on_replica(self, statement: str) -> None:
+        with closing(self.replica.connect(autocommit=True)) as conn:
+            conn.execute(statement)
 
     def _replica_has(self, name: str) -> bool:
         try:
