@@ -68,6 +68,12 @@ _HEADERS = {
         "schema": {"type": "string", "enum": ["true"]},
     },
     "Retry-After": {"description": "Seconds to wait before retrying.", "required": True, "schema": {"type": "string"}},
+    "Log-Position": {
+        "description": "A command's: the log position of its last event. A query's: how far in the log the read "
+        "model it read had got. Send a command's back in Min-Log-Position to read your own write. A command that "
+        "appended no event has none.",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,19}$", "example": "42"},
+    },
     "WWW-Authenticate": {"description": "The bearer challenge.", "required": True, "schema": {"type": "string"}},
 }
 
@@ -86,6 +92,14 @@ _PARAMETERS = {
         "description": 'The ETag you read, such as "3", or *: a 412 if the resource has moved past it. '
         "Required when the server runs with REQUIRE_IF_MATCH=1 (428 without it).",
         "schema": {"type": "string", "pattern": '^(\\*|"[0-9]{1,18}(\\.[0-9]{1,18})?")$'},
+    },
+    "Min-Log-Position": {
+        "in": "header",
+        "name": "Min-Log-Position",
+        "description": "A Log-Position a command answered: the answer waits until the read model has reached it "
+        "(up to READ_WAIT_MS; then a 503 to retry), so that it shows that command's effects.",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+        "example": "42",
     },
     "If-None-Match": {
         "in": "header",
@@ -157,7 +171,7 @@ _ERRORS = {
     ),
     503: _Error(
         "ServiceUnavailable",
-        "The database stayed busy; nothing changed, retrying is safe.",
+        "The database stayed busy, or did not reach Min-Log-Position in time; nothing changed, retrying is safe.",
         Busy().detail,
         ("Retry-After",),
     ),
@@ -307,6 +321,9 @@ def _implied(rule: Rule, method: str, d: Operation, described: bool, path_parame
         errors.add(400)  # an id that is not a UUID
     if _side(rule) in ("commands", "queries"):
         errors |= {401, 503}  # tokens when the server sets them; a database busy past its timeout
+    if _side(rule) == "queries":
+        parameters.append("Min-Log-Position")
+        errors.add(400)  # a Min-Log-Position that is not a position
     if command:
         parameters.append("Idempotency-Key")
         errors |= {400, 413, 422}  # a malformed key; the key read with the body; a key reused
@@ -331,7 +348,7 @@ def _operation(app: Flask, rule: Rule, method: str, described: Operation | None,
     op: dict[str, Any] = {
         "tags": [d.tag or _tag_of(rule)],
         "summary": d.summary or _summary(app, rule, method, path),
-        "responses": _responses(d, described is not None, command, errors),
+        "responses": _responses(d, described is not None, command, _side(rule) == "queries", errors),
     }
     description = d.description or _docstring(app, rule)
     if description and description != op["summary"]:
@@ -345,11 +362,11 @@ def _operation(app: Flask, rule: Rule, method: str, described: Operation | None,
     return op
 
 
-def _responses(d: Operation, described: bool, command: bool, errors: set[int]) -> dict:
+def _responses(d: Operation, described: bool, command: bool, queries: bool, errors: set[int]) -> dict:
     responses: dict[str, Any] = {}
     if described:
         success = d.reply or Reply(HTTPStatus(d.status).phrase)
-        extra = ("Idempotent-Replayed",) if command else ()
+        extra = ("Idempotent-Replayed", "Log-Position") if command else ("Log-Position",) if queries else ()
         responses[str(d.status)] = _reply(success, extra)
     else:
         responses["default"] = {"description": "Not described yet: see the route's description."}
