@@ -10,6 +10,7 @@ fed by asynchronous streaming replication: a commit on the primary reaches it a 
         cluster.primary_url("t1"), cluster.replica_url("t1")
         cluster.wait_replayed()                 # the standby has replayed all the primary wrote
         cluster.pause_replay(); cluster.resume_replay()
+        with cluster.replay_delayed(10): ...     # each commit applied 10 ms late on the standby
         cluster.stop_replica(); cluster.start_replica()
 
 or, in a test, the session-scoped fixture ``postgres_cluster`` (import it into the test module).
@@ -88,6 +89,18 @@ class Cluster:
 
     def resume_replay(self) -> None:
         self._on_replica("SELECT pg_wal_replay_resume()")
+
+    @contextmanager
+    def replay_delayed(self, milliseconds: int) -> Iterator[None]:
+        """For the block, the standby applies each commit ``milliseconds`` after the primary
+        made it (recovery_min_apply_delay): a standby behind, as one under load is."""
+        self._on_replica(f"ALTER SYSTEM SET recovery_min_apply_delay = '{int(milliseconds)}ms'")
+        self._on_replica("SELECT pg_reload_conf()")
+        try:
+            yield
+        finally:
+            self._on_replica("ALTER SYSTEM RESET recovery_min_apply_delay")
+            self._on_replica("SELECT pg_reload_conf()")
 
     def _on_replica(self, statement: str) -> None:
         with closing(self.replica.connect(autocommit=True)) as conn:
