@@ -39,7 +39,8 @@ _stopping = False
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its waiter, and announce each command's events on PostgreSQL at commit."""
+    """Give the app its waiter, and announce each command's events on PostgreSQL at commit.
+    After db.init_app: the waiter asks which engine the app runs on."""
     app.extensions["feed"] = Waiter(app)
     events_recorded.connect(_notify, sender=app)  # weak: goes with its app
     events_committed.connect(_hint, sender=app)
@@ -72,8 +73,9 @@ class Waiter:
 
     def __init__(self, app: Flask):
         config = app.config
-        url = config["QUERY_DATABASE_URL"] or config["DATABASE_URL"]
-        self.url = libpq_url(url) if url else None  # None: SQLite, which has no LISTEN
+        on_postgresql = app.extensions["engine"].name == "postgresql"
+        # None on SQLite, which has no LISTEN: waits poll.
+        self.url = libpq_url(config["QUERY_DATABASE_URL"] or config["DATABASE_URL"]) if on_postgresql else None
         self.condition = threading.Condition()
         self.hints = 0  # bumped by every hint; a wait that sees it move reads again
         self.listening = False

@@ -10,7 +10,9 @@ import time
 
 import pytest
 
-from app import feed
+from app import create_app, feed
+from app.db import dispose
+from tests.postgres_replica import database_name, postgres_cluster  # noqa: F401 (a fixture)
 from tests.support import assert_problem, create_employee, create_item, make_app, query
 
 WAIT = 30  # long enough that an answer with events cannot be the wait ending
@@ -132,3 +134,28 @@ def test_a_wait_polls_where_it_cannot_listen(app, client, tmp_path):
     item = create_item(make_app(tmp_path).test_client())  # no hint reaches this process
     assert [e["stream_id"] for e in waiting.result().get_json()] == [item["id"]]
     assert not waiter.listening
+
+
+@pytest.mark.postgresql
+def test_a_wait_on_a_standby_polls_and_answers_with_the_primary_s_commit(postgres_cluster, request, tmp_path):  # noqa: F811
+    """A standby refuses LISTEN during recovery; the commit reaches it by replication only."""
+    name = database_name(request.node.nodeid)
+    postgres_cluster.create_database(name)
+    primary = make_app(tmp_path, DATABASE_URL=postgres_cluster.primary_url(name))
+    postgres_cluster.wait_replayed()
+    standby = with_feed(
+        create_app({"APP_ROLE": "query", "DATABASE_URL": "", "QUERY_DATABASE_URL": postgres_cluster.replica_url(name)})
+    )
+    try:
+        waiter = standby.extensions["feed"]
+        waiting = Waiting(standby.test_client(), f"/events?after={last_position(primary)}&wait={WAIT}")
+        waiting_requests(standby)
+        item = create_item(primary.test_client())
+        assert [e["stream_id"] for e in waiting.result().get_json()] == [item["id"]]
+        assert not waiter.listening
+    finally:
+        waiter.close()
+        for app in (primary, standby):
+            with app.app_context():
+                dispose()
+        postgres_cluster.drop_database(name)
