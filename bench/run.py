@@ -9,7 +9,7 @@ Prints one table, and writes bench/results/<date>.json and a PNG chart beside it
 
     python -m bench.run            # the full run (100k and 1M rows)
     python -m bench.run --quick    # a smaller run, under 2 minutes
-    python -m bench.run --quick --only orders    # one phase (rows, deep, orders, devices, postgres)
+    python -m bench.run --quick --only orders    # one phase (rows, deep, orders, devices, postgres, replica)
 
 Adding a scenario: add a ``Scenario`` to a phase (``phase_*``) and its verdict to
 report.py; a scenario whose module does not exist yet is listed in ``PENDING`` and shows
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bench import append_lock, data, fill, report, servers
+from bench import append_lock, data, fill, replica, report, servers
 
 BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "lua"
@@ -575,6 +575,41 @@ def phase_postgres(size: Size, work: Path, load: dict, workers: int, result: dic
     return scenarios
 
 
+def phase_replica(size: Size, work: Path, load: dict, workers: int, result: dict) -> list[Scenario]:
+    """Past one machine (issue 22): a command host on a PostgreSQL primary, a query host on
+    its streaming standby (tests/postgres_replica.py), items filled through the product's
+    commands; replica lag under steady writes, reads that wait for their position, and
+    reads/s on the standby beside the primary (bench/replica.py). No scenario of the table."""
+    try:
+        from tests import postgres_replica, postgres_server  # the tests' helpers (pytest: a dev requirement)
+    except ImportError as error:
+        raise PhaseSkipped(f"the tests' PostgreSQL helpers cannot be imported ({error}): make .venv/.dev") from None
+    if not (postgres_server.BIN / "pg_basebackup").exists():
+        raise PhaseSkipped(f"PostgreSQL 15 is not installed (no {postgres_server.BIN / 'pg_basebackup'})")
+    n = size.rows // 10
+    with postgres_replica.running_cluster() as cluster:
+        cluster.create_database("product")
+        url = cluster.primary_url("product")
+        with cluster.primary.connect() as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+        settings = {**postgres_server.SETTINGS, **postgres_replica.PRIMARY}
+        result["postgresql_replica"] = {"version": version, "settings": settings}  # beside the postgres phase's
+        log(f"phase replica: PostgreSQL {version}, a primary and a streaming standby; filling {n:,} items")
+        app = fill.product_app_postgresql(url)
+        seconds = fill.fill_product(app, items=n)
+        events, rebuilt = fill.rebuild_product(app)
+        projections = len(app.extensions["projector"].projections)
+        fill.close_product(app)
+        fill.vacuum_analyze(url.replace("+psycopg", ""))
+        cluster.wait_replayed()
+        result["fill"]["product_replica"] = {"commands": n, "seconds": seconds, "rebuild_seconds": rebuilt}
+        log(f"product filled in {seconds:.1f}s, read model rebuilt in {rebuilt:.1f}s ({events:,} events)")
+        paths = work / "item-ids-replica.txt"
+        paths.write_text("".join(f"/items/{item.id}\n" for item in data.items(n)))
+        result["replica"] = replica.measure(cluster, "product", projections, paths, size, work, load, workers, wrk, log)
+    return []
+
+
 def lock_rounds(url: str, libpq_url: str, size: Size, workers: int, load: dict) -> dict:
     """The append loop with and without the writers' lock, alternating, at 1 writer, one per
     gunicorn worker and one per wrk connection, on a database the product's migrations made."""
@@ -622,6 +657,7 @@ PHASES = {
     "orders": phase_orders,
     "devices": phase_devices,
     "postgres": phase_postgres,
+    "replica": phase_replica,
 }
 
 # ---------------------------------------------------------------- machine
@@ -699,10 +735,15 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")  # the raw runs, whatever follows
     result["summary"] = report.summarize(result, scenarios, PENDING, size)
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    report.chart(result, RESULTS / f"{stem}.png")
-    print()
-    print(report.table(result))
-    print(f"\nWritten: bench/results/{stem}.json and bench/results/{stem}.png ({result['seconds']:.0f}s)")
+    if result["summary"]["rows"]:  # the replica phase's figures are no scenarios: a table of their own
+        report.chart(result, RESULTS / f"{stem}.png")
+        print()
+        print(report.table(result))
+    if "replica" in result:
+        print()
+        print(replica.table(result["replica"]))
+    chart = f" and bench/results/{stem}.png" if result["summary"]["rows"] else ""
+    print(f"\nWritten: bench/results/{stem}.json{chart} ({result['seconds']:.0f}s)")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
