@@ -148,3 +148,11 @@ def _accepted(pid: int, client_port: int) -> bool:
         if int(fields[2].split(":")[1], 16) == client_port and f"socket:[{fields[9]}]" in sockets:
             return True
     return False
+
+
+def test_a_sync_worker_waiting_longer_than_its_timeout_is_not_killed(tmp_path):
+    """A sync worker is busy for all of a long poll; the master kills one silent for WORKER_TIMEOUT."""
+    with running_gunicorn(tmp_path, workers=1, WORKER_TIMEOUT=3, CLIENT_TIMEOUT=2) as server:
+        after = positions(server)[-1]
+        answer = requests.get(server("/events"), params={"after": after, "wait": 6}, timeout=30)
+    assert (answer.status_code, answer.json()) == (200, [])
