@@ -115,12 +115,13 @@ def on_starting(server):
 
 def post_worker_init(worker):
     """Each worker's threads off the requests' path: SQLite's WAL checkpoints, the process managers' sweep.
-    A request waiting on the feed tells the master its worker is alive: a sync worker is busy
-    for all of a long poll, and the master kills one silent for WORKER_TIMEOUT."""
+    In a sync worker, a request waiting on the feed tells the master the worker is alive: it is
+    busy for all of a long poll, and the master kills one silent for WORKER_TIMEOUT. (A threaded
+    worker's main loop tells it, and only that loop's silence means the worker is stuck.)"""
     from app import start_background_tasks
 
     start_background_tasks(worker.wsgi)
-    if "feed" in worker.wsgi.extensions:
+    if worker.cfg.threads == 1 and "feed" in worker.wsgi.extensions:
         worker.wsgi.extensions["feed"].heartbeat = worker.notify
 
 

@@ -143,7 +143,9 @@ class Waiter:
         retry = RELISTEN_FIRST
         while not self._closed.is_set():
             try:
-                with psycopg.connect(self.url, autocommit=True, application_name="cqrs-feed") as conn:
+                # TCP keepalives: a connection cut without a word is found out within a minute.
+                keepalives = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+                with psycopg.connect(self.url, autocommit=True, application_name="cqrs-feed", **keepalives) as conn:
                     # The query role's rights and no more, as the pooled query connections have.
                     conn.execute("SET ROLE cqrs_query; SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
                     conn.execute(f"LISTEN {CHANNEL}")
