@@ -123,30 +123,31 @@ class Cluster:
 
 
 @contextmanager
-def running_cluster() -> Iterator[Cluster]:
-    """A new primary and standby for the block; RuntimeError with a log's tail if one does not start."""
+def running_cluster(primary_settings: dict | None = None, replica_settings: dict | None = None) -> Iterator[Cluster]:
+    """A new primary and standby for the block, with these settings over the tests' own (an
+    ``include`` of a file, say); RuntimeError with a log's tail if one does not start."""
     folder = Path(tempfile.mkdtemp(prefix="postgres-cluster-"))
     stop = _stopper(folder)
     atexit.register(stop)  # also when the interpreter exits without leaving the block
     try:
         _own(folder)
-        primary = _start_primary(folder / "primary")
-        yield Cluster(folder, primary, _start_replica(folder / "replica", primary))
+        primary = _start_primary(folder / "primary", primary_settings or {})
+        yield Cluster(folder, primary, _start_replica(folder / "replica", primary, replica_settings or {}))
     finally:
         stop()
         atexit.unregister(stop)
 
 
-def _start_primary(folder: Path) -> Server:
+def _start_primary(folder: Path, settings: dict) -> Server:
     folder.mkdir()
-    server = _start(folder, PRIMARY)
+    server = _start(folder, {**PRIMARY, **settings})
     with open(folder / "data" / "pg_hba.conf", "a", encoding="utf-8") as hba:
         hba.write(REPLICATION_HBA)
     _run("pg_ctl", "-D", folder / "data", "reload")
     return server
 
 
-def _start_replica(folder: Path, primary: Server) -> Server:
+def _start_replica(folder: Path, primary: Server, settings: dict) -> Server:
     """A standby of ``primary``: its base backup (with standby.signal and primary_conninfo), started."""
     folder.mkdir()
     _own(folder)
@@ -156,7 +157,7 @@ def _start_replica(folder: Path, primary: Server) -> Server:
         "-R", "-X", "stream", "-c", "fast", "--no-sync",
     )  # fmt: skip
     port = _free_port()
-    _configure(data, {}, folder, port)  # over the primary's port and socket folder, copied with its conf
+    _configure(data, settings, folder, port)  # over the primary's, copied with its conf (port, socket folder)
     _launch(folder)
     replica = Server(folder, port)
     with closing(replica.connect(autocommit=True)) as conn:

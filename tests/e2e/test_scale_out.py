@@ -22,9 +22,10 @@ import requests
 
 from app import create_app
 from app.engines.postgresql import LEADS, NAMESPACE
+from app.engines.postgresql import WRITERS as WRITERS_KEY
 from tests.e2e.conftest import ROOT, database_environment, free_port, nginx_binary, running_gunicorn, stop
 from tests.e2e.conftest import wait_until_answering
-from tests.postgres_replica import database_name, postgres_cluster  # noqa: F401 (a fixture)
+from tests.postgres_replica import database_name, postgres_cluster, running_cluster  # noqa: F401 (a fixture)
 from tests.support import read_model
 
 pytestmark = pytest.mark.postgresql
@@ -191,7 +192,7 @@ def test_query_hosts_answer_503_while_the_standby_is_down_and_recover_without_re
             cluster.stop_replica()
             try:
                 for _ in range(6):  # each worker, each of their pooled connections, and new ones
-                    down = client.get(query(f"/items/{item_id}"), timeout=5)  # quickly: no timeout here
+                    down = client.get(query(f"/items/{item_id}"), timeout=5)  # the answer comes quickly
                     assert down.status_code == 503, down.text
                     assert down.headers["Content-Type"] == "application/problem+json"
                 assert client.get(query("/readyz"), timeout=5).status_code == 503
@@ -270,8 +271,8 @@ WRITERS, WRITES = 6, 40
 def test_a_command_worker_killed_mid_write_loses_nothing_acknowledged_and_a_rebuild_agrees(tmp_path, database):
     cluster = database.cluster
     with command_host(tmp_path, "command", database) as command, query_host(tmp_path, "query", database) as query:
-        acknowledged, refused = burst_with_a_kill(command)
-        assert refused, "the kill ended no request: it came after the burst"
+        acknowledged, refused = burst_with_a_kill(command, database)
+        assert refused, "the kill ended no request"
         assert len(acknowledged) >= WRITES, "too few writes were acknowledged to tell anything"
         last = max(position for _, position in acknowledged.values())
         items = requests.get(query("/items?limit=1000"), headers={"Min-Log-Position": str(last)}, timeout=10)
@@ -296,9 +297,10 @@ def test_a_command_worker_killed_mid_write_loses_nothing_acknowledged_and_a_rebu
         assert read_model(SimpleNamespace(config={"DATABASE_URL": cluster.replica_url(database.name)})) == before
 
 
-def burst_with_a_kill(command) -> tuple[dict, list]:
-    """WRITERS threads each POST WRITES items; once a few are acknowledged, kill -9 one worker.
-    Returns {id: (name, Log-Position)} of the acknowledged writes, and the requests that failed."""
+def burst_with_a_kill(command, database) -> tuple[dict, list]:
+    """WRITERS threads each POST WRITES items; once a few are acknowledged, kill -9 the worker
+    whose write transaction has appended its events but not committed them. Returns
+    {id: (name, Log-Position)} of the acknowledged writes, and the requests that failed."""
     acknowledged, refused, lock = {}, [], threading.Lock()
     kill_after = threading.Event()
 
@@ -324,10 +326,58 @@ def burst_with_a_kill(command) -> tuple[dict, list]:
     for thread in threads:
         thread.start()
     kill_after.wait(30)
-    os.kill(command.worker_pids()[0], signal.SIGKILL)
+    with commits_held(database):
+        os.kill(worker_writing(command, database), signal.SIGKILL)
     for thread in threads:
         thread.join()
     return acknowledged, refused
+
+
+WRITER = (  # the client's port of the connection that holds the writers' lock and waits for another lock
+    "SELECT a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory'"
+    f" AND l.classid = {NAMESPACE} AND l.objid = {WRITERS_KEY} AND l.objsubid = 2 AND l.granted AND a.datname = %s"
+    " AND a.wait_event_type = 'Lock'"
+)
+
+
+@contextmanager
+def commits_held(database):
+    """For the block, a write transaction that has appended its events and written the read
+    tables waits before it moves the projections' checkpoints (and so before it commits)."""
+    with database.cluster.primary.connect(database.name) as conn:
+        conn.execute("LOCK TABLE projection_checkpoints IN SHARE MODE")
+        yield
+        conn.rollback()
+
+
+def worker_writing(server, database, seconds: float = 10) -> int:
+    """The pid of the worker of ``server`` whose write transaction waits (commits_held): the
+    one whose connection to the primary holds the writers' lock."""
+    deadline = time.monotonic() + seconds
+    with database.cluster.primary.connect(autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            for (port,) in conn.execute(WRITER, (database.name,)).fetchall():
+                if pid := owner_of_port(server.worker_pids(), port):
+                    return pid
+            time.sleep(0.01)
+    raise AssertionError(f"no worker was in a write transaction within {seconds}s")
+
+
+def owner_of_port(pids: list[int], port: int) -> int | None:
+    """Which of ``pids`` has a TCP socket bound to local ``port`` (from /proc), if any."""
+    sockets = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port:
+            sockets.add(f"socket:[{fields[9]}]")
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(fd) in sockets:
+                    return pid
+            except OSError:  # closed meanwhile
+                continue
+    return None
 
 
 # 4. Two command hosts, their process managers' lead, and a lead that dies.
@@ -428,3 +478,19 @@ def delete_without_reactions(database, user_ids: list[str]) -> None:
     client = app.test_client()
     for user_id in user_ids:
         assert client.delete(f"/users/{user_id}").status_code == 204
+
+
+# 5. The PostgreSQL settings deploy/ ships.
+
+
+def test_the_shipped_settings_make_a_primary_and_a_standby_that_streams():
+    shipped = ROOT / "deploy" / "postgresql"
+    with running_cluster(
+        {"include": f"'{shipped / 'primary.conf'}'"}, {"include": f"'{shipped / 'replica.conf'}'"}
+    ) as cluster:
+        cluster.create_database("shipped")
+        with cluster.primary.connect("shipped", autocommit=True) as conn:
+            conn.execute("CREATE TABLE t AS SELECT 1 AS one")
+        cluster.wait_replayed()
+        with cluster.replica.connect("shipped", autocommit=True) as conn:
+            assert conn.execute("SELECT one FROM t").fetchall() == [(1,)]
