@@ -3,7 +3,7 @@
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import auth, cli, config, db, errors, http, logs, metrics, openapi, operations, rebuild
+from app import auth, cli, config, db, errors, feed, http, logs, metrics, openapi, operations, rebuild
 from app.bus import Bus, events_committed, events_recorded
 from app.process_manager import ProcessManagers, sweep_in_background
 from app.projector import Projector
@@ -23,6 +23,7 @@ def create_app(test_config: dict | None = None, start: bool = True) -> Flask:
     errors.init_app(app)
     auth.init_app(app)
     db.init_app(app)
+    feed.init_app(app)
     cli.init_app(app)
     operations.init_app(app)
     metrics.init_app(app)

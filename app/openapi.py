@@ -516,13 +516,17 @@ def _operation_id(endpoint: str, method: str, used: set[str]) -> str:
 
 
 def _page_sizes(document: dict, config: Mapping) -> None:
-    """``?limit=`` as this server bounds it (PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT)."""
+    """``?limit=`` and ``?wait=`` as this server bounds them (PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, FEED_MAX_WAIT_SECONDS)."""
     maximum = config["PAGE_SIZE_MAX"]
+    bounds = {
+        "limit": {"maximum": maximum, "default": min(config["PAGE_SIZE_DEFAULT"], maximum)},
+        "wait": {"maximum": config["FEED_MAX_WAIT_SECONDS"]},
+    }
     for operations in document["paths"].values():
         for op in operations.values():
             for parameter in op.get("parameters", ()):
-                if parameter.get("in") == "query" and parameter.get("name") == "limit":
-                    parameter["schema"].update(maximum=maximum, default=min(config["PAGE_SIZE_DEFAULT"], maximum))
+                if parameter.get("in") == "query" and parameter.get("name") in bounds:
+                    parameter["schema"].update(bounds[parameter["name"]])
 
 
 # ---------------------------------------------------------------- routes
