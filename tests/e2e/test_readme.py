@@ -2,8 +2,8 @@
 block that calls the service on 127.0.0.1:3000 (servers it would start aside), in the
 order of DOCUMENTS, in one shell, and the Python script.
 
-Each curl's status is noted. None may be a 5xx or go unanswered; the statuses a
-paragraph's comments name ("# Create: 201 ...", "200; later telemetry gets 409") must come
+Each curl's status is noted. None may go unanswered, nor be a 5xx its paragraph does not
+name; the statuses a paragraph's comments name ("# Create: 201 ...", "200; later telemetry gets 409") must come
 among its curls' answers in that order, and each error answered must be named as often as
 it comes: a renamed route or a changed rule shows here as the documents going stale.
 """
@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.conftest import ROOT, database_environment
 
-DOCUMENTS = ("README.md", "docs/api.md", "docs/operations.md", "docs/design.md")
+DOCUMENTS = ("README.md", "docs/api.md", "docs/operations.md", "docs/design.md", "docs/scale-out.md")
 TEXT = "\n".join((ROOT / name).read_text(encoding="utf-8") for name in DOCUMENTS)
 SERVICE = "http://127.0.0.1:3000"
 STATUS = re.compile(r"\b([1-5][0-9]{2})\b")
@@ -121,7 +121,8 @@ def test_every_shell_example_in_the_readme_answers_as_documented(gunicorn, tmp_p
         statuses, named = answered[n], [int(s) for s in STATUS.findall(comments(paragraph))]
         context = f"\n{paragraph}\nanswered {statuses}"
         assert len(statuses) == curls(paragraph), f"not every curl answered:{context}"
-        assert all(100 < s < 500 for s in statuses), f"an answer was missing or a server error:{context}"
+        # A 5xx only where the paragraph names it (a read waiting for a position the log never reaches).
+        assert all(100 < s < 500 or s in named for s in statuses), f"an answer was missing or a server error:{context}"
         assert in_order(named, statuses), f"the comments name {named}, in that order:{context}"
         errors = Counter(s for s in statuses if s >= 400)
         assert errors <= Counter(named), f"an error the README does not mention:{context}"
