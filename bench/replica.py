@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import servers
+from bench import fill, servers
 
 # POST /items a second; None: unpaced, each writer sending its next write as soon as it has
 # read the last, the most this machine sustains (a probe first, to cap fixed rates, varied
@@ -284,15 +284,18 @@ def _reads(records: list[dict]) -> dict:
 def read_rounds(
     targets: dict[str, servers.Server], pids: dict[str, int], paths: Path, size, load: dict, wrk: Callable, log
 ) -> dict:
-    """``GET /items/<id>`` by wrk on each target in turn, ``size.rounds`` times; each run with
-    the CPU µs a request of the target's workers and of its database server (``pids``)."""
+    """``GET /items/<id>`` by wrk on each target in turn, ``size.rounds`` times, the first of
+    a round alternating; each run with the CPU µs a request of the target's workers and of
+    its database server (``pids``)."""
     runs: dict[str, list[dict]] = {name: [] for name in targets}
     for name, target in targets.items():
         if size.warmup:
             wrk(target.url + "/", "paths.lua", str(paths), size.warmup, **load)
             target.wait_idle()
     for round_no in range(1, size.rounds + 1):
-        for name, target in targets.items():
+        order = list(targets) if round_no % 2 else list(reversed(targets))  # neither always runs first
+        for name in order:
+            target = targets[name]
             before = target.cpu_seconds(), servers.tree_cpu(pids[name])
             figures = wrk(target.url + "/", "paths.lua", str(paths), size.duration, **load)
             after = target.cpu_seconds(), servers.tree_cpu(pids[name])
@@ -391,6 +394,8 @@ def measure(
             figures["lag"].append(lag_run(hosts, libpq, projections, rate, max(3 * size.duration, 5), log))
             cluster.wait_replayed()
         reads = {name: hosts[name] for name in ("standby", "primary")}
+        fill.vacuum_analyze(libpq["primary"])  # the writes' rows, before autovacuum comes to them mid-round
+        cluster.wait_replayed()
         pids = {"standby": _postmaster(cluster.replica), "primary": _postmaster(cluster.primary)}
         runs = read_rounds(reads, pids, paths, size, load, wrk, log)
         figures["reads"] = summarize_reads(runs)
