@@ -2,15 +2,16 @@
 a query gunicorn on its streaming standby, as docs/scale-out.md deploys them.
 
 1. Lag under a steady write load. Writer threads send ``POST /items`` to the command host
-   on a fixed schedule (``rate`` a second, open loop: a late request goes at once, the next
-   keep their times). A separate process polls the standby with a plain psycopg connection
-   (``SELECT min(position) FROM projection_checkpoints``, the read model's position, as a
-   query reads it) and, every ``SAMPLE_EVERY`` seconds, the primary's head (the highest
-   position in ``events``) just before. A write's lag is the time from its acknowledgement
-   to the end of the first poll that saw the standby's read model at its ``Log-Position``
-   (0 when a poll that began before the acknowledgement saw it); positions behind are the
-   head minus the standby's position, sampled. ``replica_lag_seconds`` of the query host's
-   /metrics is read once a second beside them.
+   at RATES (open loop: write i is due at i / rate, a late one goes at once, none after the
+   run's seconds; or unpaced). A process of its own polls, about once a millisecond, the
+   primary's head (the highest position in ``events``), then the standby's read model
+   (``min(position)`` of ``projection_checkpoints``, as a query reads it), with plain
+   psycopg connections. A write's lag runs from its acknowledgement to the end of the first
+   poll that saw the standby at its ``Log-Position`` (0 when that poll ended before it), and
+   at least to the end of the last poll that did not; "primary to standby" from the first
+   poll that saw the position on the primary. Positions behind: the head minus the standby's
+   position at every poll. ``replica_lag_seconds`` of the query host's /metrics is read once
+   a second beside them.
 2. Reads that wait. Right after each acknowledged POST its writer thread reads the new item
    from the query host on the standby: every other time with ``Min-Log-Position`` (which
    must answer 200, never 404), else without (a 404 is a stale read).
