@@ -116,7 +116,10 @@ class PostgreSQL(Engine):
         return make_url(self.url).render_as_string(hide_password=True)
 
     def checkout(self, role: str):
-        fairy = self.engines[role].raw_connection()
+        try:
+            fairy = self.engines[role].raw_connection()
+        except psycopg.Error as error:  # opening a new one: the pool lets the driver's error through
+            raise DBAPIError.instance(None, None, error, psycopg.Error) from error
         raw = fairy.dbapi_connection
         self._fairies[id(raw)] = fairy
         return raw
@@ -210,19 +213,20 @@ class PostgreSQL(Engine):
 
     def _check_schema(self) -> None:
         where = make_url(self.query_url).render_as_string(hide_password=True)
+        raw = None
         try:
-            raw = self.checkout("query")
-        except DBAPIError as error:
-            raise StartupError(f"cannot connect to PostgreSQL at {where}: {_one_line(error.orig)}") from None
-        try:
+            raw = self.checkout("query")  # its SET ROLE fails while no migration has made the roles
             self.run(raw, "SELECT 1 FROM projection_checkpoints LIMIT 1", ())
         except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) is None:  # the server was not reached
+                raise StartupError(f"cannot connect to PostgreSQL at {where}: {_one_line(error.orig)}") from None
             raise StartupError(
                 f"the database at {where} has no schema a query process can read ({_one_line(error.orig)}):"
                 " start a command process on its primary first, or run flask init-db there"
             ) from None
         finally:
-            self.checkin("query", raw)
+            if raw is not None:
+                self.checkin("query", raw)
 
     def replica_lag(self) -> float | None:
         """0 while the standby has replayed all it received (an idle primary sends nothing new),
