@@ -1,7 +1,7 @@
 # The two commands: `make run` serves the API on http://127.0.0.1:3000, `make test` runs every test
 # on both engines.
 # `make serve` runs it under gunicorn with production settings (gunicorn.conf.py).
-# `make bench` measures it against a bare-Flask ceiling and a plain CRUD baseline (`make bench QUICK=1`: under 2 minutes).
+# `make bench` measures it against a bare-Flask ceiling and a plain CRUD baseline (`make bench QUICK=1`: a few minutes).
 # `make deps` installs the system packages the tests need; `make reset-db` starts the data over.
 PYTHON ?= python3
 VENV   := .venv
