@@ -98,8 +98,7 @@ _PARAMETERS = {
         "name": "Min-Log-Position",
         "description": "A Log-Position a command answered: the answer waits until the read model has reached it "
         "(up to READ_WAIT_MS; then a 503 to retry), so that it shows that command's effects.",
-        "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
-        "example": "42",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},  # no example: Swagger UI would send it
     },
     "If-None-Match": {
         "in": "header",

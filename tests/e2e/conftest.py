@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -139,3 +140,29 @@ def exchange(url: str, data: bytes, seconds: float = 60) -> tuple[int, dict[str,
         while (length is None or len(body) < int(length)) and (chunk := client.recv(65536)):
             body += chunk
     return int(status_line.split()[1]), headers, body
+
+
+@contextmanager
+def nginx_in_front(tmp_path: Path, command: "Server", query: "Server") -> Iterator[tuple[str, str]]:
+    """deploy/nginx.conf on free ports: GET and HEAD (and the feed) to ``query``, the rest to
+    ``command``; yields the public base URL (…/api) and the operators' one."""
+    port, private_port = free_port(), free_port()
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    for old, new in [
+        ("127.0.0.1:3000", command.url.removeprefix("http://")),
+        ("127.0.0.1:3001", query.url.removeprefix("http://")),
+        ("listen 127.0.0.1:8080", f"listen 127.0.0.1:{port}"),
+        ("listen 127.0.0.1:8081", f"listen 127.0.0.1:{private_port}"),
+    ]:
+        assert old in conf
+        conf = conf.replace(old, new)
+    (tmp_path / "nginx.conf").write_text(conf)
+    log = tmp_path / "nginx.log"
+    globals_ = f"daemon off; pid {tmp_path}/nginx.pid; error_log {log};"
+    nginx = subprocess.Popen([nginx_binary(), "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", globals_])
+    try:
+        base = f"http://127.0.0.1:{port}/api"
+        wait_until_answering(f"{base}/healthz", nginx, log)
+        yield base, f"http://127.0.0.1:{private_port}/api"
+    finally:
+        stop(nginx)

@@ -1,7 +1,6 @@
 """The seed 003 layout behind a real nginx: a command process and a query process under /api/."""
 
 import json
-import subprocess
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -10,15 +9,12 @@ import pytest
 import requests
 
 from tests.e2e.conftest import (
-    ROOT,
     Server,
     connect,
     exchange,
-    free_port,
-    nginx_binary,
+    nginx_in_front,
     running_gunicorn,
     stop,
-    wait_until_answering,
 )
 from tests.engines import database_config
 from tests.support import BACON_ID
@@ -55,27 +51,9 @@ def deployed(tmp_path):
     with (
         running_gunicorn(tmp_path, "command", database, APP_ROLE="command", PROXY_HOPS=1) as command,
         running_gunicorn(tmp_path, "query", database, APP_ROLE="query", PROXY_HOPS=1) as query,
+        nginx_in_front(tmp_path, command, query) as (base, private),
     ):
-        port, private_port = free_port(), free_port()
-        conf = (ROOT / "deploy" / "nginx.conf").read_text()
-        for old, new in [
-            ("127.0.0.1:3000", command.url.removeprefix("http://")),
-            ("127.0.0.1:3001", query.url.removeprefix("http://")),
-            ("listen 127.0.0.1:8080", f"listen 127.0.0.1:{port}"),
-            ("listen 127.0.0.1:8081", f"listen 127.0.0.1:{private_port}"),
-        ]:
-            assert old in conf
-            conf = conf.replace(old, new)
-        (tmp_path / "nginx.conf").write_text(conf)
-        log = tmp_path / "nginx.log"
-        globals_ = f"daemon off; pid {tmp_path}/nginx.pid; error_log {log};"
-        nginx = subprocess.Popen([nginx_binary(), "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", globals_])
-        try:
-            base = f"http://127.0.0.1:{port}/api"
-            wait_until_answering(f"{base}/healthz", nginx, log)
-            yield Deployment(base, f"http://127.0.0.1:{private_port}/api", command, query)
-        finally:
-            stop(nginx)
+        yield Deployment(base, private, command, query)
 
 
 def access_lines(server) -> list[tuple[str, str]]:

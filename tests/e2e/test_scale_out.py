@@ -23,8 +23,7 @@ import requests
 from app import create_app
 from app.engines.postgresql import LEADS, NAMESPACE
 from app.engines.postgresql import WRITERS as WRITERS_KEY
-from tests.e2e.conftest import ROOT, database_environment, free_port, nginx_binary, running_gunicorn, stop
-from tests.e2e.conftest import wait_until_answering
+from tests.e2e.conftest import ROOT, database_environment, nginx_in_front, running_gunicorn
 from tests.postgres_replica import database_name, postgres_cluster, running_cluster  # noqa: F401 (a fixture)
 from tests.support import read_model
 
@@ -64,32 +63,6 @@ def query_host(tmp_path, name, database, **env):
     return host(tmp_path, name, "query", {"QUERY_DATABASE_URL": database.cluster.replica_url(database.name)}, **env)
 
 
-@contextmanager
-def nginx_in_front(tmp_path: Path, command, query):
-    """deploy/nginx.conf on free ports: GET and HEAD to ``query``, the rest to ``command``;
-    yields the public base URL (…/api)."""
-    port, private_port = free_port(), free_port()
-    conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    for old, new in [
-        ("127.0.0.1:3000", command.url.removeprefix("http://")),
-        ("127.0.0.1:3001", query.url.removeprefix("http://")),
-        ("listen 127.0.0.1:8080", f"listen 127.0.0.1:{port}"),
-        ("listen 127.0.0.1:8081", f"listen 127.0.0.1:{private_port}"),
-    ]:
-        assert old in conf
-        conf = conf.replace(old, new)
-    (tmp_path / "nginx.conf").write_text(conf)
-    log = tmp_path / "nginx.log"
-    globals_ = f"daemon off; pid {tmp_path}/nginx.pid; error_log {log};"
-    nginx = subprocess.Popen([nginx_binary(), "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", globals_])
-    try:
-        base = f"http://127.0.0.1:{port}/api"
-        wait_until_answering(f"{base}/healthz", nginx, log)
-        yield base
-    finally:
-        stop(nginx)
-
-
 def created(session, base: str, name: str) -> tuple[str, int]:
     """POST /items that must succeed: the new item's id and the command's Log-Position."""
     response = session.post(f"{base}/items", json={"name": name, "description": ""}, timeout=30)
@@ -123,7 +96,7 @@ def test_a_client_sending_its_log_position_never_reads_stale_data_under_writes(t
     with (
         command_host(tmp_path, "command", database, PROXY_HOPS=1) as command,
         query_host(tmp_path, "query", database, PROXY_HOPS=1) as query,
-        nginx_in_front(tmp_path, command, query) as base,
+        nginx_in_front(tmp_path, command, query) as (base, _),
     ):
         stopping = threading.Event()
         writer = threading.Thread(target=write_until, args=(base, stopping))
