@@ -102,6 +102,15 @@ CREATE TABLE IF NOT EXISTS projection_rebuilds (
     started_at TEXT COLLATE "C" NOT NULL
 );
 
+CREATE TABLE IF NOT EXISTS projection_source (
+    name          TEXT COLLATE "C" PRIMARY KEY,
+    url           TEXT COLLATE "C" NOT NULL,
+    head          BIGINT NOT NULL DEFAULT 0,
+    contacted_at  TEXT COLLATE "C",
+    error         TEXT COLLATE "C",
+    failing_since TEXT COLLATE "C"
+);
+
 CREATE TABLE IF NOT EXISTS event_history_view (
     position       BIGINT PRIMARY KEY,
     event_id       TEXT COLLATE "C" NOT NULL,

@@ -72,6 +72,16 @@ CREATE TABLE IF NOT EXISTS projection_rebuilds (
     started_at TEXT    NOT NULL
 ) STRICT;
 
+-- A following query service's source (FOLLOW_URL): how far its log went, and whether it answers.
+CREATE TABLE IF NOT EXISTS projection_source (
+    name          TEXT    PRIMARY KEY,              -- 'feed'
+    url           TEXT    NOT NULL,
+    head          INTEGER NOT NULL DEFAULT 0,       -- the source's Log-Position when last read
+    contacted_at  TEXT,
+    error         TEXT,
+    failing_since TEXT
+) STRICT;
+
 -- The log as the read side sees it: the event feed, stream histories, as_of reads.
 CREATE TABLE IF NOT EXISTS event_history_view (
     position       INTEGER PRIMARY KEY,

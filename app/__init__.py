@@ -5,6 +5,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import auth, cli, config, db, errors, feed, http, logs, metrics, openapi, operations, rebuild
 from app.bus import Bus, events_committed, events_recorded
+from app.config import ConfigError
+from app.event_sources import Feed
+from app.follower import follow_in_background
 from app.process_manager import ProcessManagers, sweep_in_background
 from app.projector import Projector
 
@@ -42,6 +45,7 @@ def create_app(test_config: dict | None = None, start: bool = True) -> Flask:
         projections.ALL,
         batch_size=app.config["PROJECTION_BATCH_SIZE"],
         retry_seconds=app.config["PROJECTION_RETRY_SECONDS"],
+        source=_source(app.config),
     )
     app.extensions["projector"] = projector
     events_recorded.connect(projector.on_events_recorded, sender=app)  # weak: goes with its app
@@ -59,6 +63,18 @@ def create_app(test_config: dict | None = None, start: bool = True) -> Flask:
     return app
 
 
+FOLLOW_TIMEOUT_SECONDS = 10  # for the source to answer, beyond the long poll's wait
+
+
+def _source(config) -> Feed | None:
+    """A following query service's source (FOLLOW_URL); None: this database's own log."""
+    if not config["FOLLOW_URL"]:
+        return None
+    if config["APP_ROLE"] != "query":
+        raise ConfigError("FOLLOW_URL is for a query service: set APP_ROLE=query beside it")
+    return Feed(config["FOLLOW_URL"], config["FOLLOW_TOKEN"], timeout=FOLLOW_TIMEOUT_SECONDS)
+
+
 def start_app(app: Flask) -> None:
     """Check that the database can be used; then (unless APP_SKIP_STARTUP, or the engine
     reaches the database through the query role only) apply the migrations, catch the read
@@ -73,7 +89,8 @@ def start_app(app: Flask) -> None:
         engine.migrate()
         with app.app_context():
             rebuild.remove_leftovers()
-            app.extensions["projector"].catch_up_or_log("start", force=True)
+            if not app.config["FOLLOW_URL"]:  # a follower catches up from its thread: the source may be away
+                app.extensions["projector"].catch_up_or_log("start", force=True)
             app.extensions["process_managers"].run_or_log("start", force=True)
     app.extensions["started"] = True
 
@@ -84,3 +101,5 @@ def start_background_tasks(app: Flask) -> None:
     app.extensions["engine"].background_tasks()
     if app.config["APP_ROLE"] != "query":
         sweep_in_background(app, app.config["PROCESS_MANAGER_SWEEP_SECONDS"])
+    if app.config["FOLLOW_URL"]:
+        follow_in_background(app)

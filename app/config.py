@@ -123,6 +123,10 @@ def from_environment(instance_path: str) -> dict:
         "PUBLIC_BASE_URL": _base_url("PUBLIC_BASE_URL"),
         "COMMAND_TOKENS": _tokens("COMMAND_TOKENS"),
         "QUERY_TOKENS": _tokens("QUERY_TOKENS"),
+        # A following query service: another service's base URL, whose event feed it applies.
+        "FOLLOW_URL": _base_url("FOLLOW_URL"),
+        "FOLLOW_TOKEN": os.environ.get("FOLLOW_TOKEN", "").strip(),
+        "FOLLOW_WAIT_SECONDS": _int("FOLLOW_WAIT_SECONDS", 10, minimum=0),
         # For processes started beside one that already applies migrations and catches up at start.
         "SKIP_STARTUP_TASKS": _flag("APP_SKIP_STARTUP"),
     }

@@ -63,6 +63,7 @@ class Recorded:
     occurred_at: str
     correlation_id: str | None
     causation_id: str | None = None
+    fetched: bool = False  # read from another service's feed: this database's log does not hold it
 
     @cached_property
     def data(self) -> Event:
@@ -110,7 +111,7 @@ def append(
         "version": version,
         "type": data.type_name,
         "schema_version": data.schema_version,
-        "payload": _encode(vars(data)),  # its fields, shallow: asdict() deep-copies every list first
+        "payload": encode(vars(data)),  # its fields, shallow: asdict() deep-copies every list first
         "occurred_at": utc_now(),
         "correlation_id": correlation_id,
         "causation_id": causation_id,
@@ -125,7 +126,8 @@ def _nested(value):
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_nested).encode
+#: A payload as stored: compact JSON, as written.
+encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_nested).encode
 
 
 _COLUMNS = (
@@ -163,3 +165,8 @@ def head(tx: Tx) -> int:
 
 def registered_types() -> Iterable[str]:
     return _registry.keys()
+
+
+def is_known(type_name: str) -> bool:
+    """Whether a registered class describes events of this type."""
+    return type_name in _registry

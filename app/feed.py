@@ -60,8 +60,14 @@ def wait(read: Callable[[], list], seconds: float) -> list:
 
 def _notify(app: Flask, uow) -> None:
     """Inside the command's transaction: PostgreSQL sends it to the listeners when it commits."""
-    if uow.engine.name == "postgresql":
-        uow.execute("SELECT pg_notify(:channel, :position)", channel=CHANNEL, position=str(uow.recorded[-1].position))
+    announce(uow, uow.recorded[-1].position)
+
+
+def announce(tx, position: int) -> None:
+    """Inside a transaction that makes events up to ``position`` readable in the feed (a
+    command's, or a following service's page): on PostgreSQL, wake the listeners at commit."""
+    if tx.engine.name == "postgresql":
+        tx.execute("SELECT pg_notify(:channel, :position)", channel=CHANNEL, position=str(position))
 
 
 def _hint(app: Flask, events, projected: bool) -> None:

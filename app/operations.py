@@ -110,9 +110,9 @@ def healthz():
     reply=Reply("Ready", ReadinessSchema, example={"status": "ready"}),
     replies={
         503: Reply(
-            "Not ready: a projection lags more than READY_MAX_LAG events or is failing, or a standby replays"
-            " more than READY_MAX_REPLICA_LAG_SECONDS behind; or the database did not answer, or a file of it"
-            " cannot be used",
+            "Not ready: a projection lags more than READY_MAX_LAG events or is failing, a standby replays"
+            " more than READY_MAX_REPLICA_LAG_SECONDS behind, or a following service cannot read its source;"
+            " or the database did not answer, or a file of it cannot be used",
             ReadinessSchema,
             example={"status": "not ready", "reasons": ["item_list is 250 events behind"]},
         )
@@ -121,12 +121,14 @@ def healthz():
 def readyz():
     if problem := _files_problem():
         return jsonify(status="unavailable", reason=problem), 503
+    projector = current_app.extensions["projector"]
     try:
-        statuses = current_app.extensions["projector"].status()
+        statuses = projector.status()
         replica_lag = engine().replica_lag()
+        source_problem = projector.source_problem()
     except Exception as exc:
         return jsonify(status="unavailable", reason=f"{type(exc).__name__}: the database did not answer"), 503
-    reasons = []
+    reasons = [f"not following {current_app.config['FOLLOW_URL']}: {source_problem}"] if source_problem else []
     if replica_lag is not None and replica_lag > current_app.config["READY_MAX_REPLICA_LAG_SECONDS"]:
         reasons.append(f"the database replays {replica_lag:.1f} seconds behind its primary")
     reasons += [

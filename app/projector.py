@@ -20,7 +20,9 @@ from collections.abc import Callable, Iterable, Mapping
 
 from app import eventlog
 from app.db import Tx, engine, transaction
-from app.eventlog import Event, Recorded
+from app.event_sources import Feed, LocalLog
+from app.eventlog import Event, Recorded, UnknownEventType
+from app.feed import announce
 from app.failures import last_error, record_failure
 from app.sql_lists import named
 from app.times import utc_now
@@ -92,10 +94,17 @@ def save_checkpoints(tx: Tx, names: Iterable[str], position: int) -> None:
 class Projector:
     """Applies the event log to every projection; listens to the bus's events_committed."""
 
-    def __init__(self, projections: Iterable[Projection], batch_size: int = 500, retry_seconds: float = 1.0):
+    def __init__(
+        self,
+        projections: Iterable[Projection],
+        batch_size: int = 500,
+        retry_seconds: float = 1.0,
+        source: LocalLog | Feed | None = None,
+    ):
         self.projections = list(projections)
         self.batch_size = batch_size
         self.retry_seconds = retry_seconds
+        self.source = source or LocalLog()  # where the events come from (app/event_sources.py)
         names = [p.name for p in self.projections]
         if len(set(names)) != len(names):
             raise ValueError(f"projection names must be unique: {names}")
@@ -146,28 +155,62 @@ class Projector:
             if read < self.batch_size:
                 return total
 
-    def _apply_batch(
-        self, tx: Tx, projections: list[Projection], failed: set[str], force: bool, recent: list[Recorded] = ()
-    ) -> int:
-        """Apply the next batch of events to each projection not failed or waiting; returns events read.
+    def follow(self, wait: float) -> int:
+        """A following query service's step: the source's next page after the checkpoints,
+        waiting up to ``wait`` seconds for one, then applied in one transaction (the page is
+        read outside it: no lock is held while the source is slow). Returns events applied;
+        SourceError if the source could not be read."""
+        with transaction("projector", read_only=True) as tx:
+            checkpoints = self._checkpoints(tx, self.projections, set(), force=False)
+        if not checkpoints:
+            return 0
+        after = min(checkpoints.values())
+        events = self.source.read_after(None, after, self.batch_size, wait=wait)
+        with transaction("projector") as tx:
+            self.source.contacted(tx)
+            read = self._apply_batch(tx, self.projections, set(), False, fetched=(after, events)) if events else 0
+            if read:
+                announce(tx, events[-1].position)  # to those waiting on this service's own feed
+        return read
 
-        ``recent``: the newest events of the log, appended in this transaction; when they are
-        exactly the batch to apply, they are not read back."""
+    def _checkpoints(self, tx: Tx, projections: list[Projection], failed: set[str], force: bool) -> dict[str, int]:
+        """The checkpoint of each projection not failed here nor waiting for its retry."""
         now = utc_now()
         saved = {row.name: row for row in tx.all("SELECT name, position, retry_at FROM projection_checkpoints")}
         waiting = {name for name, row in saved.items() if not force and row.retry_at and row.retry_at > now}
-        checkpoints = {
+        return {
             p.name: saved[p.name].position if p.name in saved else 0
             for p in projections
             if p.name not in failed | waiting
         }
+
+    def _apply_batch(
+        self,
+        tx: Tx,
+        projections: list[Projection],
+        failed: set[str],
+        force: bool,
+        recent: list[Recorded] = (),
+        fetched: tuple[int, list[Recorded]] | None = None,
+    ) -> int:
+        """Apply the next batch of events to each projection not failed or waiting; returns events read.
+
+        ``recent``: the newest events of the log, appended in this transaction; when they are
+        exactly the batch to apply, they are not read back. ``fetched``: (after, the events
+        after it) read from the source already; applied only if the checkpoints still start
+        there (else another process has moved them: nothing is applied)."""
+        checkpoints = self._checkpoints(tx, projections, failed, force)
         if not checkpoints:
             return 0
         after = min(checkpoints.values())
-        if recent and recent[0].position == after + 1 and len(recent) <= self.batch_size:
+        if fetched is not None:
+            if fetched[0] != after:
+                return 0
+            events = fetched[1]
+        elif recent and recent[0].position == after + 1 and len(recent) <= self.batch_size:
             events = recent
         else:
-            events = eventlog.read_after(tx, after, self.batch_size)
+            events = self.source.read_after(tx, after, self.batch_size)
         due = [(p, [e for e in events if e.position > checkpoints[p.name]]) for p in projections if p.name in checkpoints]
         due = [(projection, pending) for projection, pending in due if pending]
         if due and not self._advance_all(tx, due, events[-1].position):
@@ -236,6 +279,14 @@ class Projector:
 
         return rebuild(self, self.by_name(names), progress)
 
+    def source_problem(self) -> str | None:
+        """Why a following query service is not following its source now (None when it is,
+        and always for a service that projects its own log)."""
+        if isinstance(self.source, LocalLog):
+            return None
+        with transaction("projector", read_only=True) as tx:
+            return self.source.problem(tx)
+
     def status(self) -> list[dict]:
         """Each projection's checkpoint, lag behind the log's head, state and last error.
 
@@ -245,7 +296,8 @@ class Projector:
         query_only = engine().query_only
         with transaction("query" if query_only else "projector", read_only=True) as tx:
             rows = {row.name: row for row in tx.all("SELECT * FROM projection_checkpoints")}
-            head = max((row.position for row in rows.values()), default=0) if query_only else eventlog.head(tx)
+            furthest = max((row.position for row in rows.values()), default=0)
+            head = furthest if query_only else max(furthest, self.source.head(tx))
             rebuilds = {row.name: row for row in tx.all("SELECT * FROM projection_rebuilds")}
             skips = {row.name: row for row in tx.all("SELECT * FROM projection_skips ORDER BY skipped_at")}
         if rebuilds and not query_only and not engine().rebuild_running():
@@ -283,6 +335,8 @@ def apply_events(tx: Tx, projection: Projection, events: list[Recorded]) -> None
     alike); HandlerFailed names the event whose handler raised."""
     handlers, every_event = projection.handlers, projection.every_event
     for event in events:
+        if not eventlog.is_known(event.type):  # written by newer code, or another service's: never passed over unseen
+            raise HandlerFailed(event) from UnknownEventType(event.type)
         handler = every_event or handlers.get(event.type)
         if handler is not None:
             try:

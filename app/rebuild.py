@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
 
-from app import eventlog
 from app.db import Tx, connection, engine, transaction, transaction_on
 from app.engines import RebuildRunning
 from app.eventlog import Recorded
@@ -49,7 +48,8 @@ def rebuild(projector: Projector, projections: list[Projection], progress: Progr
         _remove_leftovers(shadow)
         try:
             with connection("projector") as raw, shadow.attached(raw), _no_cycle_collection():
-                return _fill_and_swap(raw, shadow, projections, max(BATCH, projector.batch_size), progress)
+                batch = max(BATCH, projector.batch_size)
+                return _fill_and_swap(raw, shadow, projector.source, projections, batch, progress)
         finally:
             with transaction("projector") as tx:
                 names = [{"name": projection.name} for projection in projections]
@@ -102,20 +102,20 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _fill_and_swap(raw, shadow, projections: list[Projection], batch: int, progress: Progress | None) -> int:
+def _fill_and_swap(raw, shadow, source, projections: list[Projection], batch: int, progress: Progress | None) -> int:
     tables = [table for projection in projections for table in projection.tables]
     with transaction_on(raw, immediate=False) as tx:
-        head = eventlog.head(tx)
+        head = source.head(tx)
         shadow.create_tables(tx, tables)
     copies = _Shadow(raw, {table: f"{shadow.prefix}{table}" for table in tables})
-    replay = _Replay(copies, projections, batch, head, progress)
+    replay = _Replay(copies, source, projections, batch, head, progress)
     _fill(raw, replay)
     with transaction_on(raw, immediate=False) as tx:  # the indexes too, while commands go on
         shadow.create_indexes(tx, tables)
     with transaction_on(raw, immediate=True) as tx:  # no new events from here to the commit
         while replay.next_batch(tx):
             pass
-        position = max(replay.position, eventlog.head(tx))  # every later event is of a type they ignore
+        position = max(replay.position, source.head(tx))  # every later event is of a type they ignore
         for table in tables:
             shadow.swap(tx, table)
         save_checkpoints(tx, [p.name for p in projections], position)
@@ -145,14 +145,15 @@ def _fill(raw, replay: "_Replay") -> None:
 class _Replay:
     """How far a rebuild has read the log, and how it applies the next batch."""
 
-    def __init__(self, shadow: "_Shadow", projections: list[Projection], batch: int, head: int, progress):
-        self.shadow, self.projections, self.batch, self.head, self.progress = shadow, projections, batch, head, progress
+    def __init__(self, shadow: "_Shadow", source, projections: list[Projection], batch: int, head: int, progress):
+        self.shadow, self.source, self.projections = shadow, source, projections
+        self.batch, self.head, self.progress = batch, head, progress
         self.types = _handled(projections)  # replay only what they handle: the rest would change nothing
         self.position = self.done = 0
 
     def next_batch(self, tx: Tx) -> bool:
         """Read and apply the next batch of events; False once the log is read to its end."""
-        events = eventlog.read_after(tx, self.position, self.batch, self.types)
+        events = self.source.read_after(tx, self.position, self.batch, self.types)
         _apply_all(self.shadow, self.projections, events)
         if events:
             self.position, self.done = events[-1].position, self.done + len(events)

@@ -92,6 +92,9 @@ class _Qmark:
             return self.conn.execute(sql)
         return self.conn.execute(sql.replace("%", "%%").replace("?", "%s"), params)
 
+    def commit(self) -> None:
+        """Nothing to do: each statement commits as it runs (autocommit), as sqlite3's do after ``commit``."""
+
     def close(self) -> None:
         self.conn.close()
 

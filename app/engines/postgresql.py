@@ -36,7 +36,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations.postgre
 # this service, one key per purpose. Advisory locks are per database.
 NAMESPACE = 0x43515253  # "CQRS"
 WRITERS, MIGRATIONS_KEY, REBUILD = 1, 2, 3
-LEADS = {"process-managers": 4}  # session locks of the lead process of each purpose (PostgreSQL.lead)
+LEADS = {"process-managers": 4, "follower": 5}  # session locks of the lead process of each purpose (PostgreSQL.lead)
 # Errors after which a retry may pass: lock not available (lock_timeout), serialization failure,
 # deadlock; and a connection the server ended (shut down, restarted, terminated it).
 _BUSY = {"55P03", "40001", "40P01", "57P01", "57P02", "57P03"}

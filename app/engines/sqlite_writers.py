@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 # The files beside the database: SQLite's own, and this module's locks (app.rebuild keeps
 # its scratch files apart). A start checks each one it finds (app.db.check_files).
 REBUILD_LOCK = "-rebuild"  # held while app.rebuild runs
-LEADS = ("-process-managers",)  # held by the lead process of each purpose (SQLite.lead)
+LEADS = ("-process-managers", "-follower")  # held by the lead process of each purpose (SQLite.lead)
 SIDE_FILES = ("-wal", "-shm", "-journal", "-writers", "-checkpointer", REBUILD_LOCK, *LEADS)
 
 

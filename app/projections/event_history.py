@@ -14,12 +14,22 @@ _COLUMNS = (
 )
 
 
+_VALUES = ", ".join(f":{column.strip()}" for column in _COLUMNS.split(","))
+
+
 def on_every_event(tx: Tx, e: Recorded) -> None:
-    # SQLite copies the row itself: binding its eleven columns from Python cost more than the insert.
+    if e.fetched:  # a following service's: its own log does not hold the event
+        tx.execute(f"INSERT INTO event_history_view ({_COLUMNS}) VALUES ({_VALUES})", **_row(e))
+        return
+    # The database copies the row itself: binding its eleven columns from Python cost more than the insert.
     tx.execute(
         f"INSERT INTO event_history_view ({_COLUMNS}) SELECT {_COLUMNS} FROM events WHERE position = :position",
         position=e.position,
     )
+
+
+def _row(e: Recorded) -> dict:
+    return {column.strip(): getattr(e, column.strip()) for column in _COLUMNS.split(",")}
 
 
 projection = Projection("event_history", tables=["event_history_view"], every_event=on_every_event)
