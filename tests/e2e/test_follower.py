@@ -345,6 +345,8 @@ def test_seed_003_as_it_is_a_command_only_service_feeds_a_query_service_behind_a
         following(tmp_path / "query", command, FOLLOW_TOKEN="feed-secret") as query,
         requests.Session() as client,
     ):
+        feed = client.get(command("/events"), headers={"Authorization": "Bearer feed-secret"}, timeout=10)
+        assert feed.status_code == 200, f"the command service's feed: {feed.status_code} {feed.text}"
         ada = register(client, command, "Lovelace", "ada@example.com").json()
         body = {"first_name": "Augusta Ada", "last_name": "King", "email": "ada@example.com"}
         renamed = sent(client, "PUT", command(f"/users/{ada['id']}"), body)
@@ -451,18 +453,22 @@ def test_a_follower_waits_out_a_stopped_source_not_ready_and_converges_once_it_i
     token = {"QUERY_TOKENS": "feed-secret", **SOURCE}  # its feed too: the follower sends FOLLOW_TOKEN
     with (
         serving(tmp_path / "source", "source", database, port=port, **token) as source,
-        following(tmp_path / "follower", source, FOLLOW_TOKEN="feed-secret") as follower,
+        following(tmp_path / "follower", source, FOLLOW_TOKEN="feed-secret", READ_WAIT_MS=500) as follower,
         requests.Session() as client,
     ):
         for n in range(5):
             register(client, source, f"Before {n}", f"before{n}@example.com")
-        caught_up(follower, head(source))
+        before = head(source)
+        caught_up(follower, before)
         until(lambda: ready(follower) == 200, what="ready before the stop")
         mark = len(log_lines(follower))
         stop(source.process)
         until(lambda: ready(follower) == 503, seconds=3 * FOLLOW_WAIT + 10, what="/readyz 503 with the source down")
         assert client.get(follower("/users"), timeout=10).status_code == 200  # what it has, it still serves
-        time.sleep(3)  # a few more tries, further and further apart
+        late = client.get(follower("/users"), headers={"Min-Log-Position": str(before + 1)}, timeout=10)
+        assert (late.status_code, late.headers["Content-Type"]) == (503, "application/problem+json"), late.text
+        assert "Retry-After" in late.headers and late.headers["Log-Position"] == str(before)
+        time.sleep(2.5)  # a few more tries, further and further apart
         assert ready(follower) == 503
         outage = warnings_in(log_lines(follower)[mark:])
         assert 1 <= len(outage) <= 2, outage  # once per outage, not once per try
