@@ -57,6 +57,8 @@ def create_app(test_config: dict | None = None, start: bool = True) -> Flask:
         commands.init_app(app)
     if app.config["APP_ROLE"] in ("all", "query"):
         app.register_blueprint(queries.blueprint)
+    else:
+        app.register_blueprint(queries.feed_only())  # for the query services that follow this one
 
     if start:
         start_app(app)

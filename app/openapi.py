@@ -565,18 +565,19 @@ def whole_service(app: Flask) -> Flask:
     process happens to answer for its description."""
     from app import commands, queries  # imported here: they import this module
 
-    if "commands" in app.blueprints and "queries" in app.blueprints:
+    missing = [side for side in (commands.blueprint, queries.blueprint) if app.blueprints.get(side.name) is not side]
+    if not missing:
         return app
     whole = Flask(app.import_name)
     whole.config.update(app.config)
     whole.url_map.converters.update(app.url_map.converters)
     for rule in app.url_map.iter_rules():
-        if rule.endpoint not in whole.view_functions:
+        side = rule.endpoint.partition(".")[0]
+        if rule.endpoint not in whole.view_functions and side not in {s.name for s in missing}:
             whole.url_map.add(rule.empty())
             whole.view_functions[rule.endpoint] = app.view_functions[rule.endpoint]
-    for side in (commands.blueprint, queries.blueprint):
-        if side.name not in app.blueprints:
-            whole.register_blueprint(side)
+    for side in missing:  # whole (a command process serves a part of the query side: its feed)
+        whole.register_blueprint(side)
     return whole
 
 

@@ -9,9 +9,24 @@ from flask import Blueprint
 from app import read_position
 from app.discovery import submodules
 
-blueprint = Blueprint("queries", __name__)
-blueprint.before_request(read_position.wait_for_min_position)
-blueprint.after_request(read_position.tell_position)
+def _side() -> Blueprint:
+    side = Blueprint("queries", __name__)
+    side.before_request(read_position.wait_for_min_position)
+    side.after_request(read_position.tell_position)
+    return side
+
+
+blueprint = _side()
 
 for _module in submodules(__name__):
     blueprint.register_blueprint(_module.routes)
+
+
+def feed_only() -> Blueprint:
+    """What a command process serves of the query side: its event feed, for the query
+    services that follow it (FOLLOW_URL: seed 003's layout), behind the query tokens."""
+    from app.queries.events import feed_routes
+
+    side = _side()
+    side.register_blueprint(feed_routes)
+    return side

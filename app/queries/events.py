@@ -21,6 +21,8 @@ from app.http import public_url
 from app.pagination import INTEGER_MAX, LimitArgs, Page, PageArgs, WholeNumber
 
 routes = Blueprint("events", __name__)
+# The feed on its own too: a command process serves it (app.queries.feed_only) to those that follow it.
+feed_routes = Blueprint("feed", __name__)
 
 STREAMS = {"items": "item", "employees": "employee", "users": "user", "orders": "order", "devices": "device"}
 _COLUMNS = "position, event_id, stream_type, stream_id, version, type, schema_version, payload, occurred_at, correlation_id, causation_id"
@@ -93,7 +95,7 @@ def _event(row) -> dict:
     return event
 
 
-@routes.get("/events")
+@feed_routes.get("/events")
 @operation(
     "Follow the event log",
     query=FeedArgs,
@@ -150,3 +152,6 @@ def history(module: str, stream_id: str, args: dict):
     if not rows and not after:
         raise NotFound(STREAMS[module], stream_id)
     return page.response([_event(row) for row in rows], key=lambda event: (event["version"],))
+
+
+routes.register_blueprint(feed_routes)
