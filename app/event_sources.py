@@ -66,7 +66,7 @@ class Feed:
 
     def __init__(self, base_url: str, token: str = "", timeout: float = 10):
         self.base_url, self.token, self.timeout = base_url, token, timeout
-        self.seen_head = 0
+        self.seen_head = self.last_read = 0  # the source's Log-Position, and the last event read, when last asked
 
     def read_after(
         self, tx: Tx | None, position: int, limit: int, types: Collection[str] | None = None, wait: float = 0
@@ -95,8 +95,8 @@ class Feed:
         except (OSError, ValueError) as error:  # refused, reset, timed out, a bad URL
             raise SourceError(f"{self.base_url}/events could not be read: {error}") from None
         events = _page(body, position)
-        last = events[-1].position if events else position
-        self.seen_head = max(int(head) if head.isdigit() else 0, last)
+        self.last_read = events[-1].position if events else position
+        self.seen_head = max(int(head) if head.isdigit() else 0, self.last_read)
         return events
 
     def head(self, tx: Tx) -> int:

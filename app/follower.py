@@ -11,6 +11,7 @@ each time up to 5 s, and logged once per outage; /readyz says why it is not read
 
 import logging
 import threading
+import time
 
 from flask import Flask
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 FIRST_RETRY, LAST_RETRY = 0.5, 5.0
 IDLE = 0.5  # between empty pages when FOLLOW_WAIT_SECONDS is 0 (no long poll)
+PROGRESS_EVERY = 5.0
 
 
 def follow_in_background(app: Flask, stop: threading.Event | None = None) -> threading.Thread:
@@ -36,6 +38,7 @@ def _follow(app: Flask, stop: threading.Event) -> None:
     source = projector.source
     with app.app_context():
         lead, pause, failing = engine().lead("follower"), 0.0, False
+        progress = _Progress(source)
         while not stop.wait(pause):
             try:
                 if not lead.held():
@@ -44,6 +47,7 @@ def _follow(app: Flask, stop: threading.Event) -> None:
                 applied = projector.follow(wait)
                 if failing:
                     log.info("following %s again", source.base_url)
+                progress.applied(applied, full=applied >= projector.batch_size)
                 pause, failing = (IDLE if not applied and not wait else 0.0), False
             except SourceError as error:
                 if not failing:
@@ -55,6 +59,32 @@ def _follow(app: Flask, stop: threading.Event) -> None:
                     log.exception("following %s failed; retrying", source.base_url)
                 failing, pause = True, min(max(2 * pause, FIRST_RETRY), LAST_RETRY)
         lead.release()
+
+
+class _Progress:
+    """While catching up (pages come full), a log line every PROGRESS_EVERY seconds: how far, how fast."""
+
+    def __init__(self, source):
+        self.source, self.since, self.count, self.last_line = source, None, 0, 0.0
+
+    def applied(self, events: int, full: bool) -> None:
+        now = time.monotonic()
+        if not full:
+            if self.since is not None:
+                total = self.count + events
+                log.info("caught up with %s: %d events in %.1f s", self.source.base_url, total, now - self.since)
+            self.since, self.count = None, 0
+            return
+        if self.since is None:
+            self.since, self.last_line = now, now
+        self.count += events
+        if now - self.last_line >= PROGRESS_EVERY:
+            self.last_line = now
+            rate = self.count / max(now - self.since, 1e-9)
+            log.info(
+                "catching up with %s: at position %d of %d, %.0f events/s",
+                self.source.base_url, self.source.last_read, self.source.seen_head, rate,
+            )  # fmt: skip
 
 
 def _note_unreachable(source, error: SourceError) -> None:
