@@ -73,8 +73,9 @@ class PostgreSQL(Engine):
 
         config = app.config
         # A query process (a query host, on a standby) reads through the query role only: it
-        # opens no connection to DATABASE_URL, which it may not even be given.
-        self.query_only = config["APP_ROLE"] == "query"
+        # opens no connection to DATABASE_URL, which it may not even be given. Not one that
+        # follows another service (FOLLOW_URL): it keeps a database of its own.
+        self.query_only = config["APP_ROLE"] == "query" and not config.get("FOLLOW_URL")
         given = config["DATABASE_URL"] or (config["QUERY_DATABASE_URL"] if self.query_only else "")
         if not given:
             raise ConfigError("DATABASE_URL must be set: COMMAND_/PROJECTOR_/QUERY_DATABASE_URL only stand beside it")

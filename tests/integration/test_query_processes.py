@@ -1,6 +1,7 @@
 """A query process on PostgreSQL reads through the query role only: given QUERY_DATABASE_URL
 (a standby's, in production), it serves every read and operators' route without ever
-connecting to DATABASE_URL, and starts only once the schema is there."""
+connecting to DATABASE_URL, and starts only once the schema is there. One that follows
+another service (FOLLOW_URL) is the exception: its database is its own."""
 
 import pytest
 
@@ -59,3 +60,18 @@ def test_it_will_not_start_on_a_database_without_the_schema(tmp_path):
     finally:
         engines.close_every_app()
         running.drop_database("t_no_schema_yet")
+
+
+def test_a_following_query_service_makes_the_schema_of_its_own_database(tmp_path):
+    """One that follows another service (FOLLOW_URL) keeps a database of its own, and writes it."""
+    running = engines.server()
+    running.create_database("t_follower_empty")
+    try:
+        url = running.url("t_follower_empty")
+        follower = create_app({"APP_ROLE": "query", "DATABASE_URL": url, "FOLLOW_URL": "http://127.0.0.1:9"})
+        assert follower.test_client().get("/items").get_json() == []  # nothing followed yet: the source is away
+        problem = follower.test_client().get("/readyz").get_json()
+        assert problem["status"] == "not ready" and "http://127.0.0.1:9" in problem["reasons"][0]
+    finally:
+        engines.close_every_app()
+        running.drop_database("t_follower_empty")
