@@ -9,7 +9,7 @@ Prints one table, and writes bench/results/<date>.json and a PNG chart beside it
 
     python -m bench.run            # the full run (100k and 1M rows)
     python -m bench.run --quick    # a smaller run, under 2 minutes
-    python -m bench.run --quick --only orders    # one phase (rows, deep, orders, devices, postgres, replica)
+    python -m bench.run --quick --only orders    # one phase (rows, deep, orders, devices, postgres, replica, follower)
 
 Adding a scenario: add a ``Scenario`` to a phase (``phase_*``) and its verdict to
 report.py; a scenario whose module does not exist yet is listed in ``PENDING`` and shows
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bench import append_lock, data, fill, replica, report, servers
+from bench import append_lock, data, fill, follower, replica, report, servers
 
 BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "lua"
@@ -610,6 +610,54 @@ def phase_replica(size: Size, work: Path, load: dict, workers: int, result: dict
     return []
 
 
+def phase_follower(size: Size, work: Path, load: dict, workers: int, result: dict) -> list[Scenario]:
+    """Seed 003's following query service (issue 26): a command host on a database filled
+    through the product's commands, a follower started on an empty database of its own; its
+    catch-up rate, then its lag under steady writes and reads that wait (bench/follower.py).
+    On SQLite, then on a throwaway PostgreSQL 15 server when there is one, with a tenth of the
+    events (its fill is slower). No scenario of the table."""
+    n = max(size.rows, 10_000)  # commands, one event each: 100k (--quick: 10k)
+    seconds = max(2.5 * size.duration, 5)  # of writes at each rate: 25 (--quick: 5)
+    result["follower"] = {}
+    source = str(work / "follower-source.db")
+    databases = {"source": source, "follower": str(work / "follower.db")}
+    projections = _fill_source(fill.product_app(source), n, "follower_sqlite", result)
+    result["follower"]["sqlite"] = follower.measure("sqlite", databases, projections, seconds, work, workers, log)
+    try:
+        from tests import postgres_server  # the tests' helper (it imports pytest, a dev requirement)
+    except ImportError as error:
+        result["follower"]["postgresql"] = {"skipped": f"the tests' PostgreSQL helper cannot be imported ({error})"}
+        return []
+    if not (postgres_server.BIN / "initdb").exists():
+        result["follower"]["postgresql"] = {"skipped": f"PostgreSQL 15 is not installed (no {postgres_server.BIN})"}
+        return []
+    with postgres_server.running() as server:
+        for name in ("source", "follower"):
+            server.create_database(name)
+        databases = {name: server.url(name) for name in ("source", "follower")}
+        projections = _fill_source(
+            fill.product_app_postgresql(databases["source"]), n // 10, "follower_postgresql", result
+        )
+        fill.vacuum_analyze(databases["source"].replace("+psycopg", ""))
+        postmaster = int((server.folder / "data" / "postmaster.pid").read_text().split()[0])
+        figures = follower.measure("postgresql", databases, projections, seconds, work, workers, log, postmaster)
+        result["follower"]["postgresql"] = figures
+    return []
+
+
+def _fill_source(app, n: int, key: str, result: dict) -> int:
+    """A third each of items, employees and users through ``app``'s handlers, then its rebuild;
+    the number of its projections."""
+    log(f"phase follower: filling the source with {n:,} items, employees and users ({key})")
+    seconds = fill.fill_product(app, items=n // 3, employees=n // 3, users=n - 2 * (n // 3))
+    events, rebuilt = fill.rebuild_product(app)
+    projections = len(app.extensions["projector"].projections)
+    fill.close_product(app)
+    result["fill"][key] = {"commands": n, "seconds": seconds, "rebuild_events": events, "rebuild_seconds": rebuilt}
+    log(f"source filled in {seconds:.1f}s, read model rebuilt in {rebuilt:.1f}s ({events:,} events)")
+    return projections
+
+
 def lock_rounds(url: str, libpq_url: str, size: Size, workers: int, load: dict) -> dict:
     """The append loop with and without the writers' lock, alternating, at 1 writer, one per
     gunicorn worker and one per wrk connection, on a database the product's migrations made."""
@@ -658,6 +706,7 @@ PHASES = {
     "devices": phase_devices,
     "postgres": phase_postgres,
     "replica": phase_replica,
+    "follower": phase_follower,
 }
 
 # ---------------------------------------------------------------- machine
@@ -742,6 +791,9 @@ def main(argv: list[str] | None = None) -> int:
     if "replica" in result:
         print()
         print(replica.table(result["replica"]))
+    if "follower" in result:
+        print()
+        print(follower.tables(result["follower"]))
     chart = f" and bench/results/{stem}.png" if result["summary"]["rows"] else ""
     print(f"\nWritten: bench/results/{stem}.json{chart} ({result['seconds']:.0f}s)")
     shutil.rmtree(work, ignore_errors=True)
