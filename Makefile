@@ -50,12 +50,16 @@ deps:
 	fi
 
 # Every test once per engine (TEST_ENGINE): SQLite, then PostgreSQL on a throwaway server the
-# tests start and stop. The in-process tests run on every core; servers and the browser one at a time.
+# tests start and stop. The in-process tests run on every core; the server and browser tests two
+# modules at a time (a module's tests share its servers); the fuzzer on its own (schemathesis
+# makes its cases in one process).
+FUZZER := tests/api/test_fuzzing.py
 test: deps $(VENV)/.dev
 	@for engine in sqlite postgresql; do \
 		echo "make test: $$engine"; \
 		TEST_ENGINE=$$engine $(BIN)/python -m pytest -n 2 -m "not e2e and not browser" \
-		&& TEST_ENGINE=$$engine $(BIN)/python -m pytest -m "e2e or browser" || exit 1; \
+		&& TEST_ENGINE=$$engine $(BIN)/python -m pytest -n 2 --dist loadfile -m "e2e or browser" --ignore=$(FUZZER) \
+		&& TEST_ENGINE=$$engine $(BIN)/python -m pytest -m "e2e or browser" $(FUZZER) || exit 1; \
 	done
 
 # Everything but servers, the browser and the slowest tests, on every core; `pytest -m <kind>` picks one kind.
