@@ -59,10 +59,13 @@ class Server:
 
 
 @contextmanager
-def running_gunicorn(tmp_path: Path, name: str = "app", database: dict | None = None, workers: int = 2, **env):
-    """gunicorn -c gunicorn.conf.py wsgi:app on a free port, on ``database`` (settings; by default
-    the test database of ``tmp_path``); extra settings arrive as environment."""
-    port = free_port()
+def running_gunicorn(
+    tmp_path: Path, name: str = "app", database: dict | None = None, workers: int = 2, port: int | None = None, **env
+):
+    """gunicorn -c gunicorn.conf.py wsgi:app on ``port`` (a free one by default: a given one starts
+    a server again where its clients expect it), on ``database`` (settings; by default the test
+    database of ``tmp_path``); extra settings arrive as environment."""
+    port = port or free_port()
     database = database or database_config(tmp_path)
     log = tmp_path / f"{name}.log"
     environ = database_environment(database, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=workers, **env)

@@ -30,12 +30,10 @@ from app.ids import new_id
 from app.messages.items import CreateItem, UpdateItem
 from tests.e2e.conftest import (
     ROOT,
-    Server,
     database_environment,
     free_port,
     running_gunicorn,
     stop,
-    wait_until_answering,
 )
 from tests.engines import database_config
 from tests.support import BACON_ID, JOHN_DOE_ID, next_link, read_model
@@ -54,27 +52,8 @@ def serving(folder: Path, name: str, database: dict | None = None, workers: int 
     folder.mkdir(parents=True, exist_ok=True)
     database = database or database_config(folder)
     env = {"METRICS_DIR": folder / f"{name}-metrics", **env}
-    if port is None:
-        with running_gunicorn(folder, name, database, workers, **env) as server:
-            yield server
-        return
-    log = folder / f"{name}.log"
-    environ = database_environment(database, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=workers, **env)
-    environ.pop("APP_SKIP_STARTUP", None)
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=environ,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(f"http://127.0.0.1:{port}", database, log, process)
-    try:
-        wait_until_answering(server("/healthz"), process, log)
+    with running_gunicorn(folder, name, database, workers, port=port, **env) as server:
         yield server
-    finally:
-        stop(process)
 
 
 def following(folder: Path, source, name: str = "follower", database: dict | None = None, **env):
