@@ -20,7 +20,6 @@ files, or two databases of one PostgreSQL server.
    hold as many rows as the source's log and item list, and no position twice.
 """
 
-import multiprocessing
 import operator
 import sqlite3
 import time
@@ -32,7 +31,6 @@ from bench import replica, servers
 
 RATES = replica.RATES  # 50, 100 a second, then unpaced
 WRITER_THREADS = replica.WRITER_THREADS
-POLL_PAUSE = replica.POLL_PAUSE
 SOURCE_HEAD = "SELECT coalesce(max(position), 0) FROM events"
 CATCH_UP_LIMIT = 900  # seconds: a follower that has not caught up by then has stalled
 FIRST_SECONDS = 1.0  # the writes after these are the steady state (the long poll woken from idle)
@@ -166,36 +164,16 @@ def catch_up(hosts: dict, databases: dict, projections: int, workers: int, work:
 
 
 def poll(source: str, follower: str, projections: int, stop, out) -> None:
-    """replica.poll on the two databases: the source's head, then the follower's position."""
+    """replica.watch on the two databases: the source's head, then the follower's position."""
     with reader(source) as head_conn, reader(follower) as conn:
-        out.send("ready")
-        heads, changes, samples = [], [], []
-        last_head, last_position, last_end = -1, -1, time.monotonic()
-        while not stop.is_set():
-            head = head_conn.execute(SOURCE_HEAD).fetchone()[0]
-            head_seen = time.monotonic()
-            at = position(conn, projections)
-            ended = time.monotonic()
-            if head != last_head:
-                heads.append((last_end, head_seen, head))
-                last_head = head
-            if at != last_position:
-                changes.append((last_end, ended, at))
-                last_position = at
-            samples.append((ended, head, at))
-            last_end = ended
-            time.sleep(POLL_PAUSE)
-    out.send({"heads": heads, "changes": changes, "samples": samples})
+        replica.watch(
+            lambda: head_conn.execute(SOURCE_HEAD).fetchone()[0], lambda: position(conn, projections), stop, out
+        )
 
 
-class Poller(replica.Poller):
+def follower_poller(source: str, follower: str, projections: int) -> replica.Poller:
     """``poll`` in a spawned process for the length of a ``with`` block."""
-
-    def __init__(self, source: str, follower: str, projections: int):
-        context = multiprocessing.get_context("spawn")
-        self.stop, (self.receiver, sender) = context.Event(), context.Pipe(duplex=False)
-        self.process = context.Process(target=poll, args=(source, follower, projections, self.stop, sender))
-        self.result: dict = {}
+    return replica.Poller(source, follower, projections, target=poll)
 
 
 def lag_run(
@@ -203,7 +181,7 @@ def lag_run(
 ) -> dict:
     """One steady write load at ``rate`` (None: unpaced) for ``seconds``, the follower polled all along."""
     cpu = cpu_of(pids)
-    with Poller(databases["source"], databases["follower"], projections) as poller:
+    with follower_poller(databases["source"], databases["follower"], projections) as poller:
         records = replica.write_and_read(
             hosts["source"].url, hosts["follower"].url, rate or replica.UNPACED, seconds, WRITER_THREADS
         )

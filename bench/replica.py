@@ -58,41 +58,50 @@ def host(name: str, role: str, url_setting: dict, workers: int, work: Path) -> s
 
 
 def poll(primary: str, standby: str, projections: int, stop, out) -> None:
-    """In a process of its own (a child, so the writers' threads do not delay it): poll the
-    primary's head, then the standby's position, until ``stop`` is set; then send to ``out``
-    each one's changes, as (end of the last poll before, end of the poll that saw it, position),
-    and every poll's (end, head, standby position)."""
+    """In a process of its own (a child, so the writers' threads do not delay it): ``watch`` the
+    primary's head and the standby's position."""
     import psycopg
 
     with psycopg.connect(primary, autocommit=True) as head_conn, psycopg.connect(standby, autocommit=True) as conn:
-        out.send("ready")
-        heads, changes, samples = [], [], []
-        last_head, last_position, last_end = -1, -1, time.monotonic()
-        while not stop.is_set():
-            head = head_conn.execute(PRIMARY_HEAD).fetchone()[0]
-            head_seen = time.monotonic()
+
+        def standby_position() -> int:
             count, lowest = conn.execute(STANDBY_POSITION).fetchone()
-            position = lowest if count >= projections else 0
-            ended = time.monotonic()
-            if head != last_head:
-                heads.append((last_end, head_seen, head))
-                last_head = head
-            if position != last_position:
-                changes.append((last_end, ended, position))
-                last_position = position
-            samples.append((ended, head, position))
-            last_end = ended
-            time.sleep(POLL_PAUSE)
+            return lowest if count >= projections else 0
+
+        watch(lambda: head_conn.execute(PRIMARY_HEAD).fetchone()[0], standby_position, stop, out)
+
+
+def watch(head, position, stop, out) -> None:
+    """Poll ``head()``, then ``position()``, until ``stop`` is set; then send to ``out`` each
+    one's changes, as (end of the last poll before, end of the poll that saw it, position),
+    and every poll's (end, head, position). Sends "ready" first."""
+    out.send("ready")
+    heads, changes, samples = [], [], []
+    last_head, last_position, last_end = -1, -1, time.monotonic()
+    while not stop.is_set():
+        at_head = head()
+        head_seen = time.monotonic()
+        at = position()
+        ended = time.monotonic()
+        if at_head != last_head:
+            heads.append((last_end, head_seen, at_head))
+            last_head = at_head
+        if at != last_position:
+            changes.append((last_end, ended, at))
+            last_position = at
+        samples.append((ended, at_head, at))
+        last_end = ended
+        time.sleep(POLL_PAUSE)
     out.send({"heads": heads, "changes": changes, "samples": samples})
 
 
 class Poller:
     """``poll`` in a spawned process for the length of a ``with`` block; ``result`` after it."""
 
-    def __init__(self, primary: str, standby: str, projections: int):
+    def __init__(self, primary: str, standby: str, projections: int, target=poll):
         context = multiprocessing.get_context("spawn")
         self.stop, (self.receiver, sender) = context.Event(), context.Pipe(duplex=False)
-        self.process = context.Process(target=poll, args=(primary, standby, projections, self.stop, sender))
+        self.process = context.Process(target=target, args=(primary, standby, projections, self.stop, sender))
         self.result: dict = {}
 
     def __enter__(self) -> "Poller":
