@@ -14,7 +14,8 @@ _COLUMNS = (
 )
 
 
-_VALUES = ", ".join(f":{column.strip()}" for column in _COLUMNS.split(","))
+_NAMES = tuple(column.strip() for column in _COLUMNS.split(","))
+_VALUES = ", ".join(f":{name}" for name in _NAMES)
 
 
 def on_every_event(tx: Tx, e: Recorded) -> None:
@@ -29,7 +30,7 @@ def on_every_event(tx: Tx, e: Recorded) -> None:
 
 
 def _row(e: Recorded) -> dict:
-    return {column.strip(): getattr(e, column.strip()) for column in _COLUMNS.split(",")}
+    return {name: getattr(e, name) for name in _NAMES}
 
 
 projection = Projection("event_history", tables=["event_history_view"], every_event=on_every_event)

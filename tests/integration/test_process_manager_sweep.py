@@ -15,6 +15,13 @@ def lead_of(app):
         return engine().lead("process-managers")
 
 
+def wait_until_cancelled(client, order: dict, failure: str) -> None:
+    deadline = time.monotonic() + 30
+    while client.get(f"/orders/{order['id']}").get_json()["status"] != "cancelled":
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.05)
+
+
 def test_one_process_holds_the_lead_until_it_lets_go(tmp_path):
     first, second = lead_of(make_app(tmp_path)), lead_of(make_app(tmp_path))
     try:
@@ -39,10 +46,7 @@ def test_the_sweep_reacts_to_a_deletion_whose_process_died_before_its_managers_r
     stop = threading.Event()
     sweep = sweep_in_background(here, 0.05, stop)
     try:
-        deadline = time.monotonic() + 30
-        while client.get(f"/orders/{order['id']}").get_json()["status"] != "cancelled":
-            assert time.monotonic() < deadline, "the sweep never reacted"
-            time.sleep(0.05)
+        wait_until_cancelled(client, order, "the sweep never reacted")
     finally:
         stop.set()
         sweep.join(10)
@@ -64,10 +68,7 @@ def test_a_sweep_that_does_not_hold_the_lead_reacts_to_nothing(tmp_path):
         time.sleep(0.5)
         assert client.get(f"/orders/{order['id']}").get_json()["status"] == "placed"
         other.release()  # the lead dies: this one takes over
-        deadline = time.monotonic() + 30
-        while client.get(f"/orders/{order['id']}").get_json()["status"] != "cancelled":
-            assert time.monotonic() < deadline, "the lead was never taken over"
-            time.sleep(0.05)
+        wait_until_cancelled(client, order, "the lead was never taken over")
     finally:
         stop.set()
         sweep.join(10)
