@@ -1,0 +1,1302 @@
+--
+-- PostgreSQL database dump
+--
+
+\restrict xO9KKSsmvX3mNH4b2NbL8jKPdcBtHbF9yVJim2XbAf3H4H1cn4MxtDYDLqUbfm7
+
+-- Dumped from database version 15.18 (Debian 15.18-0+deb12u1)
+-- Dumped by pg_dump version 15.18 (Debian 15.18-0+deb12u1)
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: public; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA public;
+
+
+--
+-- Name: SCHEMA public; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA public IS 'standard public schema';
+
+
+--
+-- Name: events_are_append_only(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.events_are_append_only() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'the event log is append-only' USING ERRCODE = 'integrity_constraint_violation';
+END $$;
+
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: addresses; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.addresses (
+    id text NOT NULL COLLATE pg_catalog."C",
+    street text NOT NULL COLLATE pg_catalog."C",
+    zip text NOT NULL COLLATE pg_catalog."C",
+    city text NOT NULL COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: device_list_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.device_list_view (
+    id text NOT NULL COLLATE pg_catalog."C",
+    name text NOT NULL COLLATE pg_catalog."C",
+    kind text NOT NULL COLLATE pg_catalog."C",
+    status text NOT NULL COLLATE pg_catalog."C",
+    registered_at text NOT NULL COLLATE pg_catalog."C",
+    decommissioned_at text COLLATE pg_catalog."C",
+    last_seen_at text COLLATE pg_catalog."C",
+    reading_count bigint NOT NULL,
+    version bigint NOT NULL
+);
+
+
+--
+-- Name: devices; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.devices (
+    id text NOT NULL COLLATE pg_catalog."C",
+    name text NOT NULL COLLATE pg_catalog."C",
+    name_key text NOT NULL COLLATE pg_catalog."C",
+    kind text NOT NULL COLLATE pg_catalog."C",
+    status text NOT NULL COLLATE pg_catalog."C",
+    registered_at text NOT NULL COLLATE pg_catalog."C",
+    version bigint NOT NULL,
+    CONSTRAINT devices_kind_check CHECK ((kind = ANY (ARRAY['sensor'::text, 'meter'::text, 'gateway'::text]))),
+    CONSTRAINT devices_status_check CHECK ((status = ANY (ARRAY['active'::text, 'decommissioned'::text])))
+);
+
+
+--
+-- Name: employee_details_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.employee_details_view (
+    id text NOT NULL COLLATE pg_catalog."C",
+    version bigint NOT NULL,
+    document text NOT NULL COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: employee_list_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.employee_list_view (
+    id text NOT NULL COLLATE pg_catalog."C",
+    name text NOT NULL COLLATE pg_catalog."C",
+    city text NOT NULL COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: employees; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.employees (
+    id text NOT NULL COLLATE pg_catalog."C",
+    first_name text NOT NULL COLLATE pg_catalog."C",
+    last_name text NOT NULL COLLATE pg_catalog."C",
+    version bigint NOT NULL
+);
+
+
+--
+-- Name: event_history_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_history_view (
+    "position" bigint NOT NULL,
+    event_id text NOT NULL COLLATE pg_catalog."C",
+    stream_type text NOT NULL COLLATE pg_catalog."C",
+    stream_id text NOT NULL COLLATE pg_catalog."C",
+    version bigint NOT NULL,
+    type text NOT NULL COLLATE pg_catalog."C",
+    schema_version bigint NOT NULL,
+    payload text NOT NULL COLLATE pg_catalog."C",
+    occurred_at text NOT NULL COLLATE pg_catalog."C",
+    correlation_id text COLLATE pg_catalog."C",
+    causation_id text COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.events (
+    "position" bigint NOT NULL,
+    event_id text NOT NULL COLLATE pg_catalog."C",
+    stream_type text NOT NULL COLLATE pg_catalog."C",
+    stream_id text NOT NULL COLLATE pg_catalog."C",
+    version bigint NOT NULL,
+    type text NOT NULL COLLATE pg_catalog."C",
+    schema_version bigint DEFAULT 1 NOT NULL,
+    payload text NOT NULL COLLATE pg_catalog."C",
+    occurred_at text NOT NULL COLLATE pg_catalog."C",
+    correlation_id text COLLATE pg_catalog."C",
+    causation_id text COLLATE pg_catalog."C",
+    CONSTRAINT events_payload_check CHECK (((payload)::json IS NOT NULL)),
+    CONSTRAINT events_version_check CHECK ((version > 0))
+);
+
+
+--
+-- Name: events_position_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.events ALTER COLUMN "position" ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME public.events_position_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: idempotency_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.idempotency_keys (
+    key text NOT NULL COLLATE pg_catalog."C",
+    fingerprint text NOT NULL COLLATE pg_catalog."C",
+    status bigint NOT NULL,
+    headers text NOT NULL COLLATE pg_catalog."C",
+    body bytea NOT NULL,
+    created_at text NOT NULL COLLATE pg_catalog."C",
+    expires_at text NOT NULL COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: item_details_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.item_details_view (
+    id text NOT NULL COLLATE pg_catalog."C",
+    version bigint NOT NULL,
+    document text NOT NULL COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: item_list_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.item_list_view (
+    id text NOT NULL COLLATE pg_catalog."C",
+    name text NOT NULL COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: items; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.items (
+    id text NOT NULL COLLATE pg_catalog."C",
+    name text NOT NULL COLLATE pg_catalog."C",
+    description text NOT NULL COLLATE pg_catalog."C",
+    price_cents bigint,
+    version bigint NOT NULL,
+    CONSTRAINT items_price_cents_check CHECK ((price_cents >= 0))
+);
+
+
+--
+-- Name: order_details_user_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.order_details_user_view (
+    id text NOT NULL COLLATE pg_catalog."C",
+    name text NOT NULL COLLATE pg_catalog."C",
+    email text NOT NULL COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: order_details_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.order_details_view (
+    id text NOT NULL COLLATE pg_catalog."C",
+    user_id text NOT NULL COLLATE pg_catalog."C",
+    version bigint NOT NULL,
+    state text NOT NULL COLLATE pg_catalog."C",
+    document text NOT NULL COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: order_history_user_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.order_history_user_view (
+    id text NOT NULL COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: order_lines; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.order_lines (
+    order_id text NOT NULL COLLATE pg_catalog."C",
+    line_no bigint NOT NULL,
+    item_id text NOT NULL COLLATE pg_catalog."C",
+    name text NOT NULL COLLATE pg_catalog."C",
+    quantity bigint NOT NULL,
+    unit_price_cents bigint NOT NULL,
+    CONSTRAINT order_lines_quantity_check CHECK (((quantity >= 1) AND (quantity <= 1000))),
+    CONSTRAINT order_lines_unit_price_cents_check CHECK ((unit_price_cents >= 0))
+);
+
+
+--
+-- Name: order_list_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.order_list_view (
+    id text NOT NULL COLLATE pg_catalog."C",
+    user_id text NOT NULL COLLATE pg_catalog."C",
+    placed_at text NOT NULL COLLATE pg_catalog."C",
+    status text NOT NULL COLLATE pg_catalog."C",
+    item_count bigint NOT NULL,
+    total_cents bigint NOT NULL
+);
+
+
+--
+-- Name: orders; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.orders (
+    id text NOT NULL COLLATE pg_catalog."C",
+    user_id text NOT NULL COLLATE pg_catalog."C",
+    status text NOT NULL COLLATE pg_catalog."C",
+    placed_at text NOT NULL COLLATE pg_catalog."C",
+    shipped_at text COLLATE pg_catalog."C",
+    cancelled_at text COLLATE pg_catalog."C",
+    cancellation_reason text COLLATE pg_catalog."C",
+    version bigint NOT NULL,
+    CONSTRAINT orders_status_check CHECK ((status = ANY (ARRAY['placed'::text, 'shipped'::text, 'cancelled'::text])))
+);
+
+
+--
+-- Name: process_checkpoints; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.process_checkpoints (
+    name text NOT NULL COLLATE pg_catalog."C",
+    "position" bigint DEFAULT 0 NOT NULL,
+    updated_at text COLLATE pg_catalog."C",
+    error_type text COLLATE pg_catalog."C",
+    error_message text COLLATE pg_catalog."C",
+    error_position bigint,
+    error_count bigint DEFAULT 0 NOT NULL,
+    failed_at text COLLATE pg_catalog."C",
+    retry_at text COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: projection_checkpoints; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.projection_checkpoints (
+    name text NOT NULL COLLATE pg_catalog."C",
+    "position" bigint DEFAULT 0 NOT NULL,
+    updated_at text COLLATE pg_catalog."C",
+    error_type text COLLATE pg_catalog."C",
+    error_message text COLLATE pg_catalog."C",
+    error_position bigint,
+    error_count bigint DEFAULT 0 NOT NULL,
+    failed_at text COLLATE pg_catalog."C",
+    retry_at text COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: projection_rebuilds; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.projection_rebuilds (
+    name text NOT NULL COLLATE pg_catalog."C",
+    "position" bigint NOT NULL,
+    head bigint NOT NULL,
+    started_at text NOT NULL COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: projection_skips; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.projection_skips (
+    name text NOT NULL COLLATE pg_catalog."C",
+    "position" bigint NOT NULL,
+    reason text NOT NULL COLLATE pg_catalog."C",
+    skipped_by text NOT NULL COLLATE pg_catalog."C",
+    skipped_at text NOT NULL COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: projection_source; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.projection_source (
+    name text NOT NULL COLLATE pg_catalog."C",
+    url text NOT NULL COLLATE pg_catalog."C",
+    head bigint DEFAULT 0 NOT NULL,
+    contacted_at text COLLATE pg_catalog."C",
+    error text COLLATE pg_catalog."C",
+    failing_since text COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: telemetry_fleet_stats_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.telemetry_fleet_stats_view (
+    metric text NOT NULL COLLATE pg_catalog."C",
+    devices bigint NOT NULL,
+    count bigint NOT NULL,
+    sum double precision NOT NULL,
+    sum_error double precision NOT NULL
+);
+
+
+--
+-- Name: telemetry_readings_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.telemetry_readings_view (
+    device_id text NOT NULL COLLATE pg_catalog."C",
+    metric text NOT NULL COLLATE pg_catalog."C",
+    recorded_at text NOT NULL COLLATE pg_catalog."C",
+    "position" bigint NOT NULL,
+    seq bigint NOT NULL,
+    value double precision NOT NULL
+);
+
+
+--
+-- Name: telemetry_stats_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.telemetry_stats_view (
+    device_id text NOT NULL COLLATE pg_catalog."C",
+    metric text NOT NULL COLLATE pg_catalog."C",
+    active bigint NOT NULL,
+    count bigint NOT NULL,
+    sum double precision NOT NULL,
+    min double precision NOT NULL,
+    max double precision NOT NULL,
+    last_value double precision NOT NULL,
+    last_recorded_at text NOT NULL COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: user_details_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_details_view (
+    id text NOT NULL COLLATE pg_catalog."C",
+    version bigint NOT NULL,
+    document text NOT NULL COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: user_list_view; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_list_view (
+    id text NOT NULL COLLATE pg_catalog."C",
+    first_name text NOT NULL COLLATE pg_catalog."C",
+    last_name text NOT NULL COLLATE pg_catalog."C",
+    email text NOT NULL COLLATE pg_catalog."C",
+    email_key text NOT NULL COLLATE pg_catalog."C"
+);
+
+
+--
+-- Name: users; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.users (
+    id text NOT NULL COLLATE pg_catalog."C",
+    first_name text NOT NULL COLLATE pg_catalog."C",
+    last_name text NOT NULL COLLATE pg_catalog."C",
+    email text NOT NULL COLLATE pg_catalog."C",
+    email_key text NOT NULL COLLATE pg_catalog."C",
+    version bigint NOT NULL
+);
+
+
+--
+-- Data for Name: addresses; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.addresses (id, street, zip, city) FROM stdin;
+12a33c84-ee60-45a1-848d-428ad3259abc	1234 Main Street	02112	Boston
+01a24bd1-344c-701f-82b2-c1f62e258168	Bahnhofstrasse 3	8001	Zürich
+\.
+
+
+--
+-- Data for Name: device_list_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.device_list_view (id, name, kind, status, registered_at, decommissioned_at, last_seen_at, reading_count, version) FROM stdin;
+01a24bd1-3471-79fd-81c6-483432023a47	Chaudière n°1	sensor	active	2026-12-06T14:45:31.377894Z	\N	2026-12-05T08:00:00.000000Z	4	3
+01a24bd1-3473-7f96-bc97-863800025660	Compteur toit	meter	decommissioned	2026-12-06T14:45:31.379551Z	2026-12-06T14:45:31.388774Z	2026-12-05T08:00:00.000000Z	3	3
+01a24bd1-3474-72df-957e-530d1daae95c	Passerelle Ouest	gateway	active	2026-12-06T14:45:31.380937Z	\N	2026-12-06T14:45:31.387492Z	1	2
+\.
+
+
+--
+-- Data for Name: devices; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.devices (id, name, name_key, kind, status, registered_at, version) FROM stdin;
+01a24bd1-3471-79fd-81c6-483432023a47	Chaudière n°1	chaudière n°1	sensor	active	2026-12-06T14:45:31.377894Z	3
+01a24bd1-3473-7f96-bc97-863800025660	Compteur toit	compteur toit	meter	decommissioned	2026-12-06T14:45:31.379551Z	3
+01a24bd1-3474-72df-957e-530d1daae95c	Passerelle Ouest	passerelle ouest	gateway	active	2026-12-06T14:45:31.380937Z	2
+\.
+
+
+--
+-- Data for Name: employee_details_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.employee_details_view (id, version, document) FROM stdin;
+01a24bd1-344c-701f-82b2-c1f62e258168	2	{"id":"01a24bd1-344c-701f-82b2-c1f62e258168","firstName":"Zoë","lastName":"Ångström","address":{"id":"01a24bd1-344c-701f-82b2-c1f62e258168","street":"Bahnhofstrasse 3","zip":"8001","city":"Zürich"}}
+12a33c84-ee60-45a1-848d-428ad3259abc	1	{"id":"12a33c84-ee60-45a1-848d-428ad3259abc","firstName":"John","lastName":"Doe","address":{"id":"12a33c84-ee60-45a1-848d-428ad3259abc","street":"1234 Main Street","zip":"02112","city":"Boston"}}
+\.
+
+
+--
+-- Data for Name: employee_list_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.employee_list_view (id, name, city) FROM stdin;
+12a33c84-ee60-45a1-848d-428ad3259abc	Doe, John	Boston
+01a24bd1-344c-701f-82b2-c1f62e258168	Ångström, Zoë	Zürich
+\.
+
+
+--
+-- Data for Name: employees; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.employees (id, first_name, last_name, version) FROM stdin;
+12a33c84-ee60-45a1-848d-428ad3259abc	John	Doe	1
+01a24bd1-344c-701f-82b2-c1f62e258168	Zoë	Ångström	2
+\.
+
+
+--
+-- Data for Name: event_history_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.event_history_view ("position", event_id, stream_type, stream_id, version, type, schema_version, payload, occurred_at, correlation_id, causation_id) FROM stdin;
+1	c0f7a1d2-5b1e-4c38-9a8e-000000000001	item	12a33c84-ee60-45a1-848d-428ad3259abc	1	ItemCreated	1	{"name":"Bacon","description":"Everything tastes better, with bacon 🥓","price_cents":null}	2024-01-01T00:00:00.000000Z	seed	\N
+2	c0f7a1d2-5b1e-4c38-9a8e-001000000001	employee	12a33c84-ee60-45a1-848d-428ad3259abc	1	EmployeeHired	1	{"first_name":"John","last_name":"Doe","street":"1234 Main Street","zip":"02112","city":"Boston"}	2024-01-01T00:00:00.000000Z	seed	\N
+3	01a24bd1-3440-7236-954f-db396c34f31b	item	01a24bd1-3440-7fa4-9fce-d37d69a87c01	1	ItemCreated	1	{"name":"Crème brûlée","description":"Caramélisée","price_cents":450}	2026-12-06T14:45:31.329027Z	1e8b62a8b7ac1fbed5d8dd3e9494bfaf	\N
+4	01a24bd1-3443-7c74-88db-69072de6a78e	item	01a24bd1-3443-77bd-a633-be27fa3ef037	1	ItemCreated	1	{"name":"Dime candy","description":"","price_cents":10}	2026-12-06T14:45:31.331841Z	2f925e727ed1947a2d27dc2f96e6cabc	\N
+5	01a24bd1-3446-724c-a7ef-93ac0f015bf4	item	01a24bd1-3446-77f2-927f-a460016bfd5b	1	ItemCreated	1	{"name":"Spare part","description":"No price yet","price_cents":null}	2026-12-06T14:45:31.334927Z	bf7f06ddaabb9ad7970745c4327d2870	\N
+6	01a24bd1-3448-7079-863d-d40ac85bcf48	item	01a24bd1-3440-7fa4-9fce-d37d69a87c01	2	ItemUpdated	1	{"name":"Crème brûlée maison","description":"Caramélisée à la minute","price_cents":525}	2026-12-06T14:45:31.336992Z	1370d7fc3ac33b7764108ec7696a8f0f	\N
+7	01a24bd1-344a-79ff-8677-4467e3833058	item	12a33c84-ee60-45a1-848d-428ad3259abc	2	ItemUpdated	1	{"name":"Bacon","description":"Smoked","price_cents":399}	2026-12-06T14:45:31.338791Z	c178bb156994b6d9fb050b05faac7d58	\N
+8	01a24bd1-344c-7da7-9808-776b14a3b927	employee	01a24bd1-344c-701f-82b2-c1f62e258168	1	EmployeeHired	1	{"first_name":"Zoë","last_name":"Ångström","street":"Rue du Rhône 1","zip":"1204","city":"Genève"}	2026-12-06T14:45:31.340600Z	f958b68494d4d284ff65077026dd1225	\N
+9	01a24bd1-344e-7c12-9aaf-fdbbdbe35aa0	employee	01a24bd1-344e-7810-baaf-6d3e5f967423	1	EmployeeHired	1	{"first_name":"José","last_name":"Núñez","street":"Rua Augusta 5","zip":"01305-000","city":"São Paulo"}	2026-12-06T14:45:31.342517Z	65b0fc2f5cda1c733ed3e2b5adc8bbb0	\N
+10	01a24bd1-3450-7b4f-a170-7544b37d75d2	employee	01a24bd1-344c-701f-82b2-c1f62e258168	2	EmployeeUpdated	1	{"first_name":"Zoë","last_name":"Ångström","street":"Bahnhofstrasse 3","zip":"8001","city":"Zürich"}	2026-12-06T14:45:31.344547Z	2b737cf69c3f0e5187db70bbbd100493	\N
+11	01a24bd1-3452-7d14-a1a8-c89df0bf3f1b	employee	01a24bd1-344e-7810-baaf-6d3e5f967423	2	EmployeeLeft	1	{}	2026-12-06T14:45:31.346121Z	7567c8aebd45c2a5176b0fbafc9ef18e	\N
+12	01a24bd1-3453-7891-8bcf-20db250284e3	user	01a24bd1-3453-7d5c-8adf-a57e66265ac0	1	UserRegistered	1	{"first_name":"Grace","last_name":"Hopper","email":"grace@example.com"}	2026-12-06T14:45:31.347513Z	81e6e438e2dae69a0b4d5c322e8be954	\N
+13	01a24bd1-3455-76b4-9d85-b83b82fcc6da	user	01a24bd1-3455-7344-8e85-388b2897841a	1	UserRegistered	1	{"first_name":"Amélie","last_name":"Poulain","email":"Amelie@Example.fr"}	2026-12-06T14:45:31.349279Z	612609a4b5ac9647b1061e8394a7717d	\N
+14	01a24bd1-3457-7698-a95b-131ffa5b745f	order	01a24bd1-3456-78eb-bfe4-a7aea7e84c3a	1	OrderPlaced	1	{"user_id":"01a24bd1-3453-7d5c-8adf-a57e66265ac0","placed_at":"2026-12-06T14:45:31.351532Z","lines":[{"item_id":"01a24bd1-3443-77bd-a633-be27fa3ef037","name":"Dime candy","quantity":3,"unit_price_cents":10,"line_total_cents":30},{"item_id":"01a24bd1-3440-7fa4-9fce-d37d69a87c01","name":"Crème brûlée maison","quantity":1,"unit_price_cents":525,"line_total_cents":525},{"item_id":"12a33c84-ee60-45a1-848d-428ad3259abc","name":"Bacon","quantity":1,"unit_price_cents":399,"line_total_cents":399}],"total_cents":954}	2026-12-06T14:45:31.351733Z	8e8a4223bff870c07e8d21450d6b952a	\N
+15	01a24bd1-345a-74da-a457-98e9974be9c5	order	01a24bd1-3456-78eb-bfe4-a7aea7e84c3a	2	OrderShipped	1	{"shipped_at":"2026-12-06T14:45:31.354354Z"}	2026-12-06T14:45:31.354515Z	4342fcba700ecbaa95f445884ec39d61	\N
+16	01a24bd1-345c-7684-a24a-78e943868280	order	01a24bd1-345c-7872-87cc-285f71ac0e3d	1	OrderPlaced	1	{"user_id":"01a24bd1-3453-7d5c-8adf-a57e66265ac0","placed_at":"2026-12-06T14:45:31.356527Z","lines":[{"item_id":"01a24bd1-3440-7fa4-9fce-d37d69a87c01","name":"Crème brûlée maison","quantity":2,"unit_price_cents":525,"line_total_cents":1050}],"total_cents":1050}	2026-12-06T14:45:31.356618Z	3c65c3ace69f01709115af2511104b4b	\N
+17	01a24bd1-345e-7507-9da4-aaeff14cad42	order	01a24bd1-345c-7872-87cc-285f71ac0e3d	2	OrderCancelled	1	{"reason":"Trop cher, désolée","cancelled_at":"2026-12-06T14:45:31.358249Z"}	2026-12-06T14:45:31.358390Z	3d39bf5c45b041024f1f99c872b03cdd	\N
+18	01a24bd1-3460-7d5b-90a9-bc30412ab6d4	order	01a24bd1-345f-73a9-aa43-d53ff2feaae9	1	OrderPlaced	1	{"user_id":"01a24bd1-3453-7d5c-8adf-a57e66265ac0","placed_at":"2026-12-06T14:45:31.360028Z","lines":[{"item_id":"12a33c84-ee60-45a1-848d-428ad3259abc","name":"Bacon","quantity":3,"unit_price_cents":399,"line_total_cents":1197}],"total_cents":1197}	2026-12-06T14:45:31.360114Z	4cdd3b1c40c244941e64383aa0448957	\N
+19	01a24bd1-3461-7b28-8089-1432692ced86	order	01a24bd1-345f-73a9-aa43-d53ff2feaae9	2	OrderCancelled	1	{"reason":"cancelled by customer","cancelled_at":"2026-12-06T14:45:31.361466Z"}	2026-12-06T14:45:31.361545Z	3e19bb15af3a76a8737b81c98897de5a	\N
+20	01a24bd1-3463-7180-96d7-89afc4bcc293	order	01a24bd1-3462-7b5a-9726-8a3ea3d2e99c	1	OrderPlaced	1	{"user_id":"01a24bd1-3453-7d5c-8adf-a57e66265ac0","placed_at":"2026-12-06T14:45:31.362978Z","lines":[{"item_id":"01a24bd1-3446-77f2-927f-a460016bfd5b","name":"Spare part","quantity":1,"unit_price_cents":0,"line_total_cents":0}],"total_cents":0}	2026-12-06T14:45:31.363064Z	ab3f4377027e621086f3298573d26983	\N
+21	01a24bd1-3464-7f72-ba1a-eda37e245033	order	01a24bd1-3464-7086-b007-6d439fb98df6	1	OrderPlaced	1	{"user_id":"01a24bd1-3455-7344-8e85-388b2897841a","placed_at":"2026-12-06T14:45:31.364673Z","lines":[{"item_id":"01a24bd1-3446-77f2-927f-a460016bfd5b","name":"Spare part","quantity":4,"unit_price_cents":0,"line_total_cents":0}],"total_cents":0}	2026-12-06T14:45:31.364753Z	dbc53fdda6f3d192981c29b22b87a25b	\N
+22	01a24bd1-3466-77ef-96b2-bba795ceaafb	order	01a24bd1-3464-7086-b007-6d439fb98df6	2	OrderShipped	1	{"shipped_at":"2026-12-06T14:45:31.366122Z"}	2026-12-06T14:45:31.366198Z	f710a37f138c23908d3fa07f8a03ec3e	\N
+23	01a24bd1-3467-76cd-92a0-5301e08092f3	order	01a24bd1-3467-7f7d-b17c-7febcaef41f2	1	OrderPlaced	1	{"user_id":"01a24bd1-3455-7344-8e85-388b2897841a","placed_at":"2026-12-06T14:45:31.367671Z","lines":[{"item_id":"01a24bd1-3443-77bd-a633-be27fa3ef037","name":"Dime candy","quantity":10,"unit_price_cents":10,"line_total_cents":100},{"item_id":"12a33c84-ee60-45a1-848d-428ad3259abc","name":"Bacon","quantity":1,"unit_price_cents":399,"line_total_cents":399}],"total_cents":499}	2026-12-06T14:45:31.367762Z	71ce16c5caa8850d2cc2af6877317e9c	\N
+24	01a24bd1-3469-7594-a7e9-56529d710028	item	01a24bd1-3446-77f2-927f-a460016bfd5b	2	ItemDeleted	1	{}	2026-12-06T14:45:31.369263Z	f89b0213431e24d3decd5154d727a740	\N
+25	01a24bd1-346a-706d-bc40-dcf1c10e1745	user	01a24bd1-3453-7d5c-8adf-a57e66265ac0	2	UserUpdated	1	{"first_name":"Grace Brewster","last_name":"Hopper","email":"grace@navy.mil"}	2026-12-06T14:45:31.371003Z	6dbc37cd4f777022f29826ee2aa2d05a	\N
+26	01a24bd1-346c-77ab-88e4-6849c315f8bb	user	01a24bd1-3455-7344-8e85-388b2897841a	2	UserDeleted	1	{}	2026-12-06T14:45:31.373020Z	ec105a1ec6f242731cdc35bd9f18c882	\N
+27	01a24bd1-346e-7038-8e9a-3c82dd50e0d7	order	01a24bd1-3467-7f7d-b17c-7febcaef41f2	2	OrderCancelled	1	{"reason":"user deleted","cancelled_at":"2026-12-06T14:45:31.374371Z"}	2026-12-06T14:45:31.374458Z	ec105a1ec6f242731cdc35bd9f18c882	01a24bd1-346c-77ab-88e4-6849c315f8bb
+28	01a24bd1-3472-7dc1-a339-36768c4793cd	device	01a24bd1-3471-79fd-81c6-483432023a47	1	DeviceRegistered	1	{"name":"Chaudière n°1","kind":"sensor","registered_at":"2026-12-06T14:45:31.377894Z"}	2026-12-06T14:45:31.378174Z	f826af38f0439150368d5ecf18b1facf	\N
+29	01a24bd1-3473-7036-b765-f33906d7a25b	device	01a24bd1-3473-7f96-bc97-863800025660	1	DeviceRegistered	1	{"name":"Compteur toit","kind":"meter","registered_at":"2026-12-06T14:45:31.379551Z"}	2026-12-06T14:45:31.379704Z	76e1bd4809b343a63c02cdb1cf2866cf	\N
+30	01a24bd1-3475-7482-80e0-6c94fc70be23	device	01a24bd1-3474-72df-957e-530d1daae95c	1	DeviceRegistered	1	{"name":"Passerelle Ouest","kind":"gateway","registered_at":"2026-12-06T14:45:31.380937Z"}	2026-12-06T14:45:31.381049Z	c1454b56bf2f95660d315a585b36013e	\N
+31	01a24bd1-3476-72f1-98f5-2b8462639b75	device	01a24bd1-3471-79fd-81c6-483432023a47	2	TelemetryRecorded	1	{"readings":[["temperature",21.5,"2026-12-05T08:00:00.000000Z"]]}	2026-12-06T14:45:31.382686Z	526665eadb5a22e8f5a1432e28d3020f	\N
+32	01a24bd1-3478-71c9-b3c9-9ee1125e9948	device	01a24bd1-3471-79fd-81c6-483432023a47	3	TelemetryRecorded	1	{"readings":[["temperature",22.25,"2026-12-05T08:00:00.000000Z"],["humidity",0.45,"2026-12-05T07:30:00.000000Z"],["temperature",-3.0,"2026-12-05T06:00:00.123456Z"]]}	2026-12-06T14:45:31.384783Z	c337ea2b2b210acf8aea2894d74958e8	\N
+33	01a24bd1-347a-7f5b-bfd0-8b686541beb3	device	01a24bd1-3473-7f96-bc97-863800025660	2	TelemetryRecorded	1	{"readings":[["power.kw",3.2,"2026-12-05T08:00:00.000000Z"],["power.kw",2.9,"2026-12-05T07:00:00.000000Z"],["energy_kwh",1234.5678,"2026-12-05T08:00:00.000000Z"]]}	2026-12-06T14:45:31.386237Z	27620112d61b09d9e83ed5db4c260d86	\N
+34	01a24bd1-347b-73df-9e1c-cf1dd0f35605	device	01a24bd1-3474-72df-957e-530d1daae95c	2	TelemetryRecorded	1	{"readings":[["uptime",1e-07,"2026-12-06T14:45:31.387492Z"]]}	2026-12-06T14:45:31.387636Z	51af641bfaa0c5db2453f7fdad75e6e3	\N
+35	01a24bd1-347c-743a-9b88-6e5475aa86f3	device	01a24bd1-3473-7f96-bc97-863800025660	3	DeviceDecommissioned	1	{"decommissioned_at":"2026-12-06T14:45:31.388774Z"}	2026-12-06T14:45:31.388807Z	0731ef0d8742ea0d3c6f40e924b3d6e3	\N
+\.
+
+
+--
+-- Data for Name: events; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.events ("position", event_id, stream_type, stream_id, version, type, schema_version, payload, occurred_at, correlation_id, causation_id) FROM stdin;
+1	c0f7a1d2-5b1e-4c38-9a8e-000000000001	item	12a33c84-ee60-45a1-848d-428ad3259abc	1	ItemCreated	1	{"name":"Bacon","description":"Everything tastes better, with bacon 🥓","price_cents":null}	2024-01-01T00:00:00.000000Z	seed	\N
+2	c0f7a1d2-5b1e-4c38-9a8e-001000000001	employee	12a33c84-ee60-45a1-848d-428ad3259abc	1	EmployeeHired	1	{"first_name":"John","last_name":"Doe","street":"1234 Main Street","zip":"02112","city":"Boston"}	2024-01-01T00:00:00.000000Z	seed	\N
+3	01a24bd1-3440-7236-954f-db396c34f31b	item	01a24bd1-3440-7fa4-9fce-d37d69a87c01	1	ItemCreated	1	{"name":"Crème brûlée","description":"Caramélisée","price_cents":450}	2026-12-06T14:45:31.329027Z	1e8b62a8b7ac1fbed5d8dd3e9494bfaf	\N
+4	01a24bd1-3443-7c74-88db-69072de6a78e	item	01a24bd1-3443-77bd-a633-be27fa3ef037	1	ItemCreated	1	{"name":"Dime candy","description":"","price_cents":10}	2026-12-06T14:45:31.331841Z	2f925e727ed1947a2d27dc2f96e6cabc	\N
+5	01a24bd1-3446-724c-a7ef-93ac0f015bf4	item	01a24bd1-3446-77f2-927f-a460016bfd5b	1	ItemCreated	1	{"name":"Spare part","description":"No price yet","price_cents":null}	2026-12-06T14:45:31.334927Z	bf7f06ddaabb9ad7970745c4327d2870	\N
+6	01a24bd1-3448-7079-863d-d40ac85bcf48	item	01a24bd1-3440-7fa4-9fce-d37d69a87c01	2	ItemUpdated	1	{"name":"Crème brûlée maison","description":"Caramélisée à la minute","price_cents":525}	2026-12-06T14:45:31.336992Z	1370d7fc3ac33b7764108ec7696a8f0f	\N
+7	01a24bd1-344a-79ff-8677-4467e3833058	item	12a33c84-ee60-45a1-848d-428ad3259abc	2	ItemUpdated	1	{"name":"Bacon","description":"Smoked","price_cents":399}	2026-12-06T14:45:31.338791Z	c178bb156994b6d9fb050b05faac7d58	\N
+8	01a24bd1-344c-7da7-9808-776b14a3b927	employee	01a24bd1-344c-701f-82b2-c1f62e258168	1	EmployeeHired	1	{"first_name":"Zoë","last_name":"Ångström","street":"Rue du Rhône 1","zip":"1204","city":"Genève"}	2026-12-06T14:45:31.340600Z	f958b68494d4d284ff65077026dd1225	\N
+9	01a24bd1-344e-7c12-9aaf-fdbbdbe35aa0	employee	01a24bd1-344e-7810-baaf-6d3e5f967423	1	EmployeeHired	1	{"first_name":"José","last_name":"Núñez","street":"Rua Augusta 5","zip":"01305-000","city":"São Paulo"}	2026-12-06T14:45:31.342517Z	65b0fc2f5cda1c733ed3e2b5adc8bbb0	\N
+10	01a24bd1-3450-7b4f-a170-7544b37d75d2	employee	01a24bd1-344c-701f-82b2-c1f62e258168	2	EmployeeUpdated	1	{"first_name":"Zoë","last_name":"Ångström","street":"Bahnhofstrasse 3","zip":"8001","city":"Zürich"}	2026-12-06T14:45:31.344547Z	2b737cf69c3f0e5187db70bbbd100493	\N
+11	01a24bd1-3452-7d14-a1a8-c89df0bf3f1b	employee	01a24bd1-344e-7810-baaf-6d3e5f967423	2	EmployeeLeft	1	{}	2026-12-06T14:45:31.346121Z	7567c8aebd45c2a5176b0fbafc9ef18e	\N
+12	01a24bd1-3453-7891-8bcf-20db250284e3	user	01a24bd1-3453-7d5c-8adf-a57e66265ac0	1	UserRegistered	1	{"first_name":"Grace","last_name":"Hopper","email":"grace@example.com"}	2026-12-06T14:45:31.347513Z	81e6e438e2dae69a0b4d5c322e8be954	\N
+13	01a24bd1-3455-76b4-9d85-b83b82fcc6da	user	01a24bd1-3455-7344-8e85-388b2897841a	1	UserRegistered	1	{"first_name":"Amélie","last_name":"Poulain","email":"Amelie@Example.fr"}	2026-12-06T14:45:31.349279Z	612609a4b5ac9647b1061e8394a7717d	\N
+14	01a24bd1-3457-7698-a95b-131ffa5b745f	order	01a24bd1-3456-78eb-bfe4-a7aea7e84c3a	1	OrderPlaced	1	{"user_id":"01a24bd1-3453-7d5c-8adf-a57e66265ac0","placed_at":"2026-12-06T14:45:31.351532Z","lines":[{"item_id":"01a24bd1-3443-77bd-a633-be27fa3ef037","name":"Dime candy","quantity":3,"unit_price_cents":10,"line_total_cents":30},{"item_id":"01a24bd1-3440-7fa4-9fce-d37d69a87c01","name":"Crème brûlée maison","quantity":1,"unit_price_cents":525,"line_total_cents":525},{"item_id":"12a33c84-ee60-45a1-848d-428ad3259abc","name":"Bacon","quantity":1,"unit_price_cents":399,"line_total_cents":399}],"total_cents":954}	2026-12-06T14:45:31.351733Z	8e8a4223bff870c07e8d21450d6b952a	\N
+15	01a24bd1-345a-74da-a457-98e9974be9c5	order	01a24bd1-3456-78eb-bfe4-a7aea7e84c3a	2	OrderShipped	1	{"shipped_at":"2026-12-06T14:45:31.354354Z"}	2026-12-06T14:45:31.354515Z	4342fcba700ecbaa95f445884ec39d61	\N
+16	01a24bd1-345c-7684-a24a-78e943868280	order	01a24bd1-345c-7872-87cc-285f71ac0e3d	1	OrderPlaced	1	{"user_id":"01a24bd1-3453-7d5c-8adf-a57e66265ac0","placed_at":"2026-12-06T14:45:31.356527Z","lines":[{"item_id":"01a24bd1-3440-7fa4-9fce-d37d69a87c01","name":"Crème brûlée maison","quantity":2,"unit_price_cents":525,"line_total_cents":1050}],"total_cents":1050}	2026-12-06T14:45:31.356618Z	3c65c3ace69f01709115af2511104b4b	\N
+17	01a24bd1-345e-7507-9da4-aaeff14cad42	order	01a24bd1-345c-7872-87cc-285f71ac0e3d	2	OrderCancelled	1	{"reason":"Trop cher, désolée","cancelled_at":"2026-12-06T14:45:31.358249Z"}	2026-12-06T14:45:31.358390Z	3d39bf5c45b041024f1f99c872b03cdd	\N
+18	01a24bd1-3460-7d5b-90a9-bc30412ab6d4	order	01a24bd1-345f-73a9-aa43-d53ff2feaae9	1	OrderPlaced	1	{"user_id":"01a24bd1-3453-7d5c-8adf-a57e66265ac0","placed_at":"2026-12-06T14:45:31.360028Z","lines":[{"item_id":"12a33c84-ee60-45a1-848d-428ad3259abc","name":"Bacon","quantity":3,"unit_price_cents":399,"line_total_cents":1197}],"total_cents":1197}	2026-12-06T14:45:31.360114Z	4cdd3b1c40c244941e64383aa0448957	\N
+19	01a24bd1-3461-7b28-8089-1432692ced86	order	01a24bd1-345f-73a9-aa43-d53ff2feaae9	2	OrderCancelled	1	{"reason":"cancelled by customer","cancelled_at":"2026-12-06T14:45:31.361466Z"}	2026-12-06T14:45:31.361545Z	3e19bb15af3a76a8737b81c98897de5a	\N
+20	01a24bd1-3463-7180-96d7-89afc4bcc293	order	01a24bd1-3462-7b5a-9726-8a3ea3d2e99c	1	OrderPlaced	1	{"user_id":"01a24bd1-3453-7d5c-8adf-a57e66265ac0","placed_at":"2026-12-06T14:45:31.362978Z","lines":[{"item_id":"01a24bd1-3446-77f2-927f-a460016bfd5b","name":"Spare part","quantity":1,"unit_price_cents":0,"line_total_cents":0}],"total_cents":0}	2026-12-06T14:45:31.363064Z	ab3f4377027e621086f3298573d26983	\N
+21	01a24bd1-3464-7f72-ba1a-eda37e245033	order	01a24bd1-3464-7086-b007-6d439fb98df6	1	OrderPlaced	1	{"user_id":"01a24bd1-3455-7344-8e85-388b2897841a","placed_at":"2026-12-06T14:45:31.364673Z","lines":[{"item_id":"01a24bd1-3446-77f2-927f-a460016bfd5b","name":"Spare part","quantity":4,"unit_price_cents":0,"line_total_cents":0}],"total_cents":0}	2026-12-06T14:45:31.364753Z	dbc53fdda6f3d192981c29b22b87a25b	\N
+22	01a24bd1-3466-77ef-96b2-bba795ceaafb	order	01a24bd1-3464-7086-b007-6d439fb98df6	2	OrderShipped	1	{"shipped_at":"2026-12-06T14:45:31.366122Z"}	2026-12-06T14:45:31.366198Z	f710a37f138c23908d3fa07f8a03ec3e	\N
+23	01a24bd1-3467-76cd-92a0-5301e08092f3	order	01a24bd1-3467-7f7d-b17c-7febcaef41f2	1	OrderPlaced	1	{"user_id":"01a24bd1-3455-7344-8e85-388b2897841a","placed_at":"2026-12-06T14:45:31.367671Z","lines":[{"item_id":"01a24bd1-3443-77bd-a633-be27fa3ef037","name":"Dime candy","quantity":10,"unit_price_cents":10,"line_total_cents":100},{"item_id":"12a33c84-ee60-45a1-848d-428ad3259abc","name":"Bacon","quantity":1,"unit_price_cents":399,"line_total_cents":399}],"total_cents":499}	2026-12-06T14:45:31.367762Z	71ce16c5caa8850d2cc2af6877317e9c	\N
+24	01a24bd1-3469-7594-a7e9-56529d710028	item	01a24bd1-3446-77f2-927f-a460016bfd5b	2	ItemDeleted	1	{}	2026-12-06T14:45:31.369263Z	f89b0213431e24d3decd5154d727a740	\N
+25	01a24bd1-346a-706d-bc40-dcf1c10e1745	user	01a24bd1-3453-7d5c-8adf-a57e66265ac0	2	UserUpdated	1	{"first_name":"Grace Brewster","last_name":"Hopper","email":"grace@navy.mil"}	2026-12-06T14:45:31.371003Z	6dbc37cd4f777022f29826ee2aa2d05a	\N
+26	01a24bd1-346c-77ab-88e4-6849c315f8bb	user	01a24bd1-3455-7344-8e85-388b2897841a	2	UserDeleted	1	{}	2026-12-06T14:45:31.373020Z	ec105a1ec6f242731cdc35bd9f18c882	\N
+27	01a24bd1-346e-7038-8e9a-3c82dd50e0d7	order	01a24bd1-3467-7f7d-b17c-7febcaef41f2	2	OrderCancelled	1	{"reason":"user deleted","cancelled_at":"2026-12-06T14:45:31.374371Z"}	2026-12-06T14:45:31.374458Z	ec105a1ec6f242731cdc35bd9f18c882	01a24bd1-346c-77ab-88e4-6849c315f8bb
+28	01a24bd1-3472-7dc1-a339-36768c4793cd	device	01a24bd1-3471-79fd-81c6-483432023a47	1	DeviceRegistered	1	{"name":"Chaudière n°1","kind":"sensor","registered_at":"2026-12-06T14:45:31.377894Z"}	2026-12-06T14:45:31.378174Z	f826af38f0439150368d5ecf18b1facf	\N
+29	01a24bd1-3473-7036-b765-f33906d7a25b	device	01a24bd1-3473-7f96-bc97-863800025660	1	DeviceRegistered	1	{"name":"Compteur toit","kind":"meter","registered_at":"2026-12-06T14:45:31.379551Z"}	2026-12-06T14:45:31.379704Z	76e1bd4809b343a63c02cdb1cf2866cf	\N
+30	01a24bd1-3475-7482-80e0-6c94fc70be23	device	01a24bd1-3474-72df-957e-530d1daae95c	1	DeviceRegistered	1	{"name":"Passerelle Ouest","kind":"gateway","registered_at":"2026-12-06T14:45:31.380937Z"}	2026-12-06T14:45:31.381049Z	c1454b56bf2f95660d315a585b36013e	\N
+31	01a24bd1-3476-72f1-98f5-2b8462639b75	device	01a24bd1-3471-79fd-81c6-483432023a47	2	TelemetryRecorded	1	{"readings":[["temperature",21.5,"2026-12-05T08:00:00.000000Z"]]}	2026-12-06T14:45:31.382686Z	526665eadb5a22e8f5a1432e28d3020f	\N
+32	01a24bd1-3478-71c9-b3c9-9ee1125e9948	device	01a24bd1-3471-79fd-81c6-483432023a47	3	TelemetryRecorded	1	{"readings":[["temperature",22.25,"2026-12-05T08:00:00.000000Z"],["humidity",0.45,"2026-12-05T07:30:00.000000Z"],["temperature",-3.0,"2026-12-05T06:00:00.123456Z"]]}	2026-12-06T14:45:31.384783Z	c337ea2b2b210acf8aea2894d74958e8	\N
+33	01a24bd1-347a-7f5b-bfd0-8b686541beb3	device	01a24bd1-3473-7f96-bc97-863800025660	2	TelemetryRecorded	1	{"readings":[["power.kw",3.2,"2026-12-05T08:00:00.000000Z"],["power.kw",2.9,"2026-12-05T07:00:00.000000Z"],["energy_kwh",1234.5678,"2026-12-05T08:00:00.000000Z"]]}	2026-12-06T14:45:31.386237Z	27620112d61b09d9e83ed5db4c260d86	\N
+34	01a24bd1-347b-73df-9e1c-cf1dd0f35605	device	01a24bd1-3474-72df-957e-530d1daae95c	2	TelemetryRecorded	1	{"readings":[["uptime",1e-07,"2026-12-06T14:45:31.387492Z"]]}	2026-12-06T14:45:31.387636Z	51af641bfaa0c5db2453f7fdad75e6e3	\N
+35	01a24bd1-347c-743a-9b88-6e5475aa86f3	device	01a24bd1-3473-7f96-bc97-863800025660	3	DeviceDecommissioned	1	{"decommissioned_at":"2026-12-06T14:45:31.388774Z"}	2026-12-06T14:45:31.388807Z	0731ef0d8742ea0d3c6f40e924b3d6e3	\N
+\.
+
+
+--
+-- Data for Name: idempotency_keys; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.idempotency_keys (key, fingerprint, status, headers, body, created_at, expires_at) FROM stdin;
+frozen-dime	4cc317d5366aceedffe10caa97a9aba6695c61c542958c9c650776bb15f85059	201	{"Content-Type": "application/json", "Location": "/items/01a24bd1-3443-77bd-a633-be27fa3ef037", "ETag": "\\"1\\"", "Log-Position": "4"}	\\x7b226964223a2230316132346264312d333434332d373762642d613633332d626532376661336566303337222c226e616d65223a2244696d652063616e6479222c226465736372697074696f6e223a22222c227072696365223a302e317d0a	2026-12-06T14:45:31.332097Z	2026-12-07T14:45:31.332097Z
+\.
+
+
+--
+-- Data for Name: item_details_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.item_details_view (id, version, document) FROM stdin;
+01a24bd1-3440-7fa4-9fce-d37d69a87c01	2	{"id":"01a24bd1-3440-7fa4-9fce-d37d69a87c01","name":"Crème brûlée maison","description":"Caramélisée à la minute","price":5.25}
+01a24bd1-3443-77bd-a633-be27fa3ef037	1	{"id":"01a24bd1-3443-77bd-a633-be27fa3ef037","name":"Dime candy","description":"","price":0.1}
+12a33c84-ee60-45a1-848d-428ad3259abc	2	{"id":"12a33c84-ee60-45a1-848d-428ad3259abc","name":"Bacon","description":"Smoked","price":3.99}
+\.
+
+
+--
+-- Data for Name: item_list_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.item_list_view (id, name) FROM stdin;
+12a33c84-ee60-45a1-848d-428ad3259abc	Bacon
+01a24bd1-3440-7fa4-9fce-d37d69a87c01	Crème brûlée maison
+01a24bd1-3443-77bd-a633-be27fa3ef037	Dime candy
+\.
+
+
+--
+-- Data for Name: items; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.items (id, name, description, price_cents, version) FROM stdin;
+12a33c84-ee60-45a1-848d-428ad3259abc	Bacon	Smoked	399	2
+01a24bd1-3440-7fa4-9fce-d37d69a87c01	Crème brûlée maison	Caramélisée à la minute	525	2
+01a24bd1-3443-77bd-a633-be27fa3ef037	Dime candy		10	1
+\.
+
+
+--
+-- Data for Name: order_details_user_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.order_details_user_view (id, name, email) FROM stdin;
+01a24bd1-3453-7d5c-8adf-a57e66265ac0	Grace Brewster Hopper	grace@navy.mil
+\.
+
+
+--
+-- Data for Name: order_details_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.order_details_view (id, user_id, version, state, document) FROM stdin;
+01a24bd1-3456-78eb-bfe4-a7aea7e84c3a	01a24bd1-3453-7d5c-8adf-a57e66265ac0	2	{"status":"shipped","placed_at":"2026-12-06T14:45:31.351532Z","lines":[{"item_id":"01a24bd1-3443-77bd-a633-be27fa3ef037","name":"Dime candy","quantity":3,"unit_price_cents":10,"line_total_cents":30},{"item_id":"01a24bd1-3440-7fa4-9fce-d37d69a87c01","name":"Crème brûlée maison","quantity":1,"unit_price_cents":525,"line_total_cents":525},{"item_id":"12a33c84-ee60-45a1-848d-428ad3259abc","name":"Bacon","quantity":1,"unit_price_cents":399,"line_total_cents":399}],"total_cents":954,"user_changes":1,"shipped_at":"2026-12-06T14:45:31.354354Z"}	{"id":"01a24bd1-3456-78eb-bfe4-a7aea7e84c3a","status":"shipped","placed_at":"2026-12-06T14:45:31.351532Z","user":{"id":"01a24bd1-3453-7d5c-8adf-a57e66265ac0","name":"Grace Brewster Hopper","email":"grace@navy.mil"},"lines":[{"item_id":"01a24bd1-3443-77bd-a633-be27fa3ef037","name":"Dime candy","quantity":3,"unit_price":0.1,"line_total":0.3},{"item_id":"01a24bd1-3440-7fa4-9fce-d37d69a87c01","name":"Crème brûlée maison","quantity":1,"unit_price":5.25,"line_total":5.25},{"item_id":"12a33c84-ee60-45a1-848d-428ad3259abc","name":"Bacon","quantity":1,"unit_price":3.99,"line_total":3.99}],"total":9.54,"shipped_at":"2026-12-06T14:45:31.354354Z"}
+01a24bd1-345c-7872-87cc-285f71ac0e3d	01a24bd1-3453-7d5c-8adf-a57e66265ac0	2	{"status":"cancelled","placed_at":"2026-12-06T14:45:31.356527Z","lines":[{"item_id":"01a24bd1-3440-7fa4-9fce-d37d69a87c01","name":"Crème brûlée maison","quantity":2,"unit_price_cents":525,"line_total_cents":1050}],"total_cents":1050,"user_changes":1,"cancelled_at":"2026-12-06T14:45:31.358249Z","cancellation_reason":"Trop cher, désolée"}	{"id":"01a24bd1-345c-7872-87cc-285f71ac0e3d","status":"cancelled","placed_at":"2026-12-06T14:45:31.356527Z","user":{"id":"01a24bd1-3453-7d5c-8adf-a57e66265ac0","name":"Grace Brewster Hopper","email":"grace@navy.mil"},"lines":[{"item_id":"01a24bd1-3440-7fa4-9fce-d37d69a87c01","name":"Crème brûlée maison","quantity":2,"unit_price":5.25,"line_total":10.5}],"total":10.5,"cancelled_at":"2026-12-06T14:45:31.358249Z","cancellation_reason":"Trop cher, désolée"}
+01a24bd1-345f-73a9-aa43-d53ff2feaae9	01a24bd1-3453-7d5c-8adf-a57e66265ac0	2	{"status":"cancelled","placed_at":"2026-12-06T14:45:31.360028Z","lines":[{"item_id":"12a33c84-ee60-45a1-848d-428ad3259abc","name":"Bacon","quantity":3,"unit_price_cents":399,"line_total_cents":1197}],"total_cents":1197,"user_changes":1,"cancelled_at":"2026-12-06T14:45:31.361466Z","cancellation_reason":"cancelled by customer"}	{"id":"01a24bd1-345f-73a9-aa43-d53ff2feaae9","status":"cancelled","placed_at":"2026-12-06T14:45:31.360028Z","user":{"id":"01a24bd1-3453-7d5c-8adf-a57e66265ac0","name":"Grace Brewster Hopper","email":"grace@navy.mil"},"lines":[{"item_id":"12a33c84-ee60-45a1-848d-428ad3259abc","name":"Bacon","quantity":3,"unit_price":3.99,"line_total":11.97}],"total":11.97,"cancelled_at":"2026-12-06T14:45:31.361466Z","cancellation_reason":"cancelled by customer"}
+01a24bd1-3462-7b5a-9726-8a3ea3d2e99c	01a24bd1-3453-7d5c-8adf-a57e66265ac0	1	{"status":"placed","placed_at":"2026-12-06T14:45:31.362978Z","lines":[{"item_id":"01a24bd1-3446-77f2-927f-a460016bfd5b","name":"Spare part","quantity":1,"unit_price_cents":0,"line_total_cents":0}],"total_cents":0,"user_changes":1}	{"id":"01a24bd1-3462-7b5a-9726-8a3ea3d2e99c","status":"placed","placed_at":"2026-12-06T14:45:31.362978Z","user":{"id":"01a24bd1-3453-7d5c-8adf-a57e66265ac0","name":"Grace Brewster Hopper","email":"grace@navy.mil"},"lines":[{"item_id":"01a24bd1-3446-77f2-927f-a460016bfd5b","name":"Spare part","quantity":1,"unit_price":0,"line_total":0}],"total":0}
+01a24bd1-3464-7086-b007-6d439fb98df6	01a24bd1-3455-7344-8e85-388b2897841a	2	{"status":"shipped","placed_at":"2026-12-06T14:45:31.364673Z","lines":[{"item_id":"01a24bd1-3446-77f2-927f-a460016bfd5b","name":"Spare part","quantity":4,"unit_price_cents":0,"line_total_cents":0}],"total_cents":0,"user_changes":1,"shipped_at":"2026-12-06T14:45:31.366122Z"}	{"id":"01a24bd1-3464-7086-b007-6d439fb98df6","status":"shipped","placed_at":"2026-12-06T14:45:31.364673Z","user":{"id":"01a24bd1-3455-7344-8e85-388b2897841a","name":null,"email":null},"lines":[{"item_id":"01a24bd1-3446-77f2-927f-a460016bfd5b","name":"Spare part","quantity":4,"unit_price":0,"line_total":0}],"total":0,"shipped_at":"2026-12-06T14:45:31.366122Z"}
+01a24bd1-3467-7f7d-b17c-7febcaef41f2	01a24bd1-3455-7344-8e85-388b2897841a	2	{"status":"cancelled","placed_at":"2026-12-06T14:45:31.367671Z","lines":[{"item_id":"01a24bd1-3443-77bd-a633-be27fa3ef037","name":"Dime candy","quantity":10,"unit_price_cents":10,"line_total_cents":100},{"item_id":"12a33c84-ee60-45a1-848d-428ad3259abc","name":"Bacon","quantity":1,"unit_price_cents":399,"line_total_cents":399}],"total_cents":499,"user_changes":1,"cancelled_at":"2026-12-06T14:45:31.374371Z","cancellation_reason":"user deleted"}	{"id":"01a24bd1-3467-7f7d-b17c-7febcaef41f2","status":"cancelled","placed_at":"2026-12-06T14:45:31.367671Z","user":{"id":"01a24bd1-3455-7344-8e85-388b2897841a","name":null,"email":null},"lines":[{"item_id":"01a24bd1-3443-77bd-a633-be27fa3ef037","name":"Dime candy","quantity":10,"unit_price":0.1,"line_total":1},{"item_id":"12a33c84-ee60-45a1-848d-428ad3259abc","name":"Bacon","quantity":1,"unit_price":3.99,"line_total":3.99}],"total":4.99,"cancelled_at":"2026-12-06T14:45:31.374371Z","cancellation_reason":"user deleted"}
+\.
+
+
+--
+-- Data for Name: order_history_user_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.order_history_user_view (id) FROM stdin;
+01a24bd1-3453-7d5c-8adf-a57e66265ac0
+\.
+
+
+--
+-- Data for Name: order_lines; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.order_lines (order_id, line_no, item_id, name, quantity, unit_price_cents) FROM stdin;
+01a24bd1-3456-78eb-bfe4-a7aea7e84c3a	1	01a24bd1-3443-77bd-a633-be27fa3ef037	Dime candy	3	10
+01a24bd1-3456-78eb-bfe4-a7aea7e84c3a	2	01a24bd1-3440-7fa4-9fce-d37d69a87c01	Crème brûlée maison	1	525
+01a24bd1-3456-78eb-bfe4-a7aea7e84c3a	3	12a33c84-ee60-45a1-848d-428ad3259abc	Bacon	1	399
+01a24bd1-345c-7872-87cc-285f71ac0e3d	1	01a24bd1-3440-7fa4-9fce-d37d69a87c01	Crème brûlée maison	2	525
+01a24bd1-345f-73a9-aa43-d53ff2feaae9	1	12a33c84-ee60-45a1-848d-428ad3259abc	Bacon	3	399
+01a24bd1-3462-7b5a-9726-8a3ea3d2e99c	1	01a24bd1-3446-77f2-927f-a460016bfd5b	Spare part	1	0
+01a24bd1-3464-7086-b007-6d439fb98df6	1	01a24bd1-3446-77f2-927f-a460016bfd5b	Spare part	4	0
+01a24bd1-3467-7f7d-b17c-7febcaef41f2	1	01a24bd1-3443-77bd-a633-be27fa3ef037	Dime candy	10	10
+01a24bd1-3467-7f7d-b17c-7febcaef41f2	2	12a33c84-ee60-45a1-848d-428ad3259abc	Bacon	1	399
+\.
+
+
+--
+-- Data for Name: order_list_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.order_list_view (id, user_id, placed_at, status, item_count, total_cents) FROM stdin;
+01a24bd1-3456-78eb-bfe4-a7aea7e84c3a	01a24bd1-3453-7d5c-8adf-a57e66265ac0	2026-12-06T14:45:31.351532Z	shipped	5	954
+01a24bd1-345c-7872-87cc-285f71ac0e3d	01a24bd1-3453-7d5c-8adf-a57e66265ac0	2026-12-06T14:45:31.356527Z	cancelled	2	1050
+01a24bd1-345f-73a9-aa43-d53ff2feaae9	01a24bd1-3453-7d5c-8adf-a57e66265ac0	2026-12-06T14:45:31.360028Z	cancelled	3	1197
+01a24bd1-3462-7b5a-9726-8a3ea3d2e99c	01a24bd1-3453-7d5c-8adf-a57e66265ac0	2026-12-06T14:45:31.362978Z	placed	1	0
+01a24bd1-3464-7086-b007-6d439fb98df6	01a24bd1-3455-7344-8e85-388b2897841a	2026-12-06T14:45:31.364673Z	shipped	4	0
+01a24bd1-3467-7f7d-b17c-7febcaef41f2	01a24bd1-3455-7344-8e85-388b2897841a	2026-12-06T14:45:31.367671Z	cancelled	11	499
+\.
+
+
+--
+-- Data for Name: orders; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.orders (id, user_id, status, placed_at, shipped_at, cancelled_at, cancellation_reason, version) FROM stdin;
+01a24bd1-3456-78eb-bfe4-a7aea7e84c3a	01a24bd1-3453-7d5c-8adf-a57e66265ac0	shipped	2026-12-06T14:45:31.351532Z	2026-12-06T14:45:31.354354Z	\N	\N	2
+01a24bd1-345c-7872-87cc-285f71ac0e3d	01a24bd1-3453-7d5c-8adf-a57e66265ac0	cancelled	2026-12-06T14:45:31.356527Z	\N	2026-12-06T14:45:31.358249Z	Trop cher, désolée	2
+01a24bd1-345f-73a9-aa43-d53ff2feaae9	01a24bd1-3453-7d5c-8adf-a57e66265ac0	cancelled	2026-12-06T14:45:31.360028Z	\N	2026-12-06T14:45:31.361466Z	cancelled by customer	2
+01a24bd1-3462-7b5a-9726-8a3ea3d2e99c	01a24bd1-3453-7d5c-8adf-a57e66265ac0	placed	2026-12-06T14:45:31.362978Z	\N	\N	\N	1
+01a24bd1-3464-7086-b007-6d439fb98df6	01a24bd1-3455-7344-8e85-388b2897841a	shipped	2026-12-06T14:45:31.364673Z	2026-12-06T14:45:31.366122Z	\N	\N	2
+01a24bd1-3467-7f7d-b17c-7febcaef41f2	01a24bd1-3455-7344-8e85-388b2897841a	cancelled	2026-12-06T14:45:31.367671Z	\N	2026-12-06T14:45:31.374371Z	user deleted	2
+\.
+
+
+--
+-- Data for Name: process_checkpoints; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.process_checkpoints (name, "position", updated_at, error_type, error_message, error_position, error_count, failed_at, retry_at) FROM stdin;
+cancel_orders_of_deleted_users	26	2026-12-06T14:45:31.374536Z	\N	\N	\N	0	\N	\N
+\.
+
+
+--
+-- Data for Name: projection_checkpoints; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.projection_checkpoints (name, "position", updated_at, error_type, error_message, error_position, error_count, failed_at, retry_at) FROM stdin;
+device_list	35	2026-12-06T14:45:31.389399Z	\N	\N	\N	0	\N	\N
+employee_details	35	2026-12-06T14:45:31.389399Z	\N	\N	\N	0	\N	\N
+employee_list	35	2026-12-06T14:45:31.389399Z	\N	\N	\N	0	\N	\N
+event_history	35	2026-12-06T14:45:31.389399Z	\N	\N	\N	0	\N	\N
+item_details	35	2026-12-06T14:45:31.389399Z	\N	\N	\N	0	\N	\N
+item_list	35	2026-12-06T14:45:31.389399Z	\N	\N	\N	0	\N	\N
+order_details	35	2026-12-06T14:45:31.389399Z	\N	\N	\N	0	\N	\N
+order_history	35	2026-12-06T14:45:31.389399Z	\N	\N	\N	0	\N	\N
+order_list	35	2026-12-06T14:45:31.389399Z	\N	\N	\N	0	\N	\N
+telemetry_readings	35	2026-12-06T14:45:31.389399Z	\N	\N	\N	0	\N	\N
+telemetry_stats	35	2026-12-06T14:45:31.389399Z	\N	\N	\N	0	\N	\N
+user_details	35	2026-12-06T14:45:31.389399Z	\N	\N	\N	0	\N	\N
+user_list	35	2026-12-06T14:45:31.389399Z	\N	\N	\N	0	\N	\N
+\.
+
+
+--
+-- Data for Name: projection_rebuilds; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.projection_rebuilds (name, "position", head, started_at) FROM stdin;
+\.
+
+
+--
+-- Data for Name: projection_skips; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.projection_skips (name, "position", reason, skipped_by, skipped_at) FROM stdin;
+\.
+
+
+--
+-- Data for Name: projection_source; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.projection_source (name, url, head, contacted_at, error, failing_since) FROM stdin;
+\.
+
+
+--
+-- Data for Name: telemetry_fleet_stats_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.telemetry_fleet_stats_view (metric, devices, count, sum, sum_error) FROM stdin;
+humidity	1	1	0.45	0
+temperature	1	3	40.75	0
+uptime	1	1	1e-07	0
+\.
+
+
+--
+-- Data for Name: telemetry_readings_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.telemetry_readings_view (device_id, metric, recorded_at, "position", seq, value) FROM stdin;
+01a24bd1-3471-79fd-81c6-483432023a47	humidity	2026-12-05T07:30:00.000000Z	32	1	0.45
+01a24bd1-3471-79fd-81c6-483432023a47	temperature	2026-12-05T06:00:00.123456Z	32	2	-3
+01a24bd1-3471-79fd-81c6-483432023a47	temperature	2026-12-05T08:00:00.000000Z	31	0	21.5
+01a24bd1-3471-79fd-81c6-483432023a47	temperature	2026-12-05T08:00:00.000000Z	32	0	22.25
+01a24bd1-3473-7f96-bc97-863800025660	energy_kwh	2026-12-05T08:00:00.000000Z	33	2	1234.5678
+01a24bd1-3473-7f96-bc97-863800025660	power.kw	2026-12-05T07:00:00.000000Z	33	1	2.9
+01a24bd1-3473-7f96-bc97-863800025660	power.kw	2026-12-05T08:00:00.000000Z	33	0	3.2
+01a24bd1-3474-72df-957e-530d1daae95c	uptime	2026-12-06T14:45:31.387492Z	34	0	1e-07
+\.
+
+
+--
+-- Data for Name: telemetry_stats_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.telemetry_stats_view (device_id, metric, active, count, sum, min, max, last_value, last_recorded_at) FROM stdin;
+01a24bd1-3471-79fd-81c6-483432023a47	humidity	1	1	0.45	0.45	0.45	0.45	2026-12-05T07:30:00.000000Z
+01a24bd1-3471-79fd-81c6-483432023a47	temperature	1	3	40.75	-3	22.25	22.25	2026-12-05T08:00:00.000000Z
+01a24bd1-3473-7f96-bc97-863800025660	energy_kwh	0	1	1234.5678	1234.5678	1234.5678	1234.5678	2026-12-05T08:00:00.000000Z
+01a24bd1-3473-7f96-bc97-863800025660	power.kw	0	2	6.1	2.9	3.2	3.2	2026-12-05T08:00:00.000000Z
+01a24bd1-3474-72df-957e-530d1daae95c	uptime	1	1	1e-07	1e-07	1e-07	1e-07	2026-12-06T14:45:31.387492Z
+\.
+
+
+--
+-- Data for Name: user_details_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.user_details_view (id, version, document) FROM stdin;
+01a24bd1-3453-7d5c-8adf-a57e66265ac0	2	{"id":"01a24bd1-3453-7d5c-8adf-a57e66265ac0","first_name":"Grace Brewster","last_name":"Hopper","email":"grace@navy.mil"}
+\.
+
+
+--
+-- Data for Name: user_list_view; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.user_list_view (id, first_name, last_name, email, email_key) FROM stdin;
+01a24bd1-3453-7d5c-8adf-a57e66265ac0	Grace Brewster	Hopper	grace@navy.mil	grace@navy.mil
+\.
+
+
+--
+-- Data for Name: users; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.users (id, first_name, last_name, email, email_key, version) FROM stdin;
+01a24bd1-3453-7d5c-8adf-a57e66265ac0	Grace Brewster	Hopper	grace@navy.mil	grace@navy.mil	2
+\.
+
+
+--
+-- Name: events_position_seq; Type: SEQUENCE SET; Schema: public; Owner: -
+--
+
+SELECT pg_catalog.setval('public.events_position_seq', 35, true);
+
+
+--
+-- Name: addresses addresses_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.addresses
+    ADD CONSTRAINT addresses_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: device_list_view device_list_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.device_list_view
+    ADD CONSTRAINT device_list_view_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: devices devices_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.devices
+    ADD CONSTRAINT devices_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: employee_details_view employee_details_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.employee_details_view
+    ADD CONSTRAINT employee_details_view_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: employee_list_view employee_list_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.employee_list_view
+    ADD CONSTRAINT employee_list_view_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: employees employees_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.employees
+    ADD CONSTRAINT employees_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: event_history_view event_history_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_history_view
+    ADD CONSTRAINT event_history_view_pkey PRIMARY KEY ("position");
+
+
+--
+-- Name: events events_event_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_event_id_key UNIQUE (event_id);
+
+
+--
+-- Name: events events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY ("position");
+
+
+--
+-- Name: events events_stream_type_stream_id_version_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_stream_type_stream_id_version_key UNIQUE (stream_type, stream_id, version);
+
+
+--
+-- Name: idempotency_keys idempotency_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (key);
+
+
+--
+-- Name: item_details_view item_details_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.item_details_view
+    ADD CONSTRAINT item_details_view_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: item_list_view item_list_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.item_list_view
+    ADD CONSTRAINT item_list_view_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: items items_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.items
+    ADD CONSTRAINT items_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: order_details_user_view order_details_user_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_details_user_view
+    ADD CONSTRAINT order_details_user_view_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: order_details_view order_details_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_details_view
+    ADD CONSTRAINT order_details_view_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: order_history_user_view order_history_user_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_history_user_view
+    ADD CONSTRAINT order_history_user_view_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: order_lines order_lines_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_lines
+    ADD CONSTRAINT order_lines_pkey PRIMARY KEY (order_id, line_no);
+
+
+--
+-- Name: order_list_view order_list_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_list_view
+    ADD CONSTRAINT order_list_view_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: orders orders_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.orders
+    ADD CONSTRAINT orders_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: process_checkpoints process_checkpoints_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.process_checkpoints
+    ADD CONSTRAINT process_checkpoints_pkey PRIMARY KEY (name);
+
+
+--
+-- Name: projection_checkpoints projection_checkpoints_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.projection_checkpoints
+    ADD CONSTRAINT projection_checkpoints_pkey PRIMARY KEY (name);
+
+
+--
+-- Name: projection_rebuilds projection_rebuilds_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.projection_rebuilds
+    ADD CONSTRAINT projection_rebuilds_pkey PRIMARY KEY (name);
+
+
+--
+-- Name: projection_skips projection_skips_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.projection_skips
+    ADD CONSTRAINT projection_skips_pkey PRIMARY KEY (name, "position");
+
+
+--
+-- Name: projection_source projection_source_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.projection_source
+    ADD CONSTRAINT projection_source_pkey PRIMARY KEY (name);
+
+
+--
+-- Name: telemetry_fleet_stats_view telemetry_fleet_stats_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.telemetry_fleet_stats_view
+    ADD CONSTRAINT telemetry_fleet_stats_view_pkey PRIMARY KEY (metric);
+
+
+--
+-- Name: telemetry_readings_view telemetry_readings_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.telemetry_readings_view
+    ADD CONSTRAINT telemetry_readings_view_pkey PRIMARY KEY (device_id, metric, recorded_at, "position", seq);
+
+
+--
+-- Name: telemetry_stats_view telemetry_stats_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.telemetry_stats_view
+    ADD CONSTRAINT telemetry_stats_view_pkey PRIMARY KEY (device_id, metric);
+
+
+--
+-- Name: user_details_view user_details_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_details_view
+    ADD CONSTRAINT user_details_view_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: user_list_view user_list_view_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_list_view
+    ADD CONSTRAINT user_list_view_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: device_list_view_by_kind; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX device_list_view_by_kind ON public.device_list_view USING btree (kind, name, id);
+
+
+--
+-- Name: device_list_view_by_kind_status; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX device_list_view_by_kind_status ON public.device_list_view USING btree (kind, status, name, id);
+
+
+--
+-- Name: device_list_view_by_name; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX device_list_view_by_name ON public.device_list_view USING btree (name, id);
+
+
+--
+-- Name: device_list_view_by_status; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX device_list_view_by_status ON public.device_list_view USING btree (status, name, id);
+
+
+--
+-- Name: devices_by_active_name_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX devices_by_active_name_key ON public.devices USING btree (name_key) WHERE (status = 'active'::text);
+
+
+--
+-- Name: employee_list_view_by_city; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX employee_list_view_by_city ON public.employee_list_view USING btree (city, name, id);
+
+
+--
+-- Name: employee_list_view_by_name; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX employee_list_view_by_name ON public.employee_list_view USING btree (name, id);
+
+
+--
+-- Name: event_history_view_by_stream; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX event_history_view_by_stream ON public.event_history_view USING btree (stream_type, stream_id, version);
+
+
+--
+-- Name: event_history_view_by_stream_type; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX event_history_view_by_stream_type ON public.event_history_view USING btree (stream_type, "position");
+
+
+--
+-- Name: event_history_view_by_type; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX event_history_view_by_type ON public.event_history_view USING btree (type, "position");
+
+
+--
+-- Name: idempotency_keys_by_expiry; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idempotency_keys_by_expiry ON public.idempotency_keys USING btree (expires_at);
+
+
+--
+-- Name: item_list_view_by_name; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX item_list_view_by_name ON public.item_list_view USING btree (name, id);
+
+
+--
+-- Name: order_details_view_by_user; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX order_details_view_by_user ON public.order_details_view USING btree (user_id);
+
+
+--
+-- Name: order_list_view_by_status; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX order_list_view_by_status ON public.order_list_view USING btree (status, placed_at, id);
+
+
+--
+-- Name: order_list_view_by_time; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX order_list_view_by_time ON public.order_list_view USING btree (placed_at, id);
+
+
+--
+-- Name: order_list_view_by_user; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX order_list_view_by_user ON public.order_list_view USING btree (user_id, placed_at, id);
+
+
+--
+-- Name: orders_by_user_status; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX orders_by_user_status ON public.orders USING btree (user_id, status);
+
+
+--
+-- Name: telemetry_stats_view_active_max; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX telemetry_stats_view_active_max ON public.telemetry_stats_view USING btree (metric, max) WHERE (active = 1);
+
+
+--
+-- Name: telemetry_stats_view_active_min; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX telemetry_stats_view_active_min ON public.telemetry_stats_view USING btree (metric, min) WHERE (active = 1);
+
+
+--
+-- Name: user_list_view_by_email_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX user_list_view_by_email_key ON public.user_list_view USING btree (email_key);
+
+
+--
+-- Name: user_list_view_by_name; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX user_list_view_by_name ON public.user_list_view USING btree (last_name, first_name, id);
+
+
+--
+-- Name: users_by_email_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX users_by_email_key ON public.users USING btree (email_key);
+
+
+--
+-- Name: events events_are_never_deleted; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER events_are_never_deleted BEFORE DELETE ON public.events FOR EACH ROW EXECUTE FUNCTION public.events_are_append_only();
+
+
+--
+-- Name: events events_are_never_updated; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER events_are_never_updated BEFORE UPDATE ON public.events FOR EACH ROW EXECUTE FUNCTION public.events_are_append_only();
+
+
+--
+-- Name: addresses addresses_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.addresses
+    ADD CONSTRAINT addresses_id_fkey FOREIGN KEY (id) REFERENCES public.employees(id) ON DELETE CASCADE;
+
+
+--
+-- Name: order_lines order_lines_order_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_lines
+    ADD CONSTRAINT order_lines_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id);
+
+
+--
+-- PostgreSQL database dump complete
+--
+
+\unrestrict xO9KKSsmvX3mNH4b2NbL8jKPdcBtHbF9yVJim2XbAf3H4H1cn4MxtDYDLqUbfm7
+
