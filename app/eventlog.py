@@ -2,13 +2,17 @@
 
 Events are frozen dataclasses registered under a stable type name and schema
 version (never a Python module path), so moving a class never breaks old events.
+Stored events are never rewritten: when a class changes, its version goes up and an
+upcaster turns the payloads of the version before into the new one's, so every reader
+(projections, rebuilds, process managers, histories) only ever sees current classes.
+A renamed class keeps its old type names readable as aliases.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
@@ -25,27 +29,87 @@ class Event:
 
     type_name: ClassVar[str]
     schema_version: ClassVar[int]
+    aliases: ClassVar[tuple[str, ...]]
 
 
-_registry: dict[str, type[Event]] = {}
+_registry: dict[str, type[Event]] = {}  # every stored type name (current or alias) -> its class
+_upcasters: dict[tuple[type[Event], int], Callable[[dict], dict]] = {}
 E = TypeVar("E", bound=type[Event])
 
 
-def event(type_name: str, version: int = 1):
-    """Register a frozen dataclass as the event stored as ``type_name``."""
+def event(type_name: str, version: int = 1, aliases: Iterable[str] = ()):
+    """Register a frozen dataclass as the event stored as ``type_name``, at schema ``version``;
+    events stored under an older name (``aliases``) are read as this class too."""
+    names = (type_name, *aliases)
 
     def register(cls: E) -> E:
-        if _registry.get(type_name, cls) is not cls:
-            raise ValueError(f"event type {type_name!r} is already registered")
-        cls.type_name, cls.schema_version = type_name, version
-        _registry[type_name] = cls
+        for name in names:
+            if _registry.get(name, cls) is not cls:
+                raise ValueError(f"event type {name!r} is already registered")
+        cls.type_name, cls.schema_version, cls.aliases = type_name, version, tuple(aliases)
+        _registry.update(dict.fromkeys(names, cls))
         return cls
 
     return register
 
 
-class UnknownEventType(LookupError):
-    """The log holds an event type that no registered class describes."""
+def upcaster(cls: type[Event], from_version: int):
+    """Register a function that turns a payload of ``cls`` at ``from_version`` into one at the
+    next version (a dict in, a new dict out): a stored event is read through the chain of
+    them up to the class's current version."""
+
+    def register(function: Callable[[dict], dict]) -> Callable[[dict], dict]:
+        if not 1 <= from_version < cls.schema_version:
+            raise ValueError(f"{cls.type_name} is at version {cls.schema_version}: no upcaster from {from_version}")
+        if _upcasters.setdefault((cls, from_version), function) is not function:
+            raise ValueError(f"{cls.type_name} already has an upcaster from version {from_version}")
+        return function
+
+    return register
+
+
+class UnreadableEvent(LookupError):
+    """The log holds an event this code cannot read."""
+
+
+class UnknownEventType(UnreadableEvent):
+    """No registered class describes the event's type (written by newer code, or by another service)."""
+
+
+class UnknownSchemaVersion(UnreadableEvent):
+    """The event's class is known, but not its schema version (newer than the class, or no upcaster)."""
+
+
+def class_of(type_name: str) -> type[Event]:
+    """The class that reads events stored as ``type_name`` (its name now, or an alias)."""
+    try:
+        return _registry[type_name]
+    except KeyError:
+        raise UnknownEventType(type_name) from None
+
+
+def current_payload(type_name: str, schema_version: int, payload: dict) -> dict:
+    """A stored payload as its class reads it today: upcast from ``schema_version``, step by step."""
+    cls = class_of(type_name)
+    version = schema_version
+    while version < cls.schema_version:
+        step = _upcasters.get((cls, version))
+        if step is None:
+            raise UnknownSchemaVersion(f"{type_name} has no upcaster from version {version}")
+        payload, version = step(payload), version + 1
+    if version != cls.schema_version:
+        raise UnknownSchemaVersion(f"{type_name} version {version} is newer than this code's {cls.schema_version}")
+    return payload
+
+
+def check_readable(type_name: str, schema_version: int) -> None:
+    """UnreadableEvent unless this code can read events of this type and version."""
+    cls = class_of(type_name)
+    if schema_version != cls.schema_version and (
+        schema_version > cls.schema_version
+        or any((cls, version) not in _upcasters for version in range(schema_version, cls.schema_version))
+    ):
+        raise UnknownSchemaVersion(f"{type_name} version {schema_version} (this code reads up to {cls.schema_version})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,11 +131,12 @@ class Recorded:
 
     @cached_property
     def data(self) -> Event:
-        try:
-            cls = _registry[self.type]
-        except KeyError:
-            raise UnknownEventType(self.type) from None
-        return cls(**json.loads(self.payload))
+        """The event as its class is today (UnreadableEvent if this code cannot read it)."""
+        cls = class_of(self.type)
+        payload = json.loads(self.payload)
+        if self.schema_version != cls.schema_version:
+            payload = current_payload(self.type, self.schema_version, payload)
+        return cls(**payload)
 
     @classmethod
     def from_row(cls, row: tuple) -> Recorded:
@@ -164,9 +229,10 @@ def head(tx: Tx) -> int:
 
 
 def registered_types() -> Iterable[str]:
+    """Every type name this code reads, aliases included."""
     return _registry.keys()
 
 
-def is_known(type_name: str) -> bool:
-    """Whether a registered class describes events of this type."""
-    return type_name in _registry
+def names_of(cls: type[Event]) -> tuple[str, ...]:
+    """The type names events of ``cls`` are stored under: its own, then its aliases."""
+    return (cls.type_name, *cls.aliases)

@@ -34,7 +34,7 @@ from flask import Flask, current_app
 
 from app.bus import UnitOfWork, bus
 from app.db import Tx, engine, transaction
-from app.eventlog import Event, Recorded, head, read_after
+from app.eventlog import Event, Recorded, head, names_of, read_after
 from app.failures import last_error, record_failure
 from app.sql_lists import in_list, named
 from app.times import utc_now
@@ -50,7 +50,7 @@ class ProcessManager:
 
     def __init__(self, name: str, reactions: Mapping[type[Event], Reaction]):
         self.name = name
-        self.reactions = {cls.type_name: reaction for cls, reaction in reactions.items()}
+        self.reactions = {stored: reaction for cls, reaction in reactions.items() for stored in names_of(cls)}
 
     def __repr__(self) -> str:
         return f"ProcessManager({self.name!r})"

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from app import eventlog
 from app.db import Tx, engine, transaction
 from app.event_sources import Feed, LocalLog
-from app.eventlog import Event, Recorded, UnknownEventType
+from app.eventlog import Event, Recorded, UnreadableEvent
 from app.feed import announce
 from app.failures import last_error, record_failure
 from app.sql_lists import named
@@ -46,7 +46,7 @@ class Projection:
     ):
         self.name = name
         self.tables = tuple(tables)
-        self.handlers = {cls.type_name: handler for cls, handler in (handlers or {}).items()}
+        self.handlers = {stored: handler for cls, handler in (handlers or {}).items() for stored in eventlog.names_of(cls)}
         self.every_event = every_event
 
     def handler_for(self, event_type: str) -> Handler | None:
@@ -335,8 +335,10 @@ def apply_events(tx: Tx, projection: Projection, events: list[Recorded]) -> None
     alike); HandlerFailed names the event whose handler raised."""
     handlers, every_event = projection.handlers, projection.every_event
     for event in events:
-        if not eventlog.is_known(event.type):  # written by newer code, or another service's: never passed over unseen
-            raise HandlerFailed(event) from UnknownEventType(event.type)
+        try:  # written by newer code, or another service's: never passed over unseen
+            eventlog.check_readable(event.type, event.schema_version)
+        except UnreadableEvent as unreadable:
+            raise HandlerFailed(event) from unreadable
         handler = every_event or handlers.get(event.type)
         if handler is not None:
             try:

@@ -21,6 +21,7 @@ from app.messages.employees import (
     EmployeeUpdated,
     HireEmployee,
     UpdateEmployee,
+    address,
 )
 
 STREAM = "employee"
@@ -40,6 +41,13 @@ class Employee:
 
     def state(self) -> tuple:
         return (self.first_name, self.last_name, self.street, self.zip, self.city)
+
+    def event_fields(self) -> dict:
+        return {
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "address": address(self.street, self.zip, self.city),
+        }
 
 
 def _load(uow: UnitOfWork, employee_id: str) -> Employee:
@@ -62,7 +70,7 @@ def hire_employee(uow: UnitOfWork, cmd: HireEmployee) -> Employee:
         **fields,
     )
     uow.execute("INSERT INTO addresses (id, street, zip, city) VALUES (:id, :street, :zip, :city)", **fields)
-    uow.record(STREAM, employee.id, employee.version, EmployeeHired(*employee.state()))
+    uow.record(STREAM, employee.id, employee.version, EmployeeHired(**employee.event_fields()))
     return employee
 
 
@@ -81,7 +89,7 @@ def update_employee(uow: UnitOfWork, cmd: UpdateEmployee) -> Employee:
         **fields,
     )
     uow.execute("UPDATE addresses SET street = :street, zip = :zip, city = :city WHERE id = :id", **fields)
-    uow.record(STREAM, employee.id, employee.version, EmployeeUpdated(*employee.state()))
+    uow.record(STREAM, employee.id, employee.version, EmployeeUpdated(**employee.event_fields()))
     return employee
 
 

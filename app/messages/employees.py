@@ -7,7 +7,7 @@ from json.encoder import encode_basestring as text  # a JSON string, as json.dum
 
 from marshmallow import Schema, fields, post_load, pre_dump, validate
 
-from app.eventlog import Event, event
+from app.eventlog import Event, event, upcaster
 from app.messages.fields import Trimmed
 
 # ---------------------------------------------------------------- commands
@@ -41,33 +41,46 @@ class DeleteEmployee:
 
 
 # ---------------------------------------------------------------- events (stream type "employee")
-# Each event carries the employee's full state, so a reader never needs an earlier one.
+# Each event carries the employee's full state, so a reader never needs an earlier one, with
+# the address as one value, as the API shows it: {street, zip, city}.
 
 
-@event("EmployeeHired")
+@event("EmployeeHired", version=2)
 @dataclass(frozen=True)
 class EmployeeHired(Event):
     first_name: str
     last_name: str
-    street: str
-    zip: str
-    city: str
+    address: dict  # {street, zip, city}
 
 
-@event("EmployeeUpdated")
+@event("EmployeeUpdated", version=2)
 @dataclass(frozen=True)
 class EmployeeUpdated(Event):
     first_name: str
     last_name: str
-    street: str
-    zip: str
-    city: str
+    address: dict  # {street, zip, city}
 
 
 @event("EmployeeLeft")
 @dataclass(frozen=True)
 class EmployeeLeft(Event):
     pass
+
+
+@upcaster(EmployeeHired, from_version=1)
+@upcaster(EmployeeUpdated, from_version=1)
+def address_as_one_value(v1: dict) -> dict:
+    """Version 1 (until 2026-12-06) carried the address's fields flat beside the names."""
+    return {
+        "first_name": v1["first_name"],
+        "last_name": v1["last_name"],
+        "address": {"street": v1["street"], "zip": v1["zip"], "city": v1["city"]},
+    }
+
+
+def address(street: str, zip: str, city: str) -> dict:
+    """An event's address value."""
+    return {"street": street, "zip": zip, "city": city}
 
 
 # ---------------------------------------------------------------- JSON
@@ -91,8 +104,8 @@ class EmployeeSchema(Schema):
     """``{id, firstName, lastName, address: {id, street, zip, city}}``: the body of POST and PUT,
     and of every employee reply.
 
-    Inside, an employee is flat (``first_name, last_name, street, zip, city``), like its
-    commands and events: ``load`` flattens the address and ``dump`` nests it again.
+    Its commands and write model are flat (``first_name, last_name, street, zip, city``):
+    ``load`` flattens the address, and ``dump`` nests it again (or takes an event's, nested).
     """
 
     id = fields.String(dump_only=True, metadata={"format": "uuid"})
@@ -107,9 +120,15 @@ class EmployeeSchema(Schema):
 
     @pre_dump
     def nest_address(self, employee, **_kwargs) -> dict:
-        flat = employee if isinstance(employee, Mapping) else dataclasses.asdict(employee)
-        address = {"id": flat["id"], "street": flat["street"], "zip": flat["zip"], "city": flat["city"]}
-        return {"id": flat["id"], "first_name": flat["first_name"], "last_name": flat["last_name"], "address": address}
+        fields = employee if isinstance(employee, Mapping) else dataclasses.asdict(employee)
+        place = fields.get("address", fields)
+        nested = {"id": fields["id"], "street": place["street"], "zip": place["zip"], "city": place["city"]}
+        return {
+            "id": fields["id"],
+            "first_name": fields["first_name"],
+            "last_name": fields["last_name"],
+            "address": nested,
+        }
 
 
 class EmployeeSummarySchema(Schema):
@@ -127,7 +146,7 @@ EMPLOYEE_SUMMARY = EmployeeSummarySchema()
 def employee_document(employee_id: str, employee: EmployeeHired | EmployeeUpdated) -> str:
     """The JSON text of ``EMPLOYEE``'s dump of the employee, written directly: a projection renders
     one per event, and a dump and ``json.dumps`` cost far more (a test holds them equal)."""
-    e = employee
+    e, a = employee, employee.address
     return '{"id":%s,"firstName":%s,"lastName":%s,"address":{"id":%s,"street":%s,"zip":%s,"city":%s}}' % tuple(
-        map(text, (employee_id, e.first_name, e.last_name, employee_id, e.street, e.zip, e.city))
+        map(text, (employee_id, e.first_name, e.last_name, employee_id, a["street"], a["zip"], a["city"]))
     )

@@ -12,7 +12,7 @@ def on_employee_hired(tx: Tx, e: Recorded) -> None:
         "INSERT INTO employee_list_view (id, name, city) VALUES (:id, :name, :city)",
         id=e.stream_id,
         name=list_name(e.data.first_name, e.data.last_name),
-        city=e.data.city,
+        city=e.data.address["city"],
     )
 
 
@@ -21,7 +21,7 @@ def on_employee_updated(tx: Tx, e: Recorded) -> None:
         "UPDATE employee_list_view SET name = :name, city = :city WHERE id = :id",
         id=e.stream_id,
         name=list_name(e.data.first_name, e.data.last_name),
-        city=e.data.city,
+        city=e.data.address["city"],
     )
 
 

@@ -13,6 +13,7 @@ from app.contract import QueryArgs
 from app.db import transaction
 from app.documents import render
 from app.errors import NotFound
+from app.eventlog import class_of, current_payload
 from app.http import document_response
 from app.pagination import INTEGER_MAX
 from app.times import OUT_OF_RANGE, parse_time
@@ -73,13 +74,14 @@ def document_as_of(stream_type: str, stream_id: str, as_of: Moment, schema: Sche
     carry the whole state); 404 if it did not exist then. ETag: the version it had then."""
     with transaction("query") as tx:
         row = tx.first(
-            "SELECT type, version, payload FROM event_history_view"
+            "SELECT type, schema_version, version, payload FROM event_history_view"
             f" WHERE stream_type = :stream_type AND stream_id = :id AND {as_of.column} <= :point"
             " ORDER BY version DESC LIMIT 1",
             stream_type=stream_type,
             id=stream_id,
             point=as_of.point,
         )
-    if row is None or row.type in gone:
+    if row is None or class_of(row.type).type_name in gone:
         raise NotFound(f"{stream_type} (as of {as_of.text})", stream_id)
-    return document_response(render(schema, stream_id, json.loads(row.payload)), row.version)
+    state = current_payload(row.type, row.schema_version, json.loads(row.payload))  # as today's class has it
+    return document_response(render(schema, stream_id, state), row.version)

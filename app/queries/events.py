@@ -17,6 +17,7 @@ from app.feed import wait as wait_for_events
 from app.contract import Reply, operation
 from app.db import transaction
 from app.errors import NotFound
+from app.eventlog import class_of, current_payload
 from app.http import public_url
 from app.pagination import INTEGER_MAX, LimitArgs, Page, PageArgs, WholeNumber
 
@@ -90,8 +91,19 @@ EVENTS = {"type": "array", "items": EventSchema}
 
 
 def _event(row) -> dict:
+    """The event as stored: the feed serves each event the same way forever, whatever the code
+    reading it later; a consumer reads ``schema_version`` to know its shape."""
     event = row._asdict()
     event["data"] = json.loads(event.pop("payload"))
+    return event
+
+
+def _current(row) -> dict:
+    """The event as today's code reads it (upcast, under its current type name), for histories."""
+    event = _event(row)
+    cls = class_of(event["type"])
+    event["data"] = current_payload(event["type"], event["schema_version"], event["data"])
+    event["type"], event["schema_version"] = cls.type_name, cls.schema_version
     return event
 
 
@@ -151,7 +163,7 @@ def history(module: str, stream_id: str, args: dict):
         )
     if not rows and not after:
         raise NotFound(STREAMS[module], stream_id)
-    return page.response([_event(row) for row in rows], key=lambda event: (event["version"],))
+    return page.response([_current(row) for row in rows], key=lambda event: (event["version"],))
 
 
 routes.register_blueprint(feed_routes)

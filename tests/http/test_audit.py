@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.support import BACON_ID, JOHN_DOE_ID, UNKNOWN_ID, all_pages, create_item, query
+from tests.support import BACON_ID, JOHN_DOE_ID, UNKNOWN_ID, all_pages, create_employee, create_item, query
 
 
 def test_the_feed_lists_the_log_in_position_order_with_decoded_data(client):
@@ -13,16 +13,41 @@ def test_the_feed_lists_the_log_in_position_order_with_decoded_data(client):
     feed = client.get("/events").get_json()
     assert [e["position"] for e in feed] == sorted(e["position"] for e in feed)
     last = feed[-1]
-    assert (last["stream_type"], last["stream_id"], last["version"], last["type"]) == ("item", item["id"], 1, "ItemCreated")
+    assert (last["stream_type"], last["stream_id"], last["version"], last["type"]) == (
+        "item",
+        item["id"],
+        1,
+        "ItemCreated",
+    )
     assert last["data"] == {"name": "Eggs", "description": "A dozen", "price_cents": None}
     assert set(last) >= {"event_id", "occurred_at", "correlation_id", "causation_id", "schema_version"}
+
+
+def test_the_feed_serves_events_as_stored_and_histories_as_todays_classes_read_them(client):
+    """The seed's employee was hired by version 1 of EmployeeHired (its address flat): the feed
+    keeps serving that, a history serves the event upcast, and the two agree on everything else."""
+    (stored,) = [e for e in client.get("/events?stream_type=employee").get_json() if e["stream_id"] == JOHN_DOE_ID]
+    (current,) = client.get(f"/employees/{JOHN_DOE_ID}/history").get_json()
+    assert (stored["schema_version"], current["schema_version"]) == (1, 2)
+    assert stored["data"] == {
+        "first_name": "John",
+        "last_name": "Doe",
+        "street": "1234 Main Street",
+        "zip": "02112",
+        "city": "Boston",
+    }
+    address = {"street": "1234 Main Street", "zip": "02112", "city": "Boston"}
+    assert current["data"] == {"first_name": "John", "last_name": "Doe", "address": address}
+    assert {**stored, "data": None, "schema_version": None} == {**current, "data": None, "schema_version": None}
 
 
 def test_the_feed_continues_after_a_position_through_its_link(client):
     for n in range(5):
         create_item(client, name=f"Item {n}")
     seen, _ = all_pages(client, "/events?limit=2")
-    assert [e["position"] for e in seen] == [p for (p,) in query(client.application, "SELECT position FROM events ORDER BY position")]
+    assert [e["position"] for e in seen] == [
+        p for (p,) in query(client.application, "SELECT position FROM events ORDER BY position")
+    ]
     middle = seen[2]["position"]
     assert client.get(f"/events?after={middle}").get_json()[0]["position"] == seen[3]["position"]
 
@@ -69,7 +94,8 @@ def test_as_of_a_time_gives_the_state_then(client):
 
 def test_as_of_now_equals_the_live_read(client):
     now = "2999-01-01T00:00:00Z"
-    for url in (f"/items/{BACON_ID}", f"/employees/{JOHN_DOE_ID}"):
+    hired = create_employee(client)  # by today's EmployeeHired; the seed's John by its version 1
+    for url in (f"/items/{BACON_ID}", f"/employees/{JOHN_DOE_ID}", f"/employees/{hired['id']}"):
         assert client.get(f"{url}?as_of={now}").get_json() == client.get(url).get_json()
 
 

@@ -39,7 +39,7 @@ def test_hiring_records_one_employee_hired_event_with_the_full_state(app, client
     employee = create_employee(client)
     assert events(app)[-1][1:] == ("employee", employee["id"], 1, "EmployeeHired")
     assert last_payload(app) == (
-        '{"first_name":"Jane","last_name":"Roe","street":"1 Elm Street","zip":"12345","city":"Springfield"}'
+        '{"first_name":"Jane","last_name":"Roe","address":{"street":"1 Elm Street","zip":"12345","city":"Springfield"}}'
     )
 
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.documents import encode, render
-from app.messages.employees import EMPLOYEE, EmployeeHired, employee_document
+from app.messages.employees import EMPLOYEE, EmployeeHired, address, employee_document
 from app.messages.items import ITEM, ItemCreated, item_document
 from app.messages.orders import ORDER, order_reply
 from app.messages.users import USER, UserRegistered, user_document
@@ -23,7 +23,7 @@ def test_an_item_document_is_what_the_schema_dumps(item_id, item):
     assert item_document(item_id, item) == render(ITEM, item_id, asdict(item))
 
 
-@given(ids, st.builds(EmployeeHired, text, text, text, text, text))
+@given(ids, st.builds(EmployeeHired, text, text, st.builds(address, text, text, text)))
 def test_an_employee_document_is_what_the_schema_dumps(employee_id, employee):
     assert employee_document(employee_id, employee) == render(EMPLOYEE, employee_id, asdict(employee))
 

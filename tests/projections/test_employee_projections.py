@@ -2,7 +2,7 @@
 
 import json
 
-from app.messages.employees import EmployeeHired, EmployeeLeft, EmployeeUpdated
+from app.messages.employees import EmployeeHired, EmployeeLeft, EmployeeUpdated, address
 from tests.support import JOHN_DOE, JOHN_DOE_ID, project, query
 
 JANE = "5d0c7c1e-2f3a-4b5c-8d9e-0a1b2c3d4e5f"
@@ -19,14 +19,14 @@ def details(app, employee_id: str) -> tuple[int, dict]:
 
 
 def test_a_hired_employee_gets_a_list_row_with_the_ready_made_name_and_city(app):
-    feed(app, (1, EmployeeHired("Jane", "Roe", "1 Elm Street", "12345", "Springfield")))
+    feed(app, (1, EmployeeHired("Jane", "Roe", address("1 Elm Street", "12345", "Springfield"))))
     assert query(app, "SELECT id, name, city FROM employee_list_view WHERE id = ?", JANE) == [
         (JANE, "Roe, Jane", "Springfield")
     ]
 
 
 def test_a_hired_employee_gets_a_details_document_with_the_nested_address(app):
-    feed(app, (1, EmployeeHired("Jane", "Roe", "1 Elm Street", "12345", "Springfield")))
+    feed(app, (1, EmployeeHired("Jane", "Roe", address("1 Elm Street", "12345", "Springfield"))))
     assert details(app, JANE) == (
         1,
         {
@@ -41,8 +41,8 @@ def test_a_hired_employee_gets_a_details_document_with_the_nested_address(app):
 def test_an_update_replaces_the_list_row_and_the_document(app):
     feed(
         app,
-        (1, EmployeeHired("Jane", "Roe", "1 Elm Street", "12345", "Springfield")),
-        (2, EmployeeUpdated("Janet", "Smith", "2 Oak Road", "99", "Shelbyville")),
+        (1, EmployeeHired("Jane", "Roe", address("1 Elm Street", "12345", "Springfield"))),
+        (2, EmployeeUpdated("Janet", "Smith", address("2 Oak Road", "99", "Shelbyville"))),
     )
     assert query(app, "SELECT name, city FROM employee_list_view WHERE id = ?", JANE) == [
         ("Smith, Janet", "Shelbyville")
@@ -52,7 +52,7 @@ def test_an_update_replaces_the_list_row_and_the_document(app):
 
 
 def test_an_employee_who_left_leaves_both_views(app):
-    feed(app, (1, EmployeeHired("Jane", "Roe", "1 Elm", "1", "Springfield")), (2, EmployeeLeft()))
+    feed(app, (1, EmployeeHired("Jane", "Roe", address("1 Elm", "1", "Springfield"))), (2, EmployeeLeft()))
     assert query(app, "SELECT count(*) FROM employee_list_view WHERE id = ?", JANE) == [(0,)]
     assert query(app, "SELECT count(*) FROM employee_details_view WHERE id = ?", JANE) == [(0,)]
 

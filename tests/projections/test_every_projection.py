@@ -4,7 +4,7 @@ catching up again changes nothing, and a rebuild from the log gives the same row
 import pytest
 
 from app.messages.devices import DeviceDecommissioned, DeviceRegistered, TelemetryRecorded
-from app.messages.employees import EmployeeHired, EmployeeUpdated
+from app.messages.employees import EmployeeHired, EmployeeUpdated, address
 from app.messages.items import ItemCreated, ItemUpdated
 from app.messages.orders import OrderCancelled, OrderPlaced, OrderShipped
 from app.messages.users import UserDeleted, UserRegistered, UserUpdated
@@ -31,8 +31,8 @@ MODULES = {
     "employees": (
         ["employee_details", "employee_list"],
         [
-            ("employee", JANE, 1, EmployeeHired("Jane", "Roe", "1 Elm", "1", "A")),
-            ("employee", JANE, 2, EmployeeUpdated("Jane", "Roe", "1", "1", "B")),
+            ("employee", JANE, 1, EmployeeHired("Jane", "Roe", address("1 Elm", "1", "A"))),
+            ("employee", JANE, 2, EmployeeUpdated("Jane", "Roe", address("1", "1", "B"))),
         ],
     ),
     "users": (
