@@ -12,6 +12,7 @@ databases are vacuumed and analyzed, so neither is planned without statistics.
 """
 
 import itertools
+import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -220,6 +221,52 @@ def fill_baseline_devices(path: str, product_path: str, devices: list[data.Devic
                 "INSERT INTO readings (device_id, metric, value, recorded_at) VALUES (?, ?, ?, ?)",
                 ((device.id, *reading) for reading in data.readings(device.readings)),
             )
+    return time.perf_counter() - started
+
+
+# The samples' seed rows, as the product has them: the floor must answer what it answers.
+_SEED_ID = "12a33c84-ee60-45a1-848d-428ad3259abc"
+_SEED_ITEM = data.Item(_SEED_ID, "Bacon", "Everything tastes better, with bacon 🥓", None)
+_SEED_EMPLOYEE = data.Employee(_SEED_ID, "John", "Doe", "1234 Main Street", "02112", "Boston")
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _item_document(item: data.Item) -> str:
+    document = {"id": item.id, "name": item.name, "description": item.description}
+    if item.price_cents is not None:
+        document["price"] = item.price_cents // 100 if item.price_cents % 100 == 0 else item.price_cents / 100
+    return _compact(document)
+
+
+def fill_floor(path: str, items: int = 0, employees: int = 0) -> float:
+    """The floor's tables (floor.py): each item's document (at version 1, as created) and list
+    row, each employee's list row, rendered here from the same rows. Returns the seconds it took."""
+    from bench.floor import SCHEMA
+
+    started = time.perf_counter()
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.executescript(SCHEMA)
+        conn.execute("BEGIN")
+        for chunk in _chunks(itertools.chain([_SEED_ITEM], data.items(items)), CHUNK):
+            conn.executemany(
+                "INSERT INTO item_documents (id, version, document) VALUES (?, 1, ?)",
+                ((i.id, _item_document(i)) for i in chunk),
+            )
+            conn.executemany(
+                "INSERT INTO item_rows (name, id, row) VALUES (?, ?, ?)",
+                ((i.name, i.id, _compact({"id": i.id, "name": i.name})) for i in chunk),
+            )
+        for chunk in _chunks(itertools.chain([_SEED_EMPLOYEE], data.employees(employees)), CHUNK):
+            names = [f"{e.last_name}, {e.first_name}" for e in chunk]
+            conn.executemany(
+                "INSERT INTO employee_rows (name, id, row) VALUES (?, ?, ?)",
+                ((name, e.id, _compact({"id": e.id, "name": name, "city": e.city})) for name, e in zip(names, chunk)),
+            )
+        conn.execute("COMMIT")
+        conn.execute("ANALYZE main")
+    finally:
+        conn.close()
     return time.perf_counter() - started
 
 

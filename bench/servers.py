@@ -181,6 +181,18 @@ def product(database: str, workers: int, log_dir: Path) -> Server:
     return start("product", "wsgi:app", ROOT, env, workers, log_dir, "/items?limit=1", config)
 
 
+def quiet(database: str, workers: int, log_dir: Path) -> Server:
+    """The product as deployed, without its access line and metrics (quiet.py), on ``database``."""
+    config = ["--config", "gunicorn.conf.py"] if (ROOT / "gunicorn.conf.py").exists() else []
+    env = {"DATABASE_URL": database} if is_url(database) else {"DATABASE_PATH": database}
+    return start("quiet", "bench.quiet:app", ROOT, env, workers, log_dir, "/items?limit=1", config)
+
+
+def floor(database: str, workers: int, log_dir: Path) -> Server:
+    """The floor (floor.py) on its SQLite file."""
+    return start("floor", "floor:app", BENCH, {"FLOOR_DATABASE": database}, workers, log_dir, "/items")
+
+
 def ceiling(workers: int, log_dir: Path) -> Server:
     return start("ceiling", "ceiling:app", BENCH, {}, workers, log_dir, "/")
 
