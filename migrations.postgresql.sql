@@ -62,6 +62,12 @@ BEGIN
     END IF;
 END $$;
 
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    BIGINT PRIMARY KEY,
+    name       TEXT COLLATE "C" NOT NULL,
+    applied_at TEXT COLLATE "C" NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     key         TEXT COLLATE "C" PRIMARY KEY,
     fingerprint TEXT COLLATE "C" NOT NULL,
@@ -83,7 +89,8 @@ CREATE TABLE IF NOT EXISTS projection_checkpoints (
     error_position BIGINT,
     error_count    BIGINT NOT NULL DEFAULT 0,
     failed_at      TEXT COLLATE "C",
-    retry_at       TEXT COLLATE "C"
+    retry_at       TEXT COLLATE "C",
+    version        BIGINT NOT NULL DEFAULT 1
 );
 
 CREATE TABLE IF NOT EXISTS projection_skips (
@@ -351,8 +358,6 @@ CREATE TABLE IF NOT EXISTS order_details_user_view (
     email TEXT COLLATE "C" NOT NULL
 );
 
-DROP TABLE IF EXISTS order_history_view;
-
 CREATE TABLE IF NOT EXISTS order_history_user_view (
     id TEXT COLLATE "C" PRIMARY KEY
 );
@@ -433,6 +438,8 @@ BEGIN
         ELSIF table_name = 'events' THEN
             EXECUTE format('GRANT SELECT, INSERT ON %I TO cqrs_command', table_name);
             EXECUTE format('GRANT SELECT ON %I TO cqrs_projector', table_name);
+        ELSIF table_name = 'schema_migrations' THEN  -- read by a query process at start
+            EXECUTE format('GRANT SELECT ON %I TO cqrs_command, cqrs_projector, cqrs_query', table_name);
         ELSE
             EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO cqrs_command', table_name);
         END IF;

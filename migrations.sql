@@ -1,6 +1,8 @@
--- The whole schema, one section per module. Applied by `flask --app wsgi init-db`
--- and at every start, inside one transaction: every statement creates only what is
--- missing and seeds only what was never seeded, so applying it twice changes nothing.
+-- The whole schema as it is now, one section per module, and the seed rows. A new database
+-- is made from it in one transaction (by `flask --app wsgi init-db`, or at the first start)
+-- and recorded at the current schema version; a database made earlier is brought up to
+-- date by the numbered steps in migrations/ instead (app/schema.py, `flask db status`).
+-- Every statement creates only what is missing, so applying it twice changes nothing.
 -- Write tables are plain plurals; read tables end in _view and are written only by
 -- projections; the event log is append-only.
 
@@ -27,6 +29,13 @@ BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_are_never_deleted BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 
+-- The schema's version: one row per step applied to this database (app/schema.py).
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at TEXT    NOT NULL
+) STRICT;
+
 -- Responses to commands sent with an Idempotency-Key, stored in the command's own
 -- transaction; a retry with the same key gets the stored response instead of a rerun.
 CREATE TABLE IF NOT EXISTS idempotency_keys (
@@ -51,7 +60,8 @@ CREATE TABLE IF NOT EXISTS projection_checkpoints (
     error_position INTEGER,
     error_count    INTEGER NOT NULL DEFAULT 0,
     failed_at      TEXT,
-    retry_at       TEXT                                -- a failing projection waits until then
+    retry_at       TEXT,                               -- a failing projection waits until then
+    version        INTEGER NOT NULL DEFAULT 1          -- of the projection that made its rows
 ) STRICT;
 
 -- Events an operator told a projection to pass over, and why.
@@ -356,11 +366,6 @@ CREATE TABLE IF NOT EXISTS order_details_user_view (
     name  TEXT NOT NULL,
     email TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
-
--- Before 2026-12-06, GET /users/<id>/orders read a copy of order_list_view's rows; a read
--- table, so dropping it loses nothing (a build from before that date, started on this file,
--- needs `flask projections rebuild order_history` to fill its copy again).
-DROP TABLE IF EXISTS order_history_view;
 
 -- The users order_history knows, so that an unknown (or deleted) user's history is a 404.
 CREATE TABLE IF NOT EXISTS order_history_user_view (

@@ -1,6 +1,6 @@
 """Operator commands: ``flask --app wsgi projections status | catch-up | rebuild | skip``,
 ``flask --app wsgi process-managers status | run``, ``flask --app wsgi events tail`` and
-``flask --app wsgi database copy-to-postgresql`` (app/transfer.py)."""
+``flask --app wsgi database status | upgrade | copy-to-postgresql`` (app/schema.py, app/transfer.py)."""
 
 import getpass
 import json
@@ -11,7 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from app import eventlog
+from app import eventlog, schema
 from app.config import StartupError
 from app.db import transaction
 from app.projector import SkipRefused
@@ -176,6 +176,34 @@ def tail(after: int | None, interval: float, once: bool) -> None:
             return
         if len(batch) < 1000:
             time.sleep(interval)
+
+
+@database.command("status")
+@with_appcontext
+def database_status() -> None:
+    """The schema's version, this code's, and the steps an upgrade would apply."""
+    engine = current_app.extensions["engine"]
+    try:
+        click.echo(f"database: {engine.describe()}")
+        click.echo(schema.describe(engine.name, engine.schema_version()))
+    except StartupError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@database.command("upgrade")
+@with_appcontext
+def database_upgrade() -> None:
+    """Bring the schema to this code's version, as a start would (without starting the service)."""
+    engine = current_app.extensions["engine"]
+    try:
+        engine.check()
+        before = engine.schema_version()
+        engine.migrate()
+    except StartupError as error:
+        raise click.ClickException(str(error)) from None
+    after = schema.current(engine.name)
+    done = f"made at version {after}" if before is None else f"upgraded from version {before} to {after}"
+    click.echo(f"{engine.describe()}: {done if before != after else f'at version {after} already'}")
 
 
 def init_app(app: Flask) -> None:

@@ -114,10 +114,10 @@ class _Transaction:
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
-    """Apply the migrations (tables and seed data) to the configured database."""
+    """Make the database (tables and seed data), or bring its schema to this code's version."""
     try:
         engine().check()
         engine().migrate()
     except StartupError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Applied {engine().migrations.name} to {engine().describe()}")
+    click.echo(f"{engine().describe()} is at schema version {engine().schema_version()}")

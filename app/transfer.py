@@ -32,7 +32,7 @@ from psycopg.copy import LibpqWriter
 from app.config import StartupError
 from app.db import engine, is_read_table
 from app.engines.postgresql import libpq_url
-from app.engines.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
+from app.schema import BASELINES
 
 # Rows the target sends at a time while verifying. Counted in rows, memory goes with the rows'
 # size: a telemetry batch's event is ~70 kB, so 500 of them hold ~35 MB. The source's rows
@@ -181,11 +181,12 @@ def _take(target: psycopg.Connection, tables: list[Table]) -> None:
 def _refuse_unless_only_seed(target: psycopg.Connection, tables: list[Table]) -> None:
     """CopyRefused unless the target's log and write tables hold only rows the migrations seed.
 
-    Read tables and the followers' checkpoints are left out: they only say what the log
-    says (a start on the target projects the seed) and the source's replace them."""
+    Read tables, the followers' checkpoints and the schema's version are left out: the first
+    two only say what the log says (a start on the target projects the seed), the version is
+    the source's too (their tables are the same), and the source's rows replace them all."""
     seed = seed_rows()
     for table in tables:
-        if is_read_table(table.name) or table.name.endswith("_checkpoints"):
+        if is_read_table(table.name) or table.name.endswith("_checkpoints") or table.name == "schema_migrations":
             continue
         allowed = seed.get(table.name, set())
         query = sql.SQL("SELECT {} FROM {} LIMIT %s").format(_column_list(table), sql.Identifier(table.name))
@@ -201,7 +202,7 @@ def _refuse_unless_only_seed(target: psycopg.Connection, tables: list[Table]) ->
 def seed_rows() -> dict[str, set[tuple]]:
     """Every row the migrations make in a new database, by table: an in-memory database migrated."""
     with closing(sqlite3.connect(":memory:", isolation_level=None)) as seeded:
-        seeded.executescript(SQLITE_MIGRATIONS.read_text(encoding="utf-8"))
+        seeded.executescript(BASELINES["sqlite"].read_text(encoding="utf-8"))
         tables = source_tables(seeded)
         return {t.name: set(seeded.execute(f"SELECT * FROM {_quoted(t.name)}").fetchall()) for t in tables}
 
@@ -325,7 +326,7 @@ def _one_line(error: Exception) -> str:
 
 # ---------------------------------------------------------------- the command
 
-database = AppGroup("database", help="Move the service's data from one engine to another.")
+database = AppGroup("database", help="See or upgrade the schema, or move the data to another engine.")
 
 
 @database.command("copy-to-postgresql")

@@ -31,7 +31,7 @@ def server():
     global _server
     with _lock:
         if _server is None:
-            from app.engines.postgresql import MIGRATIONS
+            from app.engines.postgresql import migrate
             from tests.postgres_server import running
 
             context = running()
@@ -39,7 +39,7 @@ def server():
             atexit.register(context.__exit__, None, None, None)
             started.create_database(TEMPLATE)
             with closing(started.connect(TEMPLATE, autocommit=True)) as conn:
-                conn.execute(f"BEGIN; {MIGRATIONS.read_text(encoding='utf-8')}; COMMIT")
+                migrate(conn)
             _server = started
         return _server
 

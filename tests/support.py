@@ -44,6 +44,13 @@ def tables(app) -> list[str]:
     return [name for (name,) in query(app, "SELECT name FROM sqlite_schema WHERE type = 'table'")]
 
 
+def as_schema_version_1(conn) -> None:
+    """Undo what the schema's version 2 added (on a plain_connection): the database as a build
+    from before versions were kept left it. The caller commits."""
+    conn.execute("DROP TABLE schema_migrations")
+    conn.execute("ALTER TABLE projection_checkpoints DROP COLUMN version")
+
+
 def indexes(app) -> set[str]:
     """The names of the app's indexes."""
     if app.config.get("DATABASE_URL"):

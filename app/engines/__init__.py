@@ -10,7 +10,6 @@ time, which errors mean "busy, retry", how to migrate, and how a rebuild swaps t
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from pathlib import Path
 
 from flask import Flask
 
@@ -26,7 +25,6 @@ class Engine:
     """The interface each engine implements. ``raw`` is the engine's DB-API connection."""
 
     name: str
-    migrations: Path  # the schema file every start applies
     # Connected through the query role only (a query process on a standby, say): it writes
     # nothing, at start or ever; command processes migrate, catch up and react.
     query_only = False
@@ -89,7 +87,12 @@ class Engine:
         raise NotImplementedError
 
     def migrate(self) -> None:
-        """Bring the schema up to date (and seed a new database), once even if processes start together."""
+        """Bring the schema to this code's version (app/schema.py): make and seed a new database,
+        or apply the steps an older one needs; once even if processes start together."""
+        raise NotImplementedError
+
+    def schema_version(self) -> int | None:
+        """The version the database's schema is at (None: no schema yet)."""
         raise NotImplementedError
 
     def background_tasks(self) -> None:

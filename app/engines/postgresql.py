@@ -17,7 +17,6 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg
 from flask import Flask
@@ -27,11 +26,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from app import schema
 from app.config import ConfigError, StartupError
 from app.engines import ROLES, Engine, Lead, RebuildRunning
 from app.sql import Tx
 
-MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations.postgresql.sql"
 # Advisory lock keys (two int4, so pg_locks shows them as classid/objid): one namespace for
 # this service, one key per purpose. Advisory locks are per database.
 NAMESPACE = 0x43515253  # "CQRS"
@@ -66,7 +65,6 @@ def libpq_url(url: str) -> str:
 
 class PostgreSQL(Engine):
     name = "postgresql"
-    migrations = MIGRATIONS
 
     def __init__(self, app: Flask):
         from app.db import db  # flask-sqlalchemy's extension: it makes the engines and opens connections
@@ -198,19 +196,20 @@ class PostgreSQL(Engine):
             self._check_schema()
 
     def migrate(self) -> None:
-        """Apply migrations.postgresql.sql in one transaction, holding a session advisory lock so
-        that processes starting together apply it one after the other."""
-        script = MIGRATIONS.read_text(encoding="utf-8")
+        """Bring the schema to this code's version (app/schema.py) in one transaction, holding a
+        session advisory lock so that processes starting together take turns; a database at
+        the version already is only looked at."""
         try:
             with psycopg.connect(libpq_url(self.url), autocommit=True, application_name="cqrs-migrate") as conn:
-                conn.execute(f"SELECT pg_advisory_lock({NAMESPACE}, {MIGRATIONS_KEY})")
-                conn.execute(f"BEGIN; {script}; COMMIT")
+                migrate(conn)
         except psycopg.OperationalError as error:
             raise StartupError(f"cannot connect to PostgreSQL at {self.describe()}: {_one_line(error)}") from None
         except psycopg.Error as error:
-            raise StartupError(
-                f"cannot apply migrations.postgresql.sql to {self.describe()}: {_one_line(error)}"
-            ) from None
+            raise StartupError(f"cannot bring the schema of {self.describe()} up to date: {_one_line(error)}") from None
+
+    def schema_version(self) -> int | None:
+        with psycopg.connect(libpq_url(self.url), autocommit=True) as conn:
+            return schema_version(conn)
 
     def _check_schema(self) -> None:
         where = make_url(self.query_url).render_as_string(hide_password=True)
@@ -218,16 +217,22 @@ class PostgreSQL(Engine):
         try:
             raw = self.checkout("query")  # its SET ROLE fails while no migration has made the roles
             self.run(raw, "SELECT 1 FROM projection_checkpoints LIMIT 1", ())
+            recorded = self.run(raw, "SELECT max(version) FROM schema_migrations", ()).fetchone()[0]
         except DBAPIError as error:
             if getattr(error.orig, "sqlstate", None) is None:  # the server was not reached
                 raise StartupError(f"cannot connect to PostgreSQL at {where}: {_one_line(error.orig)}") from None
             raise StartupError(
                 f"the database at {where} has no schema a query process can read ({_one_line(error.orig)}):"
-                " start a command process on its primary first, or run flask init-db there"
+                " start a command process of this version on its primary first, or run flask init-db there"
             ) from None
         finally:
             if raw is not None:
                 self.checkin("query", raw)
+        if schema.pending(self.name, recorded):
+            raise StartupError(
+                f"the database at {where} has schema version {recorded}, this code needs"
+                f" {schema.current(self.name)}: start a command process of this version on its primary first"
+            )
 
     def replica_lag(self) -> float | None:
         """0 while the standby has replayed all it received (an idle primary sends nothing new),
@@ -380,3 +385,29 @@ def _pyformat(sql: str, placeholders: bool = True) -> str:
 
 def _one_line(error: Exception) -> str:
     return " ".join(str(error).split())
+
+
+def migrate(conn: psycopg.Connection) -> None:
+    """The schema on ``conn`` (autocommit) brought to this code's version: looked at first, then
+    under the migrations' advisory lock, in one transaction."""
+    if schema_version(conn) == schema.current("postgresql"):
+        return
+    conn.execute(f"SELECT pg_advisory_lock({NAMESPACE}, {MIGRATIONS_KEY})")
+    try:
+        with conn.transaction():
+            script = schema.plan("postgresql", schema_version(conn))
+            if script:
+                conn.execute(script)
+    finally:
+        conn.execute(f"SELECT pg_advisory_unlock({NAMESPACE}, {MIGRATIONS_KEY})")
+
+
+def schema_version(conn: psycopg.Connection) -> int | None:
+    """The version the database's schema is at: None for a new database, 1 for one made
+    before versions were kept."""
+    versions, log = conn.execute(
+        "SELECT to_regclass('schema_migrations') IS NOT NULL, to_regclass('events') IS NOT NULL"
+    ).fetchone()
+    if versions:
+        return conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+    return 1 if log else None

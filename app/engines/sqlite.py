@@ -15,13 +15,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from contextlib import closing, contextmanager
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
+from app import schema
 from app.engines import ROLES, Engine, Lead, RebuildRunning, is_read_table
 from app.engines.sqlite_files import check_files
 from app.engines.sqlite_shadow import ScratchFile
@@ -36,7 +36,6 @@ from app.engines.sqlite_writers import (
     writer_queue,
 )
 
-MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations.sql"
 # SQLite copies the WAL into the database file (a checkpoint, with its fsyncs) inside the
 # commit that finds the WAL this long. Under gunicorn, sqlite_writers.checkpoint_in_background
 # starts the WAL over well before; this is the net without it (flask run, the CLI).
@@ -81,7 +80,6 @@ class GuardedConnection(sqlite3.Connection):
 
 class SQLite(Engine):
     name = "sqlite"
-    migrations = MIGRATIONS
 
     def __init__(self, app: Flask):
         from app.db import db  # flask-sqlalchemy's extension: it makes the engines and opens connections
@@ -201,12 +199,18 @@ class SQLite(Engine):
         check_files(self.path)
 
     def migrate(self) -> None:
-        """Apply migrations.sql in one transaction; applying it again changes nothing.
+        """Bring the schema to this code's version (app/schema.py), in one transaction.
 
         Processes starting together take turns in the writer queue: setting the journal mode
         takes an exclusive lock that SQLite's busy timeout does not wait for.
         """
         migrate(self.path, self.busy_ms)
+
+    def schema_version(self) -> int | None:
+        if not os.path.exists(self.path):
+            return None
+        with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
+            return schema_version(conn)
 
     def background_tasks(self) -> None:
         checkpoint_in_background(self.path, self.busy_ms / 1000)
@@ -318,12 +322,12 @@ def _end(raw: sqlite3.Connection) -> None:
 
 
 def migrate(database_path: str, busy_timeout_ms: int) -> None:
-    """migrations.sql applied to the file at ``database_path``, in one transaction, in a
-    writer-queue turn. StartupError if it cannot be."""
+    """The schema at ``database_path`` brought to this code's version (app/schema.py), in one
+    transaction, in a writer-queue turn; nothing is written when it is there already.
+    StartupError if it cannot be."""
     from app.config import StartupError
 
     os.makedirs(os.path.dirname(database_path), exist_ok=True)
-    script = MIGRATIONS.read_text(encoding="utf-8")
     writers = writer_queue(database_path, busy_timeout_ms / 1000)
     writers.acquire()
     try:
@@ -331,7 +335,9 @@ def migrate(database_path: str, busy_timeout_ms: int) -> None:
         try:
             conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
             conn.execute("PRAGMA journal_mode = WAL")  # persistent: set once, kept in the file
-            conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+            script = schema.plan("sqlite", schema_version(conn))  # no other writer until the turn ends
+            if script:
+                conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
         finally:
             conn.close()  # an unfinished transaction rolls back here
     except sqlite3.DatabaseError as error:
@@ -340,6 +346,18 @@ def migrate(database_path: str, busy_timeout_ms: int) -> None:
                 f"DATABASE_PATH {database_path} is not an SQLite database: give the path of the service's"
                 " database, or of a file that does not exist yet to start a new one"
             ) from None
-        raise StartupError(f"cannot apply migrations.sql to {database_path}: {error}") from None
+        raise StartupError(f"cannot bring the schema of {database_path} up to date: {error}") from None
     finally:
         writers.release()
+
+
+def schema_version(conn: sqlite3.Connection) -> int | None:
+    """The version the database's schema is at: None for a new database, 1 for one made
+    before versions were kept."""
+    found = conn.execute(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN ('events', 'schema_migrations')"
+    )
+    tables = {name for (name,) in found}
+    if "schema_migrations" in tables:
+        return conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+    return 1 if "events" in tables else None

@@ -3,12 +3,16 @@
 connecting to DATABASE_URL, and starts only once the schema is there. One that follows
 another service (FOLLOW_URL) is the exception: its database is its own."""
 
+from contextlib import closing
+
 import pytest
 
 from app import create_app
 from app.config import StartupError
 from app.db import engine
+from app.schema import current
 from tests import engines
+from tests.engines import plain_connection
 from tests.support import BACON_ID, make_app
 
 pytestmark = pytest.mark.postgresql
@@ -60,6 +64,20 @@ def test_it_will_not_start_on_a_database_without_the_schema(tmp_path):
     finally:
         engines.close_every_app()
         running.drop_database("t_no_schema_yet")
+
+
+def test_it_will_not_start_on_a_schema_older_than_its_code_until_a_command_process_upgrades_it(tmp_path):
+    written = make_app(tmp_path)
+    url = written.config["DATABASE_URL"]
+    with closing(plain_connection(written.config)) as conn:
+        conn.execute("DELETE FROM schema_migrations")
+        conn.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'older', '')")
+    with pytest.raises(StartupError, match=f"has schema version 1, this code needs {current('postgresql')}: start a command process"):
+        create_app({"APP_ROLE": "query", "DATABASE_URL": "", "QUERY_DATABASE_URL": url})
+    with closing(plain_connection(written.config)) as conn:
+        conn.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'newer', '')")
+    with pytest.raises(StartupError, match="at version 99, newer than this code's"):
+        create_app({"APP_ROLE": "query", "DATABASE_URL": "", "QUERY_DATABASE_URL": url})
 
 
 def test_a_following_query_service_makes_the_schema_of_its_own_database(tmp_path):

@@ -1,0 +1,185 @@
+"""The schema's versions (app/schema.py): a database made by an earlier build is brought up to
+this code's version at start, losing nothing, and ends with the very schema a new database
+gets from the baseline; a database newer than the code is refused; the CLI says where it is."""
+
+import shutil
+import subprocess
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.config import StartupError
+from app.schema import STEPS, current, steps
+from tests import engines
+from tests.engines import plain_connection
+from tests.postgres_server import BIN
+from tests.support import as_schema_version_1, make_app
+
+FROZEN = Path(__file__).resolve().parent.parent / "frozen"
+SETS = sorted(p for p in FROZEN.iterdir() if (p / "database.sqlite3").is_file())
+
+# PostgreSQL's catalogue of a schema: columns, keys and checks, indexes, triggers, GRANTs.
+PG_SHAPE = [
+    "SELECT table_name, column_name, data_type, column_default, is_nullable, ordinal_position"
+    " FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2",
+    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+    " WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2",
+    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1",
+    "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2",
+    "SELECT table_name, grantee, privilege_type FROM information_schema.role_table_grants"
+    " WHERE table_schema = 'public' AND grantee LIKE 'cqrs_%' ORDER BY 1, 2, 3",
+]
+
+
+def shape(config: dict) -> list:
+    """The schema as the engine describes it: what an upgrade must leave equal to the baseline's."""
+    with closing(plain_connection(config)) as conn:
+        if config.get("DATABASE_URL"):
+            return [conn.execute(sql).fetchall() for sql in PG_SHAPE]
+        tables = conn.execute(
+            "SELECT name, strict, wr FROM pragma_table_list WHERE schema = 'main' AND name NOT LIKE 'sqlite_%'"
+            " ORDER BY name"
+        ).fetchall()
+        columns = {
+            name: conn.execute(
+                f"SELECT cid, name, type, \"notnull\", dflt_value, pk FROM pragma_table_xinfo('{name}')"
+            ).fetchall()
+            for name, *_ in tables
+        }
+        others = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger')")
+        # An index or trigger as written, in any layout: the same words.
+        written = sorted(
+            (kind, name, table, " ".join((sql or "").replace("IF NOT EXISTS ", "").split()))
+            for kind, name, table, sql in others
+        )
+        return [tables, columns, written]
+
+
+def rows(config: dict, tables_and_columns: dict[str, list[str]]) -> dict[str, list[tuple]]:
+    """Each table's rows, of the columns given, sorted."""
+    with closing(plain_connection(config)) as conn:
+        return {
+            table: sorted(conn.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall(), key=repr)
+            for table, columns in tables_and_columns.items()
+        }
+
+
+def columns_of(config: dict) -> dict[str, list[str]]:
+    with closing(plain_connection(config)) as conn:
+        if config.get("DATABASE_URL"):
+            found = conn.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+                " ORDER BY table_name, ordinal_position"
+            ).fetchall()
+        else:
+            found = conn.execute(
+                "SELECT t.name, c.name FROM sqlite_schema t, pragma_table_info(t.name) c"
+                " WHERE t.type = 'table' AND t.name NOT LIKE 'sqlite_%' ORDER BY t.name, c.cid"
+            ).fetchall()
+    by_table: dict[str, list[str]] = {}
+    for table, column in found:
+        by_table.setdefault(table, []).append(column)
+    return by_table
+
+
+def frozen_database(folder: Path, tmp_path: Path) -> dict:
+    """The settings of a copy of the frozen set's database, on the engine under test."""
+    if engines.ENGINE == "sqlite":
+        shutil.copy(folder / "database.sqlite3", tmp_path / "cqrs.db")
+        return {"DATABASE_PATH": str(tmp_path / "cqrs.db")}
+    server = engines.server()
+    name = f"frozen_{folder.name.replace('-', '_')}_{abs(hash(str(tmp_path))) % 10**8}"
+    server.create_database(name)
+    with closing(server.connect(name, autocommit=True)) as conn:
+        conn.execute("DROP SCHEMA public")
+    # The dump has no roles, grants or rebuild schema: that day's code made them by applying its
+    # baseline at every start, so the restore ends the same way.
+    for script in ("database.postgresql.sql", "migrations.postgresql.sql"):
+        subprocess.run(
+            [
+                BIN / "psql",
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "--single-transaction",
+                server.url(name).replace("+psycopg", ""),
+                "-f",
+                folder / script,
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return {"DATABASE_PATH": str(tmp_path / "unused.db"), "DATABASE_URL": server.url(name)}
+
+
+@pytest.mark.parametrize("folder", SETS, ids=lambda p: p.name)
+def test_a_frozen_database_is_upgraded_at_start_to_the_baselines_schema_with_nothing_lost(folder, tmp_path):
+    old = frozen_database(folder, tmp_path)
+    before_columns = columns_of(old)
+    assert "schema_migrations" not in before_columns  # made before versions were kept: version 1
+    kept = {t: c for t, c in before_columns.items() if t not in ("process_checkpoints", "projection_checkpoints")}
+    kept["projection_checkpoints"] = ["name", "position"]  # a start may move what else they say
+    before = rows(old, kept)
+
+    upgraded = create_app(old)
+    new = make_app(tmp_path / "new")
+
+    assert upgraded.extensions["engine"].schema_version() == current(engines.ENGINE)
+    assert shape(old) == shape(new.config)
+    assert rows(old, kept) == before
+    client = upgraded.test_client()
+    assert {s["state"] for s in client.get("/projections").get_json()} == {"live"}
+    assert client.post("/items", json={"name": "After", "description": "the upgrade"}).status_code == 201
+
+
+def test_the_steps_are_the_same_on_both_engines_and_the_baselines_are_at_the_last():
+    assert [(s.version, s.name) for s in steps("sqlite")] == [(s.version, s.name) for s in steps("postgresql")]
+    assert current("sqlite") == current("postgresql") == 1 + len(list(STEPS.glob("*.sqlite.sql")))
+
+
+def test_a_new_database_is_recorded_at_this_codes_version(app):
+    with closing(plain_connection(app.config)) as conn:
+        recorded = conn.execute("SELECT version, name FROM schema_migrations").fetchall()
+    assert recorded == [(current(engines.ENGINE), "baseline")]
+
+
+def test_a_database_at_version_1_gets_every_step_recorded(app, tmp_path):
+    with closing(plain_connection(app.config)) as conn:
+        as_schema_version_1(conn)
+        conn.commit()
+    make_app(tmp_path)
+    with closing(plain_connection(app.config)) as conn:
+        recorded = conn.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+    assert recorded == [(s.version, s.name) for s in steps(engines.ENGINE)]
+
+
+def test_a_database_newer_than_the_code_is_refused_and_left_as_it_is(app, tmp_path):
+    with closing(plain_connection(app.config)) as conn:
+        conn.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'from-the-future', '')")
+        conn.commit()
+    with pytest.raises(StartupError, match="schema is at version 99, newer than this code's"):
+        make_app(tmp_path)
+
+
+def test_the_cli_shows_the_version_and_what_is_pending_then_upgrades(app, tmp_path):
+    with closing(plain_connection(app.config)) as conn:
+        as_schema_version_1(conn)
+        conn.commit()
+    unstarted = create_app({**engines.database_of(app)}, start=False)
+    runner = unstarted.test_cli_runner()
+
+    status = runner.invoke(args=["database", "status"])
+    assert status.exit_code == 0, status.output
+    assert "schema version: 1\n" in status.output
+    assert f"this code's version: {current(engines.ENGINE)}" in status.output
+    assert f"pending: {steps(engines.ENGINE)[0].path.name}" in status.output
+
+    upgrade = runner.invoke(args=["database", "upgrade"])
+    assert upgrade.exit_code == 0, upgrade.output
+    assert f"upgraded from version 1 to {current(engines.ENGINE)}" in upgrade.output
+    again = runner.invoke(args=["database", "status"])
+    assert "pending: none" in again.output
+    assert "already" in runner.invoke(args=["database", "upgrade"]).output
