@@ -431,8 +431,10 @@ BEGIN
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO cqrs_command, cqrs_projector, cqrs_query', current_schema());
     GRANT USAGE, CREATE ON SCHEMA cqrs_rebuild TO cqrs_projector;
+    EXECUTE format('GRANT CREATE ON SCHEMA %I TO cqrs_projector', current_schema());  -- to move a copy in
     FOR table_name IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
         IF right(table_name, 5) = '_view' OR left(table_name, 11) = 'projection_' THEN
+            EXECUTE format('ALTER TABLE %I OWNER TO cqrs_projector', table_name);  -- a rebuild may make it anew
             EXECUTE format('GRANT SELECT ON %I TO cqrs_query', table_name);
             EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO cqrs_projector', table_name);
         ELSIF table_name = 'events' THEN

@@ -79,8 +79,9 @@ def _source(config) -> Feed | None:
 
 def start_app(app: Flask) -> None:
     """Check that the database can be used; then (unless APP_SKIP_STARTUP, or the engine
-    reaches the database through the query role only) apply the migrations, catch the read
-    model up and run the process managers. Once per app.
+    reaches the database through the query role only) bring its schema up to date, rebuild
+    the projections another version made, catch the read model up and run the process
+    managers. Once per app.
 
     StartupError naming what cannot be used (a file's path, say) and what to do."""
     if app.extensions.get("started"):
@@ -91,6 +92,7 @@ def start_app(app: Flask) -> None:
         engine.migrate()
         with app.app_context():
             rebuild.remove_leftovers()
+            rebuild.rebuild_outdated(app.extensions["projector"])
             if not app.config["FOLLOW_URL"]:  # a follower catches up from its thread: the source may be away
                 app.extensions["projector"].catch_up_or_log("start", force=True)
             app.extensions["process_managers"].run_or_log("start", force=True)

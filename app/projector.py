@@ -35,7 +35,11 @@ Progress = Callable[[int, int], None]  # (events applied so far, events to apply
 
 class Projection:
     """A named read model: the tables it owns and a handler per event type it reacts to
-    (or ``every_event``, called for events of every type)."""
+    (or ``every_event``, called for events of every type).
+
+    ``version`` goes up whenever what the handlers write changes (a column, a document's
+    shape, a rule): the next start rebuilds the read model with its tables made anew from
+    the baseline (app/rebuild.py), while queries keep reading the old one."""
 
     def __init__(
         self,
@@ -43,10 +47,14 @@ class Projection:
         tables: Iterable[str],
         handlers: Mapping[type[Event], Handler] | None = None,
         every_event: Handler | None = None,
+        version: int = 1,
     ):
         self.name = name
+        self.version = version
         self.tables = tuple(tables)
-        self.handlers = {stored: handler for cls, handler in (handlers or {}).items() for stored in eventlog.names_of(cls)}
+        self.handlers = {
+            stored: handler for cls, handler in (handlers or {}).items() for stored in eventlog.names_of(cls)
+        }
         self.every_event = every_event
 
     def handler_for(self, event_type: str) -> Handler | None:
@@ -211,7 +219,9 @@ class Projector:
             events = recent
         else:
             events = self.source.read_after(tx, after, self.batch_size)
-        due = [(p, [e for e in events if e.position > checkpoints[p.name]]) for p in projections if p.name in checkpoints]
+        due = [
+            (p, [e for e in events if e.position > checkpoints[p.name]]) for p in projections if p.name in checkpoints
+        ]
         due = [(projection, pending) for projection, pending in due if pending]
         if due and not self._advance_all(tx, due, events[-1].position):
             for projection, pending in due:
@@ -302,7 +312,10 @@ class Projector:
             skips = {row.name: row for row in tx.all("SELECT * FROM projection_skips ORDER BY skipped_at")}
         if rebuilds and not query_only and not engine().rebuild_running():
             rebuilds = {}  # left by a rebuild killed partway (app.rebuild): none is running
-        return [_status_of(p.name, head, rows.get(p.name), rebuilds.get(p.name), skips.get(p.name)) for p in self.projections]
+        return [
+            _status_of(p.name, head, rows.get(p.name), rebuilds.get(p.name), skips.get(p.name))
+            for p in self.projections
+        ]
 
 
 def _status_of(name: str, head: int, row, rebuild, skip) -> dict:

@@ -15,11 +15,14 @@ next start) removes what it left: its copies and its rows in projection_rebuilds
 """
 
 import gc
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
+
+from sqlalchemy.exc import DBAPIError
 
 from app.db import Tx, connection, engine, transaction, transaction_on
 from app.engines import RebuildRunning
@@ -27,33 +30,98 @@ from app.eventlog import Recorded
 from app.projector import HandlerFailed, Progress, Projection, Projector, apply_events, save_checkpoints
 from app.times import utc_now
 
+log = logging.getLogger(__name__)
+
 BATCH = 5000  # events read at a time
 SCRATCH_TRANSACTION_SECONDS = 20.0  # how long a scratch transaction goes on, and the snapshot of main it reads
 
 
 LOCK_WAIT_SECONDS = 2.0  # a look at the lock (a status) holds it for an instant: tried this long before refusing
+START_LOCK_WAIT_SECONDS = 600.0  # a start waits this long for another's rebuild (it may be the one it needs)
 
 
 class RebuildFailed(RuntimeError):
     """A handler raised while rebuilding, or another rebuild was running; the live read model was left as it was."""
 
 
-def rebuild(projector: Projector, projections: list[Projection], progress: Progress | None = None) -> int:
+def rebuild(
+    projector: Projector,
+    projections: list[Projection],
+    progress: Progress | None = None,
+    wait_seconds: float = LOCK_WAIT_SECONDS,
+    outdated_only: bool = False,
+) -> int:
     """Rebuild ``projector``'s ``projections`` from the whole log, in one pass for all; returns the events read.
 
+    The tables of a projection whose rows another version of it made (or none) are made anew,
+    as the baseline makes them. ``outdated_only``: rebuild only those (if any).
     RebuildFailed if a handler raises or another rebuild is running (the live read model is then unchanged).
     """
     shadow = engine().shadow()
-    with _the_only_rebuild(LOCK_WAIT_SECONDS):
+    with _the_only_rebuild(wait_seconds):
         _remove_leftovers(shadow)
+        outdated = _outdated(projections)
+        if outdated_only:
+            projections = outdated
+            if not projections:
+                return 0
+        anew = frozenset(table for projection in outdated for table in projection.tables)
         try:
             with connection("projector") as raw, shadow.attached(raw), _no_cycle_collection():
                 batch = max(BATCH, projector.batch_size)
-                return _fill_and_swap(raw, shadow, projector.source, projections, batch, progress)
+                return _fill_and_swap(raw, shadow, projector.source, projections, batch, progress, anew)
         finally:
             with transaction("projector") as tx:
                 names = [{"name": projection.name} for projection in projections]
                 tx.execute_many("DELETE FROM projection_rebuilds WHERE name = :name", names)
+
+
+def rebuild_outdated(projector: Projector) -> list[str]:
+    """At start: rebuild each projection whose rows another version of it made (its version
+    went up: what it writes changed), and make the tables of one new to this database; queries
+    keep reading the old read model meanwhile. A projection new to a database the baseline
+    made (its tables are there) is only recorded at its version. Returns the names rebuilt."""
+    projections = projector.projections
+    stored = _versions()
+    if any(p.name not in stored for p in projections):
+        with transaction("projector") as tx:
+            made = [p for p in projections if p.name not in stored and _tables_exist(tx, p)]
+            tx.execute_many(
+                "INSERT INTO projection_checkpoints (name, position, version) VALUES (:name, 0, :version)"
+                " ON CONFLICT (name) DO NOTHING",
+                [{"name": p.name, "version": p.version} for p in made],
+            )
+        stored = _versions()
+    if all(stored.get(p.name) == p.version for p in projections):
+        return []
+    try:
+        rebuild(projector, projections, wait_seconds=START_LOCK_WAIT_SECONDS, outdated_only=True)
+    except Exception:  # the start goes on: the next start tries again, an operator can rebuild
+        log.exception("rebuilding the projections another version made failed")
+        return []
+    return [p.name for p in projections if stored.get(p.name) != p.version]
+
+
+def _outdated(projections: list[Projection]) -> list[Projection]:
+    """Those whose rows another version of them made, or that have none on record."""
+    stored = _versions()
+    return [p for p in projections if stored.get(p.name) != p.version]
+
+
+def _versions() -> dict[str, int]:
+    """The version of each projection on record: of the code that made its rows."""
+    with transaction("projector", read_only=True) as tx:
+        return dict(tx.execute("SELECT name, version FROM projection_checkpoints").tuples())
+
+
+def _tables_exist(tx: Tx, projection: Projection) -> bool:
+    try:
+        with tx.savepoint():
+            for table in projection.tables:
+                tx.execute(f"SELECT 1 FROM {table} LIMIT 0")
+        return True
+    except DBAPIError:
+        return False
 
 
 def remove_leftovers() -> None:
@@ -102,23 +170,29 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _fill_and_swap(raw, shadow, source, projections: list[Projection], batch: int, progress: Progress | None) -> int:
+def _fill_and_swap(
+    raw, shadow, source, projections: list[Projection], batch: int, progress: Progress | None, anew: frozenset[str]
+) -> int:
     tables = [table for projection in projections for table in projection.tables]
     with transaction_on(raw, immediate=False) as tx:
         head = source.head(tx)
-        shadow.create_tables(tx, tables)
+        shadow.create_tables(tx, tables, anew)
     copies = _Shadow(raw, {table: f"{shadow.prefix}{table}" for table in tables})
     replay = _Replay(copies, source, projections, batch, head, progress)
     _fill(raw, replay)
     with transaction_on(raw, immediate=False) as tx:  # the indexes too, while commands go on
-        shadow.create_indexes(tx, tables)
+        shadow.create_indexes(tx, tables, anew)
     with transaction_on(raw, immediate=True) as tx:  # no new events from here to the commit
         while replay.next_batch(tx):
             pass
         position = max(replay.position, source.head(tx))  # every later event is of a type they ignore
         for table in tables:
-            shadow.swap(tx, table)
+            shadow.swap(tx, table, table in anew)
         save_checkpoints(tx, [p.name for p in projections], position)
+        tx.execute_many(  # the rows are this version's now
+            "UPDATE projection_checkpoints SET version = :version WHERE name = :name",
+            [{"name": p.name, "version": p.version} for p in projections],
+        )
     if progress:
         progress(replay.done, replay.done)
     return replay.done

@@ -89,3 +89,19 @@ def describe(engine: str, recorded: int | None) -> str:
     else:
         lines += [f"pending: {step.path.name}" for step in pending(engine, recorded)] or ["pending: none"]
     return "\n".join(lines)
+
+
+def definition(engine: str, table: str) -> list[str]:
+    """How the baseline makes ``table`` (a read table): its CREATE TABLE, then its indexes'
+    CREATE INDEX, without IF NOT EXISTS. A rebuild makes a projection's tables anew from
+    them when its version changed."""
+    baseline = BASELINES[engine].read_text(encoding="utf-8")
+    made = re.search(rf"^CREATE TABLE IF NOT EXISTS {table} \(\n.*?^\)[^;\n]*;", baseline, re.MULTILINE | re.DOTALL)
+    if made is None:
+        raise LookupError(f"{BASELINES[engine].name} has no CREATE TABLE IF NOT EXISTS {table}")
+    if engine == "sqlite":
+        indexes = re.findall(rf"^CREATE (?:UNIQUE )?INDEX IF NOT EXISTS \w+ ON {table} [^;]*;", baseline, re.MULTILINE)
+    else:  # made through pg_temp.create_index('...') or ($$...$$): see the baseline
+        quoted = re.findall(rf"create_index\(('|\$\$)(CREATE (?:UNIQUE )?INDEX \w+ ON {table} .*?)\1\);", baseline)
+        indexes = [sql.replace("''", "'") if quote == "'" else sql for quote, sql in quoted]
+    return [statement.replace(" IF NOT EXISTS", "", 1) for statement in (made[0], *indexes)]

@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from app import schema
+from app.schema import definition
 from app.config import ConfigError, StartupError
 from app.engines import ROLES, Engine, Lead, RebuildRunning
 from app.sql import Tx
@@ -294,7 +295,9 @@ class SessionLead(Lead):
         try:
             if self.conn is None or self.conn.closed:
                 self.conn = psycopg.connect(
-                    self.url, autocommit=True, application_name=f"cqrs-lead-{self.purpose}",
+                    self.url,
+                    autocommit=True,
+                    application_name=f"cqrs-lead-{self.purpose}",
                     connect_timeout=CONNECT_TIMEOUT_SECONDS,
                 )
                 self.holding = False
@@ -318,7 +321,12 @@ class ShadowSchema:
     projector's own, filled while queries read the live tables. The swap deletes the live
     rows and copies the new ones in, in the writers' transaction: readers keep their snapshot
     of the old rows until it commits, no table is dropped (no lock that would stop reads,
-    here or on a standby), and the live tables keep their indexes, names and GRANTs."""
+    here or on a standby), and the live tables keep their indexes, names and GRANTs.
+
+    A table made ``anew`` (its projection's version changed: its shape may have) is made as
+    the baseline makes it, and the swap drops the live table and moves the copy in (the
+    projector owns the read tables): readers wait for that commit, and a standby may cancel
+    a read of the table that overlaps it."""
 
     prefix = "cqrs_rebuild."
 
@@ -332,15 +340,25 @@ class ShadowSchema:
         finally:
             self.remove_leftovers()
 
-    def create_tables(self, tx: Tx, tables: list[str]) -> None:
-        """Empty copies with the live tables' columns, keys and indexes (upserts need the keys)."""
+    def create_tables(self, tx: Tx, tables: list[str], anew: frozenset[str] = frozenset()) -> None:
+        """Empty copies with the live tables' columns, keys and indexes (upserts need the keys),
+        or for those ``anew``, the baseline's."""
         for table in tables:
-            tx.execute(f"CREATE TABLE {self.prefix}{table} (LIKE public.{table} INCLUDING ALL)")
+            if table not in anew:
+                tx.execute(f"CREATE TABLE {self.prefix}{table} (LIKE public.{table} INCLUDING ALL)")
+                continue
+            for sql in definition(self.engine.name, table):
+                tx.execute(re.sub(rf"\b(TABLE|ON) {table}\b", rf"\1 {self.prefix}{table}", sql, count=1))
 
-    def create_indexes(self, tx: Tx, tables: list[str]) -> None:
+    def create_indexes(self, tx: Tx, tables: list[str], anew: frozenset[str] = frozenset()) -> None:
         """Made with the tables: the handlers' upserts need their unique indexes from the first row."""
 
-    def swap(self, tx: Tx, table: str) -> None:
+    def swap(self, tx: Tx, table: str, anew: bool = False) -> None:
+        if anew:
+            tx.execute(f"DROP TABLE IF EXISTS public.{table}")  # a new projection's may not be made yet
+            tx.execute(f"ALTER TABLE {self.prefix}{table} SET SCHEMA public")
+            tx.execute(f"GRANT SELECT ON public.{table} TO {role_name('query')}")
+            return
         tx.execute(f"DELETE FROM public.{table}")
         tx.execute(f"INSERT INTO public.{table} SELECT * FROM {self.prefix}{table}")
 

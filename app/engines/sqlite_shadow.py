@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from app.schema import definition
 from app.sql import Tx
 
 REBUILD_CACHE_KIB = 256 * 1024  # page cache of the scratch file, at most
@@ -40,24 +41,26 @@ class ScratchFile:
         finally:
             _remove(self.scratch)
 
-    def create_tables(self, tx: Tx, tables: list[str]) -> None:
-        """Empty copies of the live tables, as they are in main (their indexes come later)."""
-        _copy_schema(tx, tables, "table")
+    def create_tables(self, tx: Tx, tables: list[str], anew: frozenset[str] = frozenset()) -> None:
+        """Empty copies of the tables, as they are in main or, those ``anew``, as the baseline
+        makes them (their indexes come later)."""
+        for table in tables:
+            for name, sql in _made(tx, table, table in anew, "table"):
+                tx.execute(_renamed(sql, name))
 
-    def create_indexes(self, tx: Tx, tables: list[str]) -> None:
+    def create_indexes(self, tx: Tx, tables: list[str], anew: frozenset[str] = frozenset()) -> None:
         """The copies' indexes, built once they are filled (faster than kept up row by row)."""
-        _copy_schema(tx, tables, "index")
+        for table in tables:
+            for name, sql in _made(tx, table, table in anew, "index"):
+                tx.execute(_renamed(sql, name))
 
-    def swap(self, tx: Tx, table: str) -> None:
-        """Swap the live table's rows for the copy's: recreate it empty with its indexes, then
-        copy. The copy has the same schema, so SQLite copies each b-tree as it is, in order,
-        without building the indexes again (its "transfer optimization")."""
-        schema = tx.execute(
-            "SELECT sql FROM main.sqlite_schema WHERE tbl_name = :n AND sql IS NOT NULL ORDER BY type = 'index'",
-            n=table,
-        ).tuples()
-        tx.execute(f"DROP TABLE main.{table}")
-        for (sql,) in schema:
+    def swap(self, tx: Tx, table: str, anew: bool = False) -> None:
+        """Swap the live table for the copy: recreate it empty with its indexes (as the copy was
+        made), then copy. The two have the same schema, so SQLite copies each b-tree as it is,
+        in order, without building the indexes again (its "transfer optimization")."""
+        made = _made(tx, table, anew, "table") + _made(tx, table, anew, "index")
+        tx.execute(f"DROP TABLE IF EXISTS main.{table}")  # a new projection's may not be made yet
+        for _name, sql in made:
             tx.execute(sql)
         tx.execute(f"INSERT INTO main.{table} SELECT * FROM shadow.{table}")
 
@@ -71,14 +74,18 @@ class ScratchFile:
             os.remove(scratch)
 
 
-def _copy_schema(tx: Tx, tables: list[str], kind: str) -> None:
-    for table in tables:
-        for name, sql in tx.execute(
-            "SELECT name, sql FROM main.sqlite_schema WHERE type = :kind AND tbl_name = :table AND sql IS NOT NULL",
-            kind=kind,
-            table=table,
-        ).tuples():
-            tx.execute(_renamed(sql, name))
+def _made(tx: Tx, table: str, anew: bool, kind: str) -> list[tuple[str, str]]:
+    """(name, SQL) of the table itself or of its indexes: as main has them, or as the baseline
+    makes them (``anew``)."""
+    if anew:
+        statements = definition("sqlite", table)
+        chosen = statements[:1] if kind == "table" else statements[1:]
+        return [(re.match(r"CREATE (?:UNIQUE )?\w+ (\w+)", sql)[1], sql) for sql in chosen]
+    return tx.execute(
+        "SELECT name, sql FROM main.sqlite_schema WHERE type = :kind AND tbl_name = :table AND sql IS NOT NULL",
+        kind=kind,
+        table=table,
+    ).tuples()
 
 
 def _renamed(sql: str, name: str) -> str:

@@ -15,46 +15,10 @@ from app.schema import STEPS, current, steps
 from tests import engines
 from tests.engines import plain_connection
 from tests.postgres_server import BIN
-from tests.support import as_schema_version_1, make_app
+from tests.support import as_schema_version_1, make_app, shape
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen"
 SETS = sorted(p for p in FROZEN.iterdir() if (p / "database.sqlite3").is_file())
-
-# PostgreSQL's catalogue of a schema: columns, keys and checks, indexes, triggers, GRANTs.
-PG_SHAPE = [
-    "SELECT table_name, column_name, data_type, column_default, is_nullable, ordinal_position"
-    " FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2",
-    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
-    " WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2",
-    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1",
-    "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2",
-    "SELECT table_name, grantee, privilege_type FROM information_schema.role_table_grants"
-    " WHERE table_schema = 'public' AND grantee LIKE 'cqrs_%' ORDER BY 1, 2, 3",
-]
-
-
-def shape(config: dict) -> list:
-    """The schema as the engine describes it: what an upgrade must leave equal to the baseline's."""
-    with closing(plain_connection(config)) as conn:
-        if config.get("DATABASE_URL"):
-            return [conn.execute(sql).fetchall() for sql in PG_SHAPE]
-        tables = conn.execute(
-            "SELECT name, strict, wr FROM pragma_table_list WHERE schema = 'main' AND name NOT LIKE 'sqlite_%'"
-            " ORDER BY name"
-        ).fetchall()
-        columns = {
-            name: conn.execute(
-                f"SELECT cid, name, type, \"notnull\", dflt_value, pk FROM pragma_table_xinfo('{name}')"
-            ).fetchall()
-            for name, *_ in tables
-        }
-        others = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger')")
-        # An index or trigger as written, in any layout: the same words.
-        written = sorted(
-            (kind, name, table, " ".join((sql or "").replace("IF NOT EXISTS ", "").split()))
-            for kind, name, table, sql in others
-        )
-        return [tables, columns, written]
 
 
 def rows(config: dict, tables_and_columns: dict[str, list[str]]) -> dict[str, list[tuple]]:
