@@ -38,7 +38,12 @@ class EventSchema(Schema):
     stream_id = fields.String(required=True, metadata={"description": "The id of the resource it belongs to."})
     version = fields.Integer(required=True, metadata={"description": "Its place in its stream: 1, 2, 3 …"})
     type = fields.String(required=True, metadata={"example": "ItemCreated"})
-    schema_version = fields.Integer(required=True)
+    schema_version = fields.Integer(
+        required=True,
+        metadata={
+            "description": "The version of `data`'s shape: as stored, in the feed; the current one, in a history."
+        },
+    )
     data = fields.Dict(required=True, metadata={"description": "The event's fields: the state it recorded."})
     occurred_at = fields.String(required=True, metadata={"format": "date-time"})
     correlation_id = fields.String(
