@@ -2,8 +2,11 @@
 this code's version at start, losing nothing, and ends with the very schema a new database
 gets from the baseline; a database newer than the code is refused; the CLI says where it is."""
 
+import re
+import shlex
 import shutil
 import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from app import create_app
 from app.config import StartupError
 from app.schema import STEPS, current, steps
 from tests import engines
+from tests.e2e.conftest import ROOT, database_environment
 from tests.engines import plain_connection
 from tests.postgres_server import BIN
 from tests.support import as_schema_version_1, make_app, shape
@@ -147,3 +151,21 @@ def test_the_cli_shows_the_version_and_what_is_pending_then_upgrades(app, tmp_pa
     again = runner.invoke(args=["database", "status"])
     assert "pending: none" in again.output
     assert "already" in runner.invoke(args=["database", "upgrade"]).output
+
+
+def test_the_documented_commands_run_as_written(app, tmp_path):
+    """docs/evolution.md's shell block, line by line, on a database at version 1."""
+    with closing(plain_connection(app.config)) as conn:
+        as_schema_version_1(conn)
+        conn.commit()
+    document = (ROOT / "docs" / "evolution.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"^```bash\n(.*?)^```", document, flags=re.S | re.M)
+    outputs = []
+    for line in block.splitlines():
+        command = shlex.split(line.split("#", 1)[0].replace(".venv/bin/flask", f"{sys.executable} -m flask"))
+        done = subprocess.run(
+            command, cwd=ROOT, env=database_environment(engines.database_of(app)), capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert "schema version: 1\n" in outputs[0] and f"upgraded from version 1 to {current(engines.ENGINE)}" in outputs[1]
