@@ -22,7 +22,6 @@ from app.ids import is_uuid
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 MAX_JSON_DEPTH = 32
-ROUTE = "app.route"  # the matched rule's key in the WSGI environ
 
 
 class UUIDConverter(BaseConverter):
@@ -209,7 +208,7 @@ def if_match() -> int | None:
 def document_response(document: str, version: int, revision: int | None = None) -> Response:
     """A read model's ready JSON document with its ETag (see ``etag``); 304 when If-None-Match
     already has it."""
-    header = request.headers.get("If-None-Match")
+    header = request.environ.get("HTTP_IF_NONE_MATCH")  # not request.headers: its misses raise and catch
     if header is not None:
         tags = _versions(header)  # weak comparison: W/"3" matches "3"
         if tags is None or any(v == version and r == revision for _, v, r in tags):
@@ -231,12 +230,15 @@ def created(body: dict, resource_id: str, version: int) -> tuple[dict, int, dict
 
 
 Observer = Callable[[dict, int, float], None]
+# Given the environ of a request being answered, a header to add (name, value), or None.
+HeaderMaker = Callable[[dict], tuple[str, str] | None]
 
 
 class Edge:
     """WSGI middleware for what every request gets: a request id (X-Request-ID, echoed when
-    well formed, made up otherwise), the standard headers, and, once it is answered, its
-    observers (the access line, the metrics) with its status and duration.
+    well formed, made up otherwise), the standard headers and those its header makers add
+    (unless the answer has them), and, once it is answered, its observers (the access line,
+    the metrics) with its status and duration.
 
     At the WSGI level these are plain dict and list operations; as Flask hooks, each read
     of ``request``, ``g`` or a header and each hook call cost more than a read model's read.
@@ -245,6 +247,7 @@ class Edge:
     def __init__(self, app: Callable):
         self.app = app
         self.observers: list[Observer] = []
+        self.header_makers: list[HeaderMaker] = []
 
     def __call__(self, environ: dict, start_response: Callable):
         started = time.perf_counter()
@@ -255,6 +258,9 @@ class Edge:
         def start(status: str, headers: list[tuple[str, str]], exc_info=None):
             answered.append(status)
             names = {name.lower() for name, _ in headers}
+            for make in self.header_makers:
+                if (header := make(environ)) is not None and header[0].lower() not in names:
+                    headers.append(header)
             headers.append(("X-Request-ID", rid))
             if "x-content-type-options" not in names:
                 headers.append(("X-Content-Type-Options", "nosniff"))
@@ -278,6 +284,12 @@ def after_each_request(app: Flask, observer: Observer) -> None:
     app.extensions["edge"].observers.append(observer)
 
 
+def header_of_each_answer(app: Flask, make: HeaderMaker) -> None:
+    """Add the header ``make(environ)`` gives (if any) to each answer that has none of that name."""
+    if make not in app.extensions["edge"].header_makers:
+        app.extensions["edge"].header_makers.append(make)
+
+
 class _StreamedBody(LimitedStream):
     """A body of unknown length (chunked) read to at most ``limit`` bytes: a byte more is a 413.
 
@@ -295,9 +307,34 @@ class _StreamedBody(LimitedStream):
         return read
 
 
+_ROUTE = "app.route"  # the matched rule's key in the WSGI environ
+
+
+def route(environ: dict) -> Rule | None:
+    """The rule a request's URL matched (None if none did), for what runs once Flask is done
+    with the request: the web edge's header makers and observers."""
+    return environ.get(_ROUTE)
+
+
+class _Route:
+    """``ApiRequest.url_rule``: Flask's routing sets it, and it goes into the WSGI environ as
+    well. Having no ``__get__``, it leaves reads to the instance's own attribute (Flask reads
+    it several times a request; a property's getter would run each time)."""
+
+    def __set__(self, request_: Request, rule: Rule | None) -> None:
+        request_.__dict__["url_rule"] = request_.environ[_ROUTE] = rule
+
+
 class ApiRequest(Request):
-    """Flask's request, leaving the matched route in the WSGI environ for the observers, and
-    refusing a streamed body over MAX_CONTENT_LENGTH as one with a Content-Length is."""
+    """Flask's request, leaving the matched route in the WSGI environ for the web edge
+    (``route``), and refusing a streamed body over MAX_CONTENT_LENGTH as one with a
+    Content-Length is."""
+
+    url_rule = _Route()
+
+    def __init__(self, environ: dict, populate_request: bool = True, shallow: bool = False):
+        super().__init__(environ, populate_request, shallow)
+        self.__dict__["url_rule"] = None  # until routed; else reads would find the descriptor
 
     @cached_property
     def stream(self) -> IO[bytes]:
@@ -305,14 +342,6 @@ class ApiRequest(Request):
         if limit is None or self.content_length is not None or "wsgi.input_terminated" not in self.environ:
             return super().stream
         return _StreamedBody(self.environ["wsgi.input"], limit)
-
-    @property
-    def url_rule(self) -> Rule | None:
-        return self.environ.get(ROUTE)
-
-    @url_rule.setter
-    def url_rule(self, rule: Rule | None) -> None:
-        self.environ[ROUTE] = rule
 
 
 def init_app(app: Flask) -> None:

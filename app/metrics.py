@@ -27,7 +27,7 @@ from prometheus_client.mmap_dict import MmapedDict
 from app.bus import command_handled, events_committed
 from app.contract import Reply, operation
 from app.db import engine
-from app.http import ROUTE, after_each_request
+from app.http import after_each_request, route
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["route", "method", "status"])
 LATENCY = Histogram(
@@ -122,7 +122,7 @@ _children: dict[tuple, tuple] = {}  # (route, method, status) -> its request cou
 
 
 def _count(environ: dict, status: int, seconds: float) -> None:
-    rule = environ.get(ROUTE)
+    rule = route(environ)
     key = (rule.rule if rule else "unmatched", environ["REQUEST_METHOD"], status)
     if (children := _children.get(key)) is None:  # .labels() validates and hashes its arguments on every call
         children = _children[key] = (REQUESTS.labels(key[0], key[1], str(status)), LATENCY.labels(key[0]))

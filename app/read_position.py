@@ -11,14 +11,16 @@ bound, 503 with Retry-After. Without the header an answer may be as stale as its
 
 import time
 
-from flask import Response, current_app, g, has_request_context, request
+from flask import current_app, has_request_context, request
 
 from app import db  # a module, not its names: app.db imports this module as it starts
 from app.errors import Problem
+from app.http import route
 from app.pagination import INTEGER_MAX
 
 HEADER = "Log-Position"
 MIN_HEADER = "Min-Log-Position"
+POSITION = "app.read_position"  # in the WSGI environ: the lowest position the request's query transactions read at
 # Run first in each query transaction: a projection without a checkpoint yet has applied nothing.
 SQL = "SELECT count(*), coalesce(min(position), 0) FROM projection_checkpoints"
 _FIRST_PAUSE, _LONGEST_PAUSE = 0.002, 0.05  # replicas replay within milliseconds: look again soon
@@ -30,8 +32,9 @@ def noted(row: tuple) -> None:
         return
     count, lowest = row
     position = lowest if count >= len(current_app.extensions["projector"].projections) else 0
-    if position < g.get("read_position", INTEGER_MAX):
-        g.read_position = position
+    environ = request.environ
+    if position < environ.get(POSITION, INTEGER_MAX):
+        environ[POSITION] = position
 
 
 class NotYet(Problem):
@@ -49,7 +52,7 @@ class NotYet(Problem):
 
 def wait_for_min_position() -> None:
     """Before a query: wait until the read model has reached ``Min-Log-Position``, if sent."""
-    raw = request.headers.get(MIN_HEADER)
+    raw = request.environ.get("HTTP_MIN_LOG_POSITION")  # not request.headers: its misses raise and catch
     if raw is None:
         return
     needed = _position(raw)
@@ -58,7 +61,7 @@ def wait_for_min_position() -> None:
     while True:
         with db.transaction("query"):
             pass  # its first statement notes how far the read model is
-        reached = g.pop("read_position")
+        reached = request.environ.pop(POSITION)
         if reached >= needed:
             return
         left = deadline - time.monotonic()
@@ -75,9 +78,11 @@ def _position(raw: str) -> int:
     return int(text)
 
 
-def tell_position(response: Response) -> Response:
-    """After a query: Log-Position, the position its answer reflects."""
-    position = g.get("read_position")
-    if position is not None:
-        response.headers[HEADER] = str(position)
-    return response
+def log_position(environ: dict) -> tuple[str, str] | None:
+    """The Log-Position of an answer of the query side: the position it reflects (None for
+    other routes, which may read as the query role too). Added by the web edge
+    (``http.header_of_each_answer``): as an after_request hook it cost more than the read."""
+    position = environ.get(POSITION)
+    if position is None or (rule := route(environ)) is None or not rule.endpoint.startswith("queries."):
+        return None
+    return HEADER, str(position)

@@ -8,11 +8,13 @@ from flask import Blueprint
 
 from app import read_position
 from app.discovery import submodules
+from app.http import header_of_each_answer
+
 
 def _side() -> Blueprint:
     side = Blueprint("queries", __name__)
     side.before_request(read_position.wait_for_min_position)
-    side.after_request(read_position.tell_position)
+    side.record_once(lambda state: header_of_each_answer(state.app, read_position.log_position))
     return side
 
 
