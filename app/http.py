@@ -20,7 +20,7 @@ from app.correlation import REQUEST_ID
 from app.errors import Problem, invalid
 from app.ids import is_uuid
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@-]{1,200}")  # whole: the access line writes it unescaped
 MAX_JSON_DEPTH = 32
 
 
@@ -252,7 +252,7 @@ class Edge:
     def __call__(self, environ: dict, start_response: Callable):
         started = time.perf_counter()
         given = environ.get("HTTP_X_REQUEST_ID", "")
-        environ[REQUEST_ID] = rid = given if _REQUEST_ID.match(given) else f"{random.getrandbits(128):032x}"
+        environ[REQUEST_ID] = rid = given if _REQUEST_ID.fullmatch(given) else f"{random.getrandbits(128):032x}"
         answered = []
 
         def start(status: str, headers: list[tuple[str, str]], exc_info=None):

@@ -102,18 +102,41 @@ def configure(level: str, fmt: str) -> None:
     _access_line = _json_access_line if fmt == "json" else _text_access_line
 
 
-def _json_access_line(method: str, path: str, status: int, milliseconds: float, rid: str) -> str:
-    """JsonFormatter's line for an access record, with the access fields after its own."""
+class _Clock:
+    """UTC to the millisecond as ``_json_time`` (without its Z) or ``_text_time`` write it; the
+    text up to the second is made once a second, not at every access line."""
+
+    __slots__ = ("format", "made")
+
+    def __init__(self, format_: str):
+        self.format, self.made = format_, (-1, "")
+
+    def __call__(self, seconds: float) -> str:
+        second, text = self.made  # one attribute: threads never see a second with another's text
+        if int(seconds) != second:
+            second = int(seconds)
+            self.made = second, (text := time.strftime(self.format, time.gmtime(second)))
+        return f"{text}{_MILLISECONDS[int(seconds % 1 * 1000)]}"
+
+
+_MILLISECONDS = [f"{n:03d}" for n in range(1000)]  # formatting one each time costs more than the rest of the time
+_json_clock, _text_clock = _Clock("%Y-%m-%dT%H:%M:%S."), _Clock("%Y-%m-%d %H:%M:%S,")
+_METHODS = {method: encode_basestring(method) for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")}
+
+
+def _json_access_line(method: str, path: str, status: int, milliseconds: str, rid: str) -> str:
+    """JsonFormatter's line for an access record, with the access fields after its own. The
+    request id needs no escaping: the web edge keeps only ids of letters, digits and ``._:@-``."""
+    method, path = _METHODS.get(method) or encode_basestring(method), encode_basestring(path)
     return (
-        f'{{"time": "{_json_time(time.time())}", "level": "INFO", "logger": "{_ACCESS.name}",'
-        f' "message": {encode_basestring(f"{method} {path} {status}")}, "request_id": {encode_basestring(rid)},'
-        f' "method": {encode_basestring(method)}, "path": {encode_basestring(path)}, "status": {status},'
-        f' "duration_ms": {milliseconds}}}\n'
+        f'{{"time": "{_json_clock(time.time())}Z", "level": "INFO", "logger": "app.access",'
+        f' "message": {method[:-1]} {path[1:-1]} {status}", "request_id": "{rid}",'
+        f' "method": {method}, "path": {path}, "status": {status}, "duration_ms": {milliseconds}}}\n'
     )
 
 
-def _text_access_line(method: str, path: str, status: int, milliseconds: float, rid: str) -> str:
-    return f"{_text_time(time.time())} INFO [{rid}] {_ACCESS.name}: {method} {path} {status}\n"
+def _text_access_line(method: str, path: str, status: int, milliseconds: str, rid: str) -> str:
+    return f"{_text_clock(time.time())} INFO [{rid}] app.access: {method} {path} {status}\n"
 
 
 _access_line = _json_access_line
@@ -121,13 +144,14 @@ _access_line = _json_access_line
 
 def _log_access(environ: dict, status: int, seconds: float) -> None:
     """The request's access line, written as the log handler would write it. Not a log record:
-    making one and passing it through logging's handlers costs more than a read's own work. The access logger's level still decides (LOG_LEVEL=WARNING silences it)."""
+    making one and passing it through logging's handlers costs more than a read's own work.
+    The access logger's level still decides (LOG_LEVEL=WARNING silences it)."""
     if _ACCESS.isEnabledFor(logging.INFO):
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO", "")
         if not path.isascii():  # WSGI hands the path's bytes over as latin-1
             path = path.encode("latin-1").decode("utf-8", "replace")
-        sys.stderr.write(_access_line(method, path, status, round(seconds * 1000, 2), environ[REQUEST_ID]))
+        sys.stderr.write(_access_line(method, path, status, f"{seconds * 1000:.2f}", environ[REQUEST_ID]))
 
 
 def init_app(app: Flask) -> None:

@@ -8,8 +8,12 @@ worker's counts add up in one answer, and a stopped worker's counts move into on
 retired counts (``retire``).
 """
 
+import bisect
 import glob
 import os
+import struct
+import threading
+from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import (
@@ -118,25 +122,103 @@ def metrics():
     return Response(body, mimetype=CONTENT_TYPE_LATEST)
 
 
-_children: dict[tuple, tuple] = {}  # (route, method, status) -> its request counter and latency histogram
+class _Cell:
+    """One value of a labelled metric, added to straight: prometheus_client's own ``inc`` takes
+    its lock and looks for a fork at every call, and a histogram's ``observe`` walks its buckets
+    (three such calls a request cost more than a read's SQL). Here ``_lock`` guards every write
+    of this module's metrics, and the cells are made again after a fork (``_forget``).
+
+    In multiprocess mode (gunicorn) the value is also written where prometheus_client keeps it
+    in this process's file (prometheus-client 0.26: an mmap of ``(value, timestamp)`` doubles at
+    a position that never moves; the mmap is replaced when the file grows, so it is looked up
+    at each write)."""
+
+    __slots__ = ("value", "file", "position")
+
+    def __init__(self, value):
+        self.value, self.file = value, getattr(value, "_file", None)
+        if self.file is not None:
+            self.file.read_value(value._key)  # makes its place in the file if it has none yet
+            self.position = self.file._positions[value._key]
+
+    def add(self, amount: float) -> None:
+        value = self.value
+        value._value += amount
+        if self.file is not None:
+            start = self.position
+            self.file._m[start : start + 16] = _TWO_DOUBLES(value._value, 0.0)
+
+
+class _Histogram:
+    """A histogram child's sum and buckets as cells; ``observe`` adds to the first bucket that
+    takes the amount, as prometheus_client stores them (the scrape adds them up)."""
+
+    __slots__ = ("sum", "buckets", "bounds")
+
+    def __init__(self, child):
+        self.sum, self.buckets = _Cell(child._sum), [_Cell(bucket) for bucket in child._buckets]
+        self.bounds = child._upper_bounds  # the last is +Inf
+
+    def observe(self, amount: float) -> None:
+        self.sum.add(amount)
+        self.buckets[bisect.bisect_left(self.bounds, amount)].add(1)
+
+
+_TWO_DOUBLES = struct.Struct("dd").pack
+_lock = threading.Lock()
+_cells: dict[tuple, tuple] = {}  # (metric, *label values) -> its cell(s), made once per process
+
+
+def _made(key: tuple, make: Callable[[], tuple]) -> tuple:
+    """The cells of ``key``, made by ``make`` (under ``_lock``) the first time. Reading a
+    child's value first lets prometheus_client move it to this process's file after a fork."""
+    if (cells := _cells.get(key)) is None:
+        cells = _cells[key] = make()
+    return cells
+
+
+def _request_cells(route: str, method: str, status: int) -> tuple:
+    requests, latency = REQUESTS.labels(route, method, str(status)), LATENCY.labels(route)
+    requests._value.get()
+    return _Cell(requests._value), _Histogram(latency)
 
 
 def _count(environ: dict, status: int, seconds: float) -> None:
     rule = route(environ)
     key = (rule.rule if rule else "unmatched", environ["REQUEST_METHOD"], status)
-    if (children := _children.get(key)) is None:  # .labels() validates and hashes its arguments on every call
-        children = _children[key] = (REQUESTS.labels(key[0], key[1], str(status)), LATENCY.labels(key[0]))
-    children[0].inc()
-    children[1].observe(seconds)
+    with _lock:
+        cells = _cells.get(key) or _made(key, lambda: _request_cells(*key))
+        cells[0].add(1)
+        cells[1].observe(seconds)
+
+
+def _counter_cell(counter: Counter, *labels: str) -> tuple:
+    child = counter.labels(*labels)
+    child._value.get()
+    return (_Cell(child._value),)
 
 
 def _count_command(command_name: str, outcome: str) -> None:
-    COMMANDS.labels(command_name, outcome).inc()
+    key = (COMMANDS, command_name, outcome)
+    with _lock:
+        _made(key, lambda: _counter_cell(COMMANDS, command_name, outcome))[0].add(1)
 
 
 def _count_events(_sender, events, **_) -> None:
-    for event in events:
-        EVENTS.labels(event.type).inc()
+    with _lock:
+        for event in events:
+            key = (EVENTS, event.type)
+            _made(key, lambda: _counter_cell(EVENTS, event.type))[0].add(1)
+
+
+def _forget() -> None:
+    """In a forked child: the cells still write to the parent's files, so they are made again."""
+    global _lock
+    _lock = threading.Lock()
+    _cells.clear()
+
+
+os.register_at_fork(after_in_child=_forget)
 
 
 def init_app(app: Flask) -> None:

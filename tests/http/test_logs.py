@@ -61,6 +61,14 @@ def test_the_access_line_has_the_fields_of_every_json_line_and_the_path_as_sent(
     assert line["time"].endswith("Z") and len(line["time"]) == len("2026-01-01T00:00:00.000Z")
 
 
+def test_a_request_id_ending_in_a_line_break_is_made_up_anew_and_the_access_line_stays_one_line(client, capsys):
+    capsys.readouterr()
+    response = client.get("/items", environ_overrides={"HTTP_X_REQUEST_ID": "id-1\n"})
+    lines = [line for line in capsys.readouterr().err.splitlines() if "app.access" in line]
+    assert len(lines) == 1 and json_lines(lines[0])[0]["request_id"] == response.headers["X-Request-ID"]
+    assert len(response.headers["X-Request-ID"]) == 32
+
+
 def test_a_failed_request_leaves_its_access_line_too(app, capsys):
     @app.get("/explode-for-access")
     def explode():
