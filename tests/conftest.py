@@ -2,6 +2,7 @@ import pathlib
 
 import pytest
 from hypothesis import HealthCheck, settings
+from werkzeug.routing import Rule
 
 from app import create_app
 from app.db import dispose
@@ -13,6 +14,24 @@ settings.register_profile("any_speed", deadline=None, suppress_health_check=[Hea
 settings.load_profile("any_speed")
 
 TESTS = pathlib.Path(__file__).resolve().parent
+
+# Nearly every test makes an app, and werkzeug compiles each route's URL builders from an AST
+# as the app registers it: about half of making an app. A builder is a plain function of the
+# rule it is bound to, the same for the same rule text, defaults and converters: compile each
+# once per test process. (A deployment makes its app once: this is for the tests alone.)
+_builders: dict = {}
+_compile_builder = Rule._compile_builder
+
+
+def _compile_builder_once(rule: Rule, append_unknown: bool = True):
+    converters = tuple((name, type(converter)) for name, converter in rule._converters.items())
+    key = (rule.rule, rule.subdomain, rule.host, repr(rule.defaults), converters, append_unknown)
+    if key not in _builders:
+        _builders[key] = _compile_builder(rule, append_unknown)
+    return _builders[key]
+
+
+Rule._compile_builder = _compile_builder_once
 # The kind of each test, by where it lives (the first match wins); anything else is a unit test.
 KINDS = {
     "api/test_docs_page.py": "browser",
