@@ -189,7 +189,7 @@ def summarize(result: dict, scenarios: list, pending: list, size) -> dict:
     summary = {"rows": rows, "pending": [dict(zip(("title", "data", "target", "module"), p)) for p in pending]}
     if "in_process" in result:
         summary["in_process"] = {
-            key: {name: value for name, value in figures.items() if name != "runs"}
+            key: {name: value for name, value in figures.items() if name not in ("runs", "median")}
             for key, figures in result["in_process"].items()
         }
     if "rebuild" in result:
@@ -319,7 +319,7 @@ def observers_table(rows: dict, in_process: dict | None) -> list[str]:
         " against the same product without them (quiet), in the same rounds.",
         "",
         "| scenario | product req/s | quiet req/s | product/quiet (rounds) | workers' CPU µs a request: product / quiet"
-        " | cost µs a request (CPU, median of rounds) | in-process µs a request: on / off (cost) |",
+        " | cost µs a request (CPU, median of rounds) | in-process µs a request, least of the rounds: on / off (cost) |",
         "|---|--:|--:|--:|--:|--:|--:|",
     ]
     for key, row in rows.items():

@@ -371,8 +371,8 @@ def phase_rows(size: Size, work: Path, load: dict, workers: int, result: dict) -
 def in_process(product_db: str, floor_db: str, ids: Path, size: Size, work: Path) -> dict:
     """CPU µs per request of the reads' WSGI callables, called in a loop (bench/inprocess.py,
     a process of its own): the product with its access line and metrics and without, the
-    floor and the ceiling, in alternating rounds."""
-    requests, rounds = (1000, 3) if size.duration < 5 else (5000, 5)
+    floor and the ceiling, in alternating rounds (the least of the rounds; see inprocess.py)."""
+    requests, rounds = (300, 15) if size.duration < 5 else (500, 40)
     log(f"in-process: {rounds} rounds of {requests:,} requests per target and read")
     argv = [sys.executable, "-m", "bench.inprocess", "--product", product_db, "--floor", floor_db, "--ids", str(ids)]
     argv += ["--requests", str(requests), "--rounds", str(rounds), "--log", str(work / "in-process-access.log")]
@@ -789,7 +789,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--only", choices=PHASES, help="run one phase (for development)")
     parser.add_argument("--rounds", type=int, help="rounds per scenario, instead of the mode's")
-    parser.add_argument("--duration", type=float, help="seconds per wrk run, instead of the mode's")
+    parser.add_argument("--duration", type=int, help="seconds per wrk run, instead of the mode's")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
     if shutil.which("wrk") is None:
