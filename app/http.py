@@ -285,9 +285,11 @@ def after_each_request(app: Flask, observer: Observer) -> None:
 
 
 def header_of_each_answer(app: Flask, make: HeaderMaker) -> None:
-    """Add the header ``make(environ)`` gives (if any) to each answer that has none of that name."""
-    if make not in app.extensions["edge"].header_makers:
-        app.extensions["edge"].header_makers.append(make)
+    """Add the header ``make(environ)`` gives (if any) to each answer that has none of that name.
+    An app without the web edge is never served (app/openapi.py's whole service, described)."""
+    edge = app.extensions.get("edge")
+    if edge is not None and make not in edge.header_makers:
+        edge.header_makers.append(make)
 
 
 class _StreamedBody(LimitedStream):
