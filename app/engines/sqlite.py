@@ -50,7 +50,11 @@ def _may_touch(role: str, action: int, table: str) -> bool:
         return not is_read_table(table)
     if role == "query":
         return action == sqlite3.SQLITE_READ and is_read_table(table)
-    return is_read_table(table) or (action == sqlite3.SQLITE_READ and table == "events")
+    # The projector reads the log, and the keys that open its personal fields (app/personal_data.py).
+    return is_read_table(table) or (action == sqlite3.SQLITE_READ and table in _PROJECTOR_READS)
+
+
+_PROJECTOR_READS = frozenset({"events", "personal_data_keys"})
 
 
 _TABLE_ACTIONS = {sqlite3.SQLITE_READ, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
@@ -120,6 +124,9 @@ class SQLite(Engine):
                 "foreign_keys = ON",
                 f"busy_timeout = {self.busy_ms}",
                 f"wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}",
+                # Deleted content is overwritten with zeros: an erased person's rows leave no
+                # readable trace in freed pages (app/personal_data.py).
+                "secure_delete = ON",
             )
             for pragma in pragmas:
                 dbapi_connection.execute(f"PRAGMA {pragma}")
