@@ -124,8 +124,14 @@ def keys_of(tx: Tx, streams: Iterable[tuple[str, str]]) -> dict[tuple[str, str],
 
 
 def erase(tx: Tx, stream_type: str, stream_id: str) -> None:
-    """Destroy the stream's key (in ``tx``), keeping the row as the record of the erasure; a
-    stream without a key (its events predate keys) gets the record all the same."""
+    """Destroy the stream's key (in ``tx``), keeping the row as the record of the erasure (a
+    stream without a key, whose events predate keys, gets the record all the same), and
+    delete the idempotency records whose stored responses carry the person's data."""
+    tx.execute(
+        "DELETE FROM idempotency_keys WHERE person_id = :stream_id AND person_type = :stream_type",
+        stream_type=stream_type,
+        stream_id=stream_id,
+    )
     now = utc_now()
     tx.execute(
         "INSERT INTO personal_data_keys (stream_type, stream_id, key, created_at, erased_at)"
@@ -147,4 +153,3 @@ def is_erased(tx: Tx, stream_type: str, stream_id: str) -> bool:
         )
         is not None
     )
-

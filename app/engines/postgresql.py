@@ -172,7 +172,8 @@ class PostgreSQL(Engine):
                 return raw.execute(_pyformat(sql), params)
             return raw.execute(_pyformat(sql, placeholders=False))  # psycopg reads no % in it then
         except psycopg.Error as error:
-            raise DBAPIError.instance(sql, params, error, psycopg.Error) from error
+            # Without the parameters: a logged error must not carry a person's data.
+            raise DBAPIError.instance(sql, params, error, psycopg.Error, hide_parameters=True) from error
 
     @contextmanager
     def acting_as(self, tx: Tx, role: str) -> Iterator[Tx]:

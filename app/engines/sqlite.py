@@ -184,7 +184,8 @@ class SQLite(Engine):
                 return raw.executemany(sql, params)
             return raw.execute(sql, params)
         except sqlite3.Error as error:
-            raise DBAPIError.instance(sql, params, error, sqlite3.Error) from error
+            # Without the parameters: a logged error must not carry a person's data.
+            raise DBAPIError.instance(sql, params, error, sqlite3.Error, hide_parameters=True) from error
 
     @contextmanager
     def acting_as(self, tx: Tx, role: str) -> Iterator[Tx]:
@@ -218,6 +219,21 @@ class SQLite(Engine):
             return None
         with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
             return schema_version(conn)
+
+    def forget_old_versions(self) -> None:
+        """Checkpoint the WAL and truncate it, in a writer's turn (no commit can add frames
+        meanwhile); it waits up to the busy timeout for readers of older snapshots."""
+        raw = self.checkout("command")
+        try:
+            raw.writers.acquire()
+            try:
+                busy, _frames, _copied = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                raw.writers.release()
+        finally:
+            self.checkin("command", raw)
+        if busy:
+            raise RuntimeError("readers kept the WAL from being truncated; the next checkpoint will")
 
     def background_tasks(self) -> None:
         checkpoint_in_background(self.path, self.busy_ms / 1000)
