@@ -220,6 +220,14 @@ class SQLite(Engine):
         with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
             return schema_version(conn)
 
+    @contextmanager
+    def append_only_lifted(self, tx: Tx) -> Iterator[None]:
+        """Drop the trigger, and make it again from its own text (DDL is transactional here)."""
+        made = tx.scalar("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'events_are_never_updated'")
+        tx.execute("DROP TRIGGER events_are_never_updated")
+        yield
+        tx.execute(made)
+
     def forget_old_versions(self) -> None:
         """Checkpoint the WAL and truncate it, in a writer's turn (no commit can add frames
         meanwhile); it waits up to the busy timeout for readers of older snapshots."""

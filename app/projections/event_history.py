@@ -6,7 +6,8 @@ past moment, without the query side ever touching the write side's event log.
 Events with personal fields are kept as the log reads them (app/personal_data.py): their
 fields opened while the person's key exists. When an event destroys a stream's key (a
 user deleted or erased, an employee erased), that stream's rows are rewritten with the
-placeholders, exactly as a rebuild reads them from then on.
+placeholders, exactly as a rebuild reads them from then on; and so are those of the streams
+erased before their fields were sealed, when an operator seals them (app/log_rewrites.py).
 """
 
 import json
@@ -14,6 +15,7 @@ import json
 import app.messages  # noqa: F401 (every event class registered: which ones erase is asked below)
 from app.db import Tx
 from app.eventlog import Recorded, encode, erased, erasing_types, has_personal_data
+from app.log_rewrites import PersonalDataEncrypted
 from app.projector import Projection
 
 _COLUMNS = (
@@ -37,6 +39,9 @@ def on_every_event(tx: Tx, e: Recorded) -> None:
         )
     if e.type in _ERASING:
         _erase_stream(tx, e.stream_type, e.stream_id)
+    elif e.type == PersonalDataEncrypted.type_name:  # streams erased before their fields were sealed
+        for stream_type, stream_id in e.data.erased_streams:
+            _erase_stream(tx, stream_type, stream_id)
 
 
 def _erase_stream(tx: Tx, stream_type: str, stream_id: str) -> None:
