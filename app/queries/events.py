@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, jsonify, request
 from marshmallow import Schema, fields, validate
 
 from app.feed import wait as wait_for_events
+from app.auth import personal
 from app.contract import Reply, operation
 from app.db import transaction
 from app.errors import NotFound
@@ -113,6 +114,7 @@ def _current(row) -> dict:
 
 
 @feed_routes.get("/events")
+@personal
 @operation(
     "Follow the event log",
     query=FeedArgs,
@@ -147,6 +149,7 @@ def _feed_rows(args: dict) -> list:
 
 
 @routes.get(f"/<any({','.join(STREAMS)}):module>/<uuid:stream_id>/history")
+@personal
 @operation(
     "A resource's history: its events, oldest first",
     query=PageArgs,
