@@ -313,15 +313,15 @@ def reveal(tx: Tx, rows: list[tuple]) -> list[tuple]:
                 payloads[index] = payload
     if not payloads:
         return rows
-    keys = personal_data.keys_of(tx, {(rows[index][2], rows[index][3]) for index in payloads})
+    ciphers = personal_data.ciphers_of(tx, {(rows[index][2], rows[index][3]) for index in payloads})
     opened = list(rows)
     for index, payload in payloads.items():
         row = rows[index]
-        key = keys.get((row[2], row[3]))
-        if key is None:
+        cipher = ciphers.get((row[2], row[3]))
+        if cipher is None:
             payload = erased(row[5], row[6], payload)
         else:
-            payload = personal_data.open_fields(key, row[2], row[3], payload)
+            payload = personal_data.open_fields(cipher, row[2], row[3], payload)
         opened[index] = (*row[:_PAYLOAD], encode(payload), *row[_PAYLOAD + 1 :])
     return opened
 

@@ -48,18 +48,20 @@ def _aad(stream_type: str, stream_id: str, field: str) -> bytes:
     return f"{stream_type}/{stream_id}/{field}".encode()
 
 
-def seal_value(key: bytes, stream_type: str, stream_id: str, field: str, text: str) -> dict:
+def seal_value(key: bytes | AESGCM, stream_type: str, stream_id: str, field: str, text: str) -> dict:
     """``text`` (a JSON value's text) sealed for this stream and field."""
+    cipher = key if isinstance(key, AESGCM) else AESGCM(key)
     nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, text.encode(), _aad(stream_type, stream_id, field))
+    sealed = cipher.encrypt(nonce, text.encode(), _aad(stream_type, stream_id, field))
     return {MARK: base64.b64encode(nonce + sealed).decode("ascii")}
 
 
-def open_value(key: bytes, stream_type: str, stream_id: str, field: str, value: dict):
+def open_value(key: bytes | AESGCM, stream_type: str, stream_id: str, field: str, value: dict):
     """The JSON value a sealed one holds; cryptography's InvalidTag if it was sealed for
     another key, stream or field, or altered."""
+    cipher = key if isinstance(key, AESGCM) else AESGCM(key)
     raw = base64.b64decode(value[MARK])
-    text = AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _aad(stream_type, stream_id, field))
+    text = cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _aad(stream_type, stream_id, field))
     return json.loads(text)
 
 
@@ -68,17 +70,17 @@ def seal(
 ) -> dict:
     """A copy of ``payload`` with its ``personal`` fields sealed under the stream's key (made
     now if it has none yet); StreamErased if the stream's key was destroyed."""
-    key = key_for(tx, stream_type, stream_id)
+    cipher = AESGCM(key_for(tx, stream_type, stream_id))
     return {
-        name: seal_value(key, stream_type, stream_id, name, encode(value)) if name in personal else value
+        name: seal_value(cipher, stream_type, stream_id, name, encode(value)) if name in personal else value
         for name, value in payload.items()
     }
 
 
-def open_fields(key: bytes, stream_type: str, stream_id: str, payload: dict) -> dict:
-    """A copy of ``payload`` with every sealed field opened."""
+def open_fields(cipher: AESGCM, stream_type: str, stream_id: str, payload: dict) -> dict:
+    """A copy of ``payload`` with every sealed field opened (``cipher``: the stream's key's)."""
     return {
-        name: open_value(key, stream_type, stream_id, name, value) if is_sealed(value) else value
+        name: open_value(cipher, stream_type, stream_id, name, value) if is_sealed(value) else value
         for name, value in payload.items()
     }
 
@@ -106,21 +108,28 @@ def key_for(tx: Tx, stream_type: str, stream_id: str) -> bytes:
     return key
 
 
-def keys_of(tx: Tx, streams: Iterable[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
-    """The keys of those of ``streams`` that have one (destroyed keys and streams without a
-    key are absent), in one query."""
+def ciphers_of(tx: Tx, streams: Iterable[tuple[str, str]]) -> dict[tuple[str, str], AESGCM]:
+    """The ciphers of the keys of those of ``streams`` that have one (destroyed keys and
+    streams without a key are absent), in a query per ``_CHUNK`` streams."""
     streams = set(streams)
-    if not streams:
-        return {}
-    types = named(sorted({stream_type for stream_type, _id in streams}), "type")
-    ids = named(sorted({stream_id for _type, stream_id in streams}), "id")
-    rows = tx.all(  # both lists: the primary key serves them
-        f"SELECT stream_type, stream_id, key FROM personal_data_keys WHERE stream_type IN ({in_list(types)})"
-        f" AND stream_id IN ({in_list(ids)}) AND key IS NOT NULL",
-        **types,
-        **ids,
-    )
-    return {(row[0], row[1]): bytes(row[2]) for row in rows if (row[0], row[1]) in streams}
+    ordered = sorted(streams)
+    ciphers = {}
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start : start + _CHUNK]
+        types = named(sorted({stream_type for stream_type, _id in chunk}), "type")
+        ids = named([stream_id for _type, stream_id in chunk], "id")
+        rows = tx.execute(  # both lists: the primary key serves them
+            f"SELECT stream_type, stream_id, key FROM personal_data_keys WHERE stream_type IN ({in_list(types)})"
+            f" AND stream_id IN ({in_list(ids)}) AND key IS NOT NULL",
+            **types,
+            **ids,
+        ).tuples()
+        ciphers.update({(row[0], row[1]): AESGCM(bytes(row[2])) for row in rows})
+    return {stream: cipher for stream, cipher in ciphers.items() if stream in streams}
+
+
+# Streams per key query: a longer IN list costs SQLite more per value than the statements it saves.
+_CHUNK = 100
 
 
 def erase(tx: Tx, stream_type: str, stream_id: str) -> None:
