@@ -365,9 +365,10 @@ CREATE TABLE IF NOT EXISTS order_details_view (
 SELECT pg_temp.create_index('CREATE INDEX order_details_view_by_user ON order_details_view (user_id)');
 
 CREATE TABLE IF NOT EXISTS order_details_user_view (
-    id    TEXT COLLATE "C" PRIMARY KEY,
-    name  TEXT COLLATE "C" NOT NULL,
-    email TEXT COLLATE "C" NOT NULL
+    id      TEXT COLLATE "C" PRIMARY KEY,
+    name    TEXT COLLATE "C" NOT NULL,
+    email   TEXT COLLATE "C" NOT NULL,
+    updates BIGINT NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS order_history_user_view (

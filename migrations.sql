@@ -376,11 +376,13 @@ CREATE TABLE IF NOT EXISTS order_details_view (
 
 CREATE INDEX IF NOT EXISTS order_details_view_by_user ON order_details_view (user_id);
 
--- order_details' own copy of each user's name ("<first_name> <last_name>") and email.
+-- order_details' own copy of each user's name ("<first_name> <last_name>") and email, and how
+-- many UserUpdated events it has seen of them (what a rebuild can count once they are erased).
 CREATE TABLE IF NOT EXISTS order_details_user_view (
-    id    TEXT PRIMARY KEY,
-    name  TEXT NOT NULL,
-    email TEXT NOT NULL
+    id      TEXT    PRIMARY KEY,
+    name    TEXT    NOT NULL,
+    email   TEXT    NOT NULL,
+    updates INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
 -- The users order_history knows, so that an unknown (or deleted) user's history is a 404.

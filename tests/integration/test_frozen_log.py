@@ -41,8 +41,16 @@ def expected(folder: Path) -> dict[str, list[dict]]:
 
     - Since issue 24 (erasure), deleting a user erases them: the histories, as_of and the feed
       (event_history_view) show their personal fields as placeholders, also for the users
-      deleted before (app/projections/event_history.py)."""
+      deleted before (app/projections/event_history.py).
+    - order_details (version 2) counts each user's UserUpdated events in order_details_user_view,
+      which a rebuild can still count once the user is erased (app/projections/order_details.py)."""
     model = read_read_model(folder)
+    updates: dict[str, int] = {}
+    for event in read_events(folder):
+        if event["type"] == "UserUpdated":
+            updates[event["stream_id"]] = updates.get(event["stream_id"], 0) + 1
+    for row in model["order_details_user_view"]:
+        row["updates"] = updates.get(row["id"], 0)
     erased_streams = {
         (row["stream_type"], row["stream_id"]) for row in model["event_history_view"] if row["type"] in erasing_types()
     }
