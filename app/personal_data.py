@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -162,3 +163,13 @@ def is_erased(tx: Tx, stream_type: str, stream_id: str) -> bool:
         )
         is not None
     )
+
+
+# What PostgreSQL's error details quote of a row: the values of a key, or of a whole row.
+_QUOTED_VALUES = re.compile(r"(DETAIL:\s+(?:Key \([^)\n]*\)=|Failing row contains ))[^\n]*")
+
+
+def redacted(text: str) -> str:
+    """``text`` (an error's message, a traceback) without the values a database error quotes:
+    they may be a person's (PostgreSQL's "Key (email_key)=(ada@example.com) already exists")."""
+    return _QUOTED_VALUES.sub(r"\1(…)", text) if "DETAIL:" in text else text

@@ -2,7 +2,9 @@
 a field that looks personal cannot be added unmarked; sealed values open only where sealed."""
 
 import dataclasses
+import logging
 import re
+import sys
 
 import pytest
 from cryptography.exceptions import InvalidTag
@@ -91,3 +93,29 @@ def test_every_field_allowed_as_not_personal_exists_and_is_unmarked():
     for type_name, field in NOT_PERSONAL:
         cls = classes[type_name]
         assert field in {f.name for f in dataclasses.fields(cls)} and field not in cls.personal
+
+
+POSTGRESQL_ERROR = (
+    '(psycopg.errors.UniqueViolation) duplicate key value violates unique constraint "users_by_email_key"\n'
+    "DETAIL:  Key (email_key)=(ada@example.com) already exists.\n"
+    "[SQL: INSERT INTO users (id, email) VALUES (%(id)s, %(email)s)]"
+)
+
+
+def test_a_database_errors_quoted_values_are_redacted():
+    text = personal_data.redacted(POSTGRESQL_ERROR + "\nDETAIL:  Failing row contains (1, Ada, ada@example.com).")
+    assert "ada@example.com" not in text and "Ada" not in text
+    assert 'unique constraint "users_by_email_key"' in text and "DETAIL:  Key (email_key)=(…)" in text
+
+
+def test_a_logged_database_error_quotes_no_personal_data():
+    from app.logs import JsonFormatter, TextFormatter
+
+    try:
+        raise RuntimeError(POSTGRESQL_ERROR)
+    except RuntimeError:
+        record = logging.LogRecord("app", logging.ERROR, __file__, 1, "failed: %s", (POSTGRESQL_ERROR,), True)
+        record.exc_info = sys.exc_info()
+    record.request_id = "-"
+    for formatter in (JsonFormatter(), TextFormatter()):
+        assert "ada@example.com" not in formatter.format(record)
