@@ -11,6 +11,7 @@ import time
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import DBAPIError
 
 from app import eventlog, log_rewrites, schema
 from app.bus import bus
@@ -183,8 +184,14 @@ def tail(after: int | None, interval: float, once: bool) -> None:
 @events.command("encrypt-personal-data")
 def encrypt_personal_data() -> None:
     """Seal, in place, the personal fields that events from before keys hold in plaintext."""
-    with bus().unit_of_work() as uow:
-        done = log_rewrites.encrypt_personal_data(uow, getpass.getuser())
+    try:
+        with bus().unit_of_work() as uow:
+            done = log_rewrites.encrypt_personal_data(uow, getpass.getuser())
+    except DBAPIError as error:  # on PostgreSQL, most likely: not the log's owner
+        raise click.ClickException(
+            f"nothing was changed: {' '.join(str(error.orig).split())} (on PostgreSQL, run it as the owner of the"
+            " schema: DATABASE_URL with the user that made it)"
+        ) from None
     if done is None:
         click.echo("No personal field of the log is in plaintext: nothing to do.")
         return
