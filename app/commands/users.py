@@ -170,7 +170,12 @@ def update(user_id: str):
 
 
 @routes.delete("/users/<uuid:user_id>")
-@operation("Delete a user (their email is free again)", status=204, reply=Reply("Deleted; no body"), errors=(404,))
+@operation(
+    "Delete a user (their email is free again, their personal data erased)",
+    status=204,
+    reply=Reply("Deleted; no body"),
+    errors=(404,),
+)
 def delete(user_id: str):
     execute(DeleteUser(user_id=user_id, expected_version=if_match()))
     return no_content()
