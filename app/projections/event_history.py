@@ -67,4 +67,6 @@ def _row(e: Recorded) -> dict:
 
 _ERASING = erasing_types()
 
-projection = Projection("event_history", tables=["event_history_view"], every_event=on_every_event)
+# Version 2: the rows of a stream whose key an event destroyed read as placeholders (a start
+# rebuilds the read model of a database made before, so users deleted then are forgotten too).
+projection = Projection("event_history", tables=["event_history_view"], every_event=on_every_event, version=2)
