@@ -75,10 +75,22 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     headers     TEXT COLLATE "C" NOT NULL,
     body        BYTEA NOT NULL,
     created_at  TEXT COLLATE "C" NOT NULL,
-    expires_at  TEXT COLLATE "C" NOT NULL
+    expires_at  TEXT COLLATE "C" NOT NULL,
+    person_type TEXT COLLATE "C",
+    person_id   TEXT COLLATE "C"
 );
 
 SELECT pg_temp.create_index('CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at)');
+SELECT pg_temp.create_index('CREATE INDEX idempotency_keys_by_person ON idempotency_keys (person_id) WHERE person_id IS NOT NULL');
+
+CREATE TABLE IF NOT EXISTS personal_data_keys (
+    stream_type TEXT COLLATE "C" NOT NULL,
+    stream_id   TEXT COLLATE "C" NOT NULL,
+    key         BYTEA,
+    created_at  TEXT COLLATE "C" NOT NULL,
+    erased_at   TEXT COLLATE "C",
+    PRIMARY KEY (stream_type, stream_id)
+);
 
 CREATE TABLE IF NOT EXISTS projection_checkpoints (
     name           TEXT COLLATE "C" PRIMARY KEY,
@@ -353,9 +365,10 @@ CREATE TABLE IF NOT EXISTS order_details_view (
 SELECT pg_temp.create_index('CREATE INDEX order_details_view_by_user ON order_details_view (user_id)');
 
 CREATE TABLE IF NOT EXISTS order_details_user_view (
-    id    TEXT COLLATE "C" PRIMARY KEY,
-    name  TEXT COLLATE "C" NOT NULL,
-    email TEXT COLLATE "C" NOT NULL
+    id      TEXT COLLATE "C" PRIMARY KEY,
+    name    TEXT COLLATE "C" NOT NULL,
+    email   TEXT COLLATE "C" NOT NULL,
+    updates BIGINT NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS order_history_user_view (
@@ -442,6 +455,9 @@ BEGIN
             EXECUTE format('GRANT SELECT ON %I TO cqrs_projector', table_name);
         ELSIF table_name = 'schema_migrations' THEN  -- read by a query process at start
             EXECUTE format('GRANT SELECT ON %I TO cqrs_command, cqrs_projector, cqrs_query', table_name);
+        ELSIF table_name = 'personal_data_keys' THEN  -- the projector decrypts what it applies
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO cqrs_command', table_name);
+            EXECUTE format('GRANT SELECT ON %I TO cqrs_projector', table_name);
         ELSE
             EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO cqrs_command', table_name);
         END IF;

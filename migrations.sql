@@ -45,10 +45,26 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     headers     TEXT    NOT NULL,                      -- JSON: Content-Type, Location, ETag
     body        BLOB    NOT NULL,
     created_at  TEXT    NOT NULL,
-    expires_at  TEXT    NOT NULL
+    expires_at  TEXT    NOT NULL,
+    person_type TEXT,                                  -- the person whose data the body carries,
+    person_id   TEXT                                   -- if any: an erasure deletes it
 ) STRICT;
 
 CREATE INDEX IF NOT EXISTS idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_person ON idempotency_keys (person_id) WHERE person_id IS NOT NULL;
+
+-- The key of each stream whose events carry personal fields (a user, an employee): those
+-- fields are stored encrypted under it (app/personal_data.py). Erasing the person sets key
+-- to NULL, and the row stays as the record of it: their fields can never be read again.
+-- The command side keeps it; the projector reads it; queries never see it.
+CREATE TABLE IF NOT EXISTS personal_data_keys (
+    stream_type TEXT NOT NULL,
+    stream_id   TEXT NOT NULL,
+    key         BLOB,                                  -- 32 random bytes; NULL once erased
+    created_at  TEXT NOT NULL,
+    erased_at   TEXT,
+    PRIMARY KEY (stream_type, stream_id)
+) STRICT;
 
 -- One row per projection: how far it has applied the log, and its last failure.
 CREATE TABLE IF NOT EXISTS projection_checkpoints (
@@ -360,11 +376,13 @@ CREATE TABLE IF NOT EXISTS order_details_view (
 
 CREATE INDEX IF NOT EXISTS order_details_view_by_user ON order_details_view (user_id);
 
--- order_details' own copy of each user's name ("<first_name> <last_name>") and email.
+-- order_details' own copy of each user's name ("<first_name> <last_name>") and email, and how
+-- many UserUpdated events it has seen of them (what a rebuild can count once they are erased).
 CREATE TABLE IF NOT EXISTS order_details_user_view (
-    id    TEXT PRIMARY KEY,
-    name  TEXT NOT NULL,
-    email TEXT NOT NULL
+    id      TEXT    PRIMARY KEY,
+    name    TEXT    NOT NULL,
+    email   TEXT    NOT NULL,
+    updates INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
 -- The users order_history knows, so that an unknown (or deleted) user's history is a 404.

@@ -3,7 +3,7 @@
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import auth, cli, config, db, errors, feed, http, logs, metrics, openapi, operations, rebuild
+from app import auth, cli, config, db, erasure, errors, feed, http, logs, metrics, openapi, operations, rebuild
 from app.bus import Bus, events_committed, events_recorded
 from app.config import ConfigError
 from app.event_sources import Feed
@@ -53,6 +53,7 @@ def create_app(test_config: dict | None = None, start: bool = True) -> Flask:
     managers = ProcessManagers(process_managers.ALL, retry_seconds=app.config["PROJECTION_RETRY_SECONDS"])
     app.extensions["process_managers"] = managers
     events_committed.connect(managers.on_events_committed, sender=app)  # weak: it goes with the app
+    erasure.init_app(app)
     if app.config["APP_ROLE"] in ("all", "command"):
         commands.init_app(app)
     if app.config["APP_ROLE"] in ("all", "query"):

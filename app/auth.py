@@ -2,6 +2,11 @@
 
 With neither set, the API is open (put it behind your own gateway). Tokens are compared
 in constant time and never logged; health checks stay open.
+
+Queries that answer with people's personal data (marked ``@personal``: users, employees,
+orders' documents, histories and the event feed) are never open once any tokens are set:
+with QUERY_TOKENS they take a query token, as every query does; with COMMAND_TOKENS alone,
+a command token. The rest of the query side stays as QUERY_TOKENS says.
 """
 
 import hmac
@@ -11,6 +16,16 @@ from flask import Flask, current_app, request
 from app.errors import Problem
 
 _SIDES = {"commands": "COMMAND_TOKENS", "queries": "QUERY_TOKENS"}
+
+
+def personal(view):
+    """Mark a query view that answers with personal data (see the module's docstring)."""
+    view.carries_personal_data = True
+    return view
+
+
+def carries_personal_data(view) -> bool:
+    return getattr(view, "carries_personal_data", False)
 
 
 def _presented_token() -> str | None:
@@ -28,6 +43,8 @@ class MissingToken(Problem):
 def _require_token() -> None:
     side = (request.endpoint or "").partition(".")[0]
     tokens = current_app.config.get(_SIDES.get(side, ""), ())
+    if not tokens and side == "queries" and carries_personal_data(current_app.view_functions.get(request.endpoint)):
+        tokens = current_app.config.get("COMMAND_TOKENS", ())
     if not tokens:
         return
     presented = _presented_token()

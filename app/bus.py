@@ -44,7 +44,7 @@ command_handled = signals.signal("command-handled")
 class UnitOfWork(Tx):
     """The command's write transaction; events recorded here are appended to the log in it."""
 
-    __slots__ = ("correlation_id", "causation_id", "recorded", "projected")
+    __slots__ = ("correlation_id", "causation_id", "recorded", "projected", "person")
 
     def __init__(self, tx: Tx, correlation_id: str | None, causation_id: str | None = None):
         super().__init__(tx.raw, tx.engine, tx.begin)
@@ -52,12 +52,24 @@ class UnitOfWork(Tx):
         self.causation_id = causation_id
         self.recorded: list[Recorded] = []
         self.projected = False
+        # (stream type, id) of the person whose data the command handled: its stored
+        # response (Idempotency-Key) is deleted when they are erased.
+        self.person: tuple[str, str] | None = None
 
     def record(self, stream_type: str, stream_id: str, version: int, data: Event) -> None:
         """Append ``data`` as ``version`` of the stream (a duplicate version aborts the command)."""
+        if data.personal:
+            self.handles_person(stream_type, stream_id)
         self.recorded.append(
             eventlog.append(self, stream_type, stream_id, version, data, self.correlation_id, self.causation_id)
         )
+
+    def handles_person(self, stream_type: str, stream_id: str) -> None:
+        """Note that the command read or wrote this person's personal data (one person per
+        command: a response that carried two could not be deleted with either's erasure)."""
+        if self.person not in (None, (stream_type, stream_id)):
+            raise RuntimeError(f"a command handles the data of {self.person} and of {(stream_type, stream_id)}")
+        self.person = (stream_type, stream_id)
 
 
 class VersionMismatch(Problem):

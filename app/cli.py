@@ -1,5 +1,6 @@
 """Operator commands: ``flask --app wsgi projections status | catch-up | rebuild | skip``,
-``flask --app wsgi process-managers status | run``, ``flask --app wsgi events tail`` and
+``flask --app wsgi process-managers status | run``, ``flask --app wsgi events tail |
+encrypt-personal-data`` and
 ``flask --app wsgi database status | upgrade | copy-to-postgresql`` (app/schema.py, app/transfer.py)."""
 
 import getpass
@@ -10,8 +11,10 @@ import time
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import DBAPIError
 
-from app import eventlog, schema
+from app import eventlog, log_rewrites, schema
+from app.bus import bus
 from app.config import StartupError
 from app.db import transaction
 from app.projector import SkipRefused
@@ -176,6 +179,27 @@ def tail(after: int | None, interval: float, once: bool) -> None:
             return
         if len(batch) < 1000:
             time.sleep(interval)
+
+
+@events.command("encrypt-personal-data")
+def encrypt_personal_data() -> None:
+    """Seal, in place, the personal fields that events from before keys hold in plaintext."""
+    try:
+        with bus().unit_of_work() as uow:
+            done = log_rewrites.encrypt_personal_data(uow, getpass.getuser())
+    except DBAPIError as error:  # on PostgreSQL, most likely: not the log's owner
+        raise click.ClickException(
+            f"nothing was changed: {' '.join(str(error.orig).split())} (on PostgreSQL, run it as the owner of the"
+            " schema: DATABASE_URL with the user that made it)"
+        ) from None
+    if done is None:
+        click.echo("No personal field of the log is in plaintext: nothing to do.")
+        return
+    current_app.extensions["engine"].forget_old_versions()  # no old page of the plaintext in the WAL
+    click.echo(
+        f"Sealed the personal fields of {done.events} events of {done.streams} streams"
+        f" ({len(done.erased_streams)} erased: they read as placeholders from now on)."
+    )
 
 
 @database.command("status")

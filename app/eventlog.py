@@ -6,16 +6,24 @@ Stored events are never rewritten: when a class changes, its version goes up and
 upcaster turns the payloads of the version before into the new one's, so every reader
 (projections, rebuilds, process managers, histories) only ever sees current classes.
 A renamed class keeps its old type names readable as aliases.
+
+Personal data is declared, not guessed: an event class names its personal fields and what
+each reads as once the person is erased. Those fields are stored encrypted under a key of
+their stream's own (app/personal_data.py); reading the log decrypts them while the key
+exists and gives the placeholders once it is destroyed ("crypto-shredding"), so every
+reader sees the same either way and nothing else of the log ever changes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from functools import cached_property
+from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
+from app import personal_data
 from app.ids import new_id
 from app.sql_lists import in_list, named
 from app.times import utc_now
@@ -30,42 +38,103 @@ class Event:
     type_name: ClassVar[str]
     schema_version: ClassVar[int]
     aliases: ClassVar[tuple[str, ...]]
+    #: Personal field -> what it reads as once the person is erased (empty: none is personal).
+    personal: ClassVar[Mapping[str, object]] = MappingProxyType({})
+    #: Whether recording it destroys its stream's key: the person's data is gone from then on.
+    erases: ClassVar[bool] = False
 
+
+#: What an erased person's text fields read as, everywhere the service shows them.
+ERASED = "(erased)"
 
 _registry: dict[str, type[Event]] = {}  # every stored type name (current or alias) -> its class
 _upcasters: dict[tuple[type[Event], int], Callable[[dict], dict]] = {}
+_personal: dict[tuple[type[Event], int], Mapping[str, object]] = {}  # of every schema version that has any
+_personal_types: set[str] = set()  # the stored type names (aliases too) whose events may carry personal fields
 E = TypeVar("E", bound=type[Event])
 
 
-def event(type_name: str, version: int = 1, aliases: Iterable[str] = ()):
+def event(
+    type_name: str,
+    version: int = 1,
+    aliases: Iterable[str] = (),
+    personal: Mapping[str, object] | None = None,
+    erases: bool = False,
+):
     """Register a frozen dataclass as the event stored as ``type_name``, at schema ``version``;
-    events stored under an older name (``aliases``) are read as this class too."""
+    events stored under an older name (``aliases``) are read as this class too.
+
+    ``personal``: its fields that hold personal data, each with its placeholder once the
+    person is erased (stored encrypted under the stream's key). ``erases``: recording it
+    destroys the stream's key (the handler does, in the same transaction)."""
     names = (type_name, *aliases)
 
     def register(cls: E) -> E:
         for name in names:
             if _registry.get(name, cls) is not cls:
                 raise ValueError(f"event type {name!r} is already registered")
+        _check_fields(cls, personal or {})
         cls.type_name, cls.schema_version, cls.aliases = type_name, version, tuple(aliases)
+        cls.personal, cls.erases = MappingProxyType(dict(personal or {})), erases
+        if personal:
+            _personal[(cls, version)] = cls.personal
+            _personal_types.update(names)
         _registry.update(dict.fromkeys(names, cls))
         return cls
 
     return register
 
 
-def upcaster(cls: type[Event], from_version: int):
+def _check_fields(cls: type, personal: Mapping[str, object]) -> None:
+    unknown = set(personal) - {field.name for field in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no fields {sorted(unknown)} to mark personal")
+
+
+def upcaster(cls: type[Event], from_version: int, personal: Mapping[str, object] | None = None):
     """Register a function that turns a payload of ``cls`` at ``from_version`` into one at the
     next version (a dict in, a new dict out): a stored event is read through the chain of
-    them up to the class's current version."""
+    them up to the class's current version. ``personal``: the personal fields of a payload
+    at ``from_version``, as ``event`` takes them for the current one."""
 
     def register(function: Callable[[dict], dict]) -> Callable[[dict], dict]:
         if not 1 <= from_version < cls.schema_version:
             raise ValueError(f"{cls.type_name} is at version {cls.schema_version}: no upcaster from {from_version}")
         if _upcasters.setdefault((cls, from_version), function) is not function:
             raise ValueError(f"{cls.type_name} already has an upcaster from version {from_version}")
+        if personal:
+            _personal[(cls, from_version)] = MappingProxyType(dict(personal))
+            _personal_types.update(names_of(cls))
         return function
 
     return register
+
+
+def personal_fields(type_name: str, schema_version: int) -> Mapping[str, object]:
+    """The personal fields of a payload stored as ``type_name`` at ``schema_version``, with
+    their placeholders (empty for a type this code does not know)."""
+    cls = _registry.get(type_name)
+    return _personal.get((cls, schema_version), MappingProxyType({})) if cls is not None else MappingProxyType({})
+
+
+def erased(type_name: str, schema_version: int, payload: dict) -> dict:
+    """The payload as it reads once its person is erased: each personal field (and any value
+    still sealed) replaced by its placeholder. Rebuilds and the live read model agree on it."""
+    personal = personal_fields(type_name, schema_version)
+    return {
+        name: personal.get(name, ERASED) if name in personal or personal_data.is_sealed(value) else value
+        for name, value in payload.items()
+    }
+
+
+def has_personal_data(type_name: str) -> bool:
+    """Whether events stored as ``type_name`` may carry personal fields (at any schema version)."""
+    return type_name in _personal_types
+
+
+def erasing_types() -> frozenset[str]:
+    """The type names (aliases too) of the events that destroy their stream's key."""
+    return frozenset(name for name, cls in _registry.items() if cls.erases)
 
 
 class UnreadableEvent(LookupError):
@@ -169,6 +238,7 @@ def append(
 
     ``correlation_id`` is the request's id; ``causation_id`` the event that caused this one, if any.
     """
+    payload = vars(data)  # its fields, shallow: asdict() deep-copies every list first
     fields = {
         "event_id": new_id(),
         "stream_type": stream_type,
@@ -176,12 +246,17 @@ def append(
         "version": version,
         "type": data.type_name,
         "schema_version": data.schema_version,
-        "payload": encode(vars(data)),  # its fields, shallow: asdict() deep-copies every list first
+        "payload": encode(payload),
         "occurred_at": utc_now(),
         "correlation_id": correlation_id,
         "causation_id": causation_id,
     }
-    position = tx.scalar(_APPEND, **fields)
+    if data.personal:
+        stored = personal_data.seal(tx, stream_type, stream_id, payload, data.personal, encode)
+        position = tx.scalar(_APPEND, **{**fields, "payload": encode(stored)})
+    else:
+        position = tx.scalar(_APPEND, **fields)
+    # The plaintext: the projections applied in this transaction read it without reading back.
     return Recorded(position=position, **fields)
 
 
@@ -202,6 +277,7 @@ _COLUMNS = (
 
 
 _FIELDS = tuple(name.strip() for name in _COLUMNS.split(","))  # Recorded's fields, as read_after selects them
+_PAYLOAD = _FIELDS.index("payload")
 
 
 def read_after(tx: Tx, position: int, limit: int, types: Collection[str] | None = None) -> list[Recorded]:
@@ -220,7 +296,34 @@ def read_after(tx: Tx, position: int, limit: int, types: Collection[str] | None 
             " ORDER BY position LIMIT :limit"
         )
         params = {"position": position, "limit": limit, **names}
-    return [Recorded.from_row(row) for row in tx.execute(sql, **params)]
+    rows = tx.execute(sql, **params).tuples()
+    if any(personal_data.SEALED in row[_PAYLOAD] for row in rows):  # else nothing to pay for
+        rows = reveal(tx, rows)
+    return [Recorded.from_row(row) for row in rows]
+
+
+def reveal(tx: Tx, rows: list[tuple]) -> list[tuple]:
+    """Rows of ``_COLUMNS`` with their sealed personal fields opened under their streams' keys
+    (read in ``tx``, one query for the batch), or their placeholders where a key is destroyed."""
+    payloads = {}
+    for index, row in enumerate(rows):
+        if personal_data.SEALED in row[_PAYLOAD]:
+            payload = json.loads(row[_PAYLOAD])
+            if any(map(personal_data.is_sealed, payload.values())):  # not an item named "$enc"
+                payloads[index] = payload
+    if not payloads:
+        return rows
+    ciphers = personal_data.ciphers_of(tx, {(rows[index][2], rows[index][3]) for index in payloads})
+    opened = list(rows)
+    for index, payload in payloads.items():
+        row = rows[index]
+        cipher = ciphers.get((row[2], row[3]))
+        if cipher is None:
+            payload = erased(row[5], row[6], payload)
+        else:
+            payload = personal_data.open_fields(cipher, row[2], row[3], payload)
+        opened[index] = (*row[:_PAYLOAD], encode(payload), *row[_PAYLOAD + 1 :])
+    return opened
 
 
 def head(tx: Tx) -> int:

@@ -9,6 +9,7 @@ with each failure on the same event, up to MAX_BACKOFF. Moving the checkpoint cl
 
 from datetime import UTC, datetime, timedelta
 
+from app.personal_data import redacted
 from app.db import Tx
 from app.times import iso
 
@@ -42,7 +43,7 @@ def record_failure(tx: Tx, table: str, name: str, position: int, error: Exceptio
         _RECORD.format(table=table),
         name=name,
         type=type(error).__name__,
-        message=str(error)[:500],
+        message=redacted(str(error))[:500],  # a database error may quote a person's data
         position=position,
         now=iso(now),
         retry_at=iso(now + backoff),

@@ -89,12 +89,16 @@ def remember(tx: Tx, attempt: Attempt, response: Response, ttl: timedelta) -> No
         n=PURGE_BATCH,
     )
     headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
+    person_type, person_id = getattr(tx, "person", None) or (None, None)  # erasing them deletes the record
     tx.execute(
-        "INSERT INTO idempotency_keys (key, fingerprint, status, headers, body, created_at, expires_at)"
-        " VALUES (:key, :fingerprint, :status, :headers, :body, :created_at, :expires_at)"
+        "INSERT INTO idempotency_keys (key, fingerprint, status, headers, body, created_at, expires_at,"
+        " person_type, person_id)"
+        " VALUES (:key, :fingerprint, :status, :headers, :body, :created_at, :expires_at, :person_type, :person_id)"
         " ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, status = excluded.status,"
         " headers = excluded.headers, body = excluded.body, created_at = excluded.created_at,"
-        " expires_at = excluded.expires_at",
+        " expires_at = excluded.expires_at, person_type = excluded.person_type, person_id = excluded.person_id",
+        person_type=person_type,
+        person_id=person_id,
         key=attempt.key,
         fingerprint=attempt.fingerprint,
         status=response.status_code,

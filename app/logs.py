@@ -1,7 +1,8 @@
 """Logs: one JSON object per line (LOG_FORMAT=json) or readable text, each with its request id.
 
 Every request leaves one access line (method, path, status, duration, request id).
-Bodies, query strings and headers such as Authorization are never logged.
+Bodies, query strings and headers such as Authorization are never logged, nor the values a
+database error quotes (they may be a person's: app/personal_data.py).
 """
 
 import json
@@ -14,6 +15,7 @@ from flask import Flask
 
 from app.correlation import REQUEST_ID, request_id
 from app.http import after_each_request
+from app.personal_data import redacted
 
 _HANDLER_NAME = "cqrs-service"
 _ACCESS = logging.getLogger("app.access")
@@ -66,11 +68,11 @@ class JsonFormatter(logging.Formatter):
             "time": _json_time(record.created),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redacted(record.getMessage()),
             "request_id": record.request_id,
         }
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+            line["exception"] = redacted(self.formatException(record.exc_info))
         return json.dumps(line, ensure_ascii=False)
 
 
@@ -80,6 +82,9 @@ class TextFormatter(logging.Formatter):
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return _text_time(record.created)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redacted(super().format(record))
 
 
 def configure(level: str, fmt: str) -> None:

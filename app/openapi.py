@@ -254,6 +254,8 @@ queries (GET) read the read model that projections keep from those events.
 - Send `Idempotency-Key` with a command to retry it safely; send back the `ETag` you read in `If-Match`
   to write only over that version, or in `If-None-Match` to read only what changed.
 - Tokens are off unless the server sets COMMAND_TOKENS or QUERY_TOKENS: then send `Authorization: Bearer <token>`.
+  Queries that answer with people's data (users, employees, an order, histories, the feed) are never open once
+  either is set: with COMMAND_TOKENS alone, they take a command token.
 - Behind the shipped nginx (deploy/nginx.conf), the operators' routes (`/metrics`, `/projections`,
   `/process-managers`) and the event feed (`/events`) answer only on the operators' private listener.
 """
@@ -433,7 +435,8 @@ def _components(spec: APISpec) -> None:
             "type": "http",
             "scheme": "bearer",
             "description": "Only when the server sets COMMAND_TOKENS (commands) "
-            "or QUERY_TOKENS (queries); otherwise the API is open.",
+            "or QUERY_TOKENS (queries); otherwise the API is open. Queries of people's data take "
+            "a command token when only COMMAND_TOKENS is set.",
         },
     )
     spec.components.schema("Problem", schema=ProblemSchema)

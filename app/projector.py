@@ -174,11 +174,14 @@ class Projector:
             return 0
         after = min(checkpoints.values())
         events = self.source.read_after(None, after, self.batch_size, wait=wait)
+        erasing = eventlog.erasing_types()
         with transaction("projector") as tx:
             self.source.contacted(tx)
             read = self._apply_batch(tx, self.projections, set(), False, fetched=(after, events)) if events else 0
             if read:
                 announce(tx, events[-1].position)  # to those waiting on this service's own feed
+        if read and not erasing.isdisjoint(event.type for event in events):
+            _forget_old_versions()  # as the source did: no page of the erased person left in the WAL
         return read
 
     def _checkpoints(self, tx: Tx, projections: list[Projection], failed: set[str], force: bool) -> dict[str, int]:
@@ -341,6 +344,13 @@ def _status_of(name: str, head: int, row, rebuild, skip) -> dict:
         if skip
         else None,
     }
+
+
+def _forget_old_versions() -> None:
+    try:
+        engine().forget_old_versions()
+    except Exception:  # applied and committed: the next checkpoint does the same, later
+        log.exception("could not checkpoint the WAL after an erasure")
 
 
 def apply_events(tx: Tx, projection: Projection, events: list[Recorded]) -> None:

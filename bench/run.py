@@ -9,7 +9,7 @@ Prints one table, and writes bench/results/<date>.json and a PNG chart beside it
 
     python -m bench.run            # the full run (100k and 1M rows)
     python -m bench.run --quick    # a smaller run, under 2 minutes
-    python -m bench.run --quick --only orders    # one phase (rows, deep, orders, devices, postgres, replica, follower)
+    python -m bench.run --quick --only orders    # one phase (rows, deep, orders, devices, postgres, replica, follower, personal)
 
 Adding a scenario: add a ``Scenario`` to a phase (``phase_*``) and its verdict to
 report.py; a scenario whose module does not exist yet is listed in ``PENDING`` and shows
@@ -746,6 +746,23 @@ def _stop_all(targets: dict[str, servers.Server]) -> None:
         server.stop()
 
 
+def phase_personal(size: Size, work: Path, load: dict, workers: int, result: dict) -> list[Scenario]:
+    """What sealing personal fields costs a POST /users and a rebuild, sealed and not
+    (bench/personal_data.py), in-process and in a process of its own; figures in the JSON only."""
+    users, rounds = (500, 1) if size is QUICK else (4000, 3)
+    log(f"personal data: {users} users, {rounds} rounds, sealed and plaintext")
+    measured = subprocess.run(
+        [sys.executable, "-m", "bench.personal_data", "--users", str(users), "--rounds", str(rounds)],
+        cwd=BENCH.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result["personal_data"] = json.loads(measured.stdout)
+    log(f"personal data: {json.dumps(result['personal_data'])}")
+    return []
+
+
 PHASES = {
     "rows": phase_rows,
     "deep": phase_deep,
@@ -754,6 +771,7 @@ PHASES = {
     "postgres": phase_postgres,
     "replica": phase_replica,
     "follower": phase_follower,
+    "personal": phase_personal,
 }
 
 # ---------------------------------------------------------------- machine

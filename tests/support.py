@@ -82,10 +82,14 @@ def shape(config: dict) -> list:
 
 
 def as_schema_version_1(conn) -> None:
-    """Undo what the schema's version 2 added (on a plain_connection): the database as a build
-    from before versions were kept left it. The caller commits."""
+    """Undo what the schema's versions 2 and 3 added (on a plain_connection): the database as a
+    build from before versions were kept left it. The caller commits."""
     conn.execute("DROP TABLE schema_migrations")
     conn.execute("ALTER TABLE projection_checkpoints DROP COLUMN version")
+    conn.execute("DROP TABLE personal_data_keys")
+    conn.execute("DROP INDEX idempotency_keys_by_person")
+    conn.execute("ALTER TABLE idempotency_keys DROP COLUMN person_type")
+    conn.execute("ALTER TABLE idempotency_keys DROP COLUMN person_id")
 
 
 def indexes(app) -> set[str]:
@@ -112,6 +116,15 @@ def events(app) -> list[tuple]:
 def last_payload(app) -> str:
     """The newest event's payload, as stored: compact JSON text."""
     return query(app, "SELECT payload FROM events ORDER BY position DESC LIMIT 1")[0][0]
+
+
+def last_data(app) -> str:
+    """The newest event's payload as the log reads it (personal fields opened): compact JSON text."""
+    from app.db import transaction
+    from app.eventlog import head, read_after
+
+    with app.app_context(), transaction("projector", read_only=True) as tx:
+        return read_after(tx, head(tx) - 1, 1)[0].payload
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 
 from flask import Blueprint
 
+from app import erasure
 from app.bus import UnitOfWork, execute, expect_version
 from app.contract import Reply, operation
 from app.errors import NotFound
@@ -16,8 +17,10 @@ from app.ids import new_id
 from app.messages.employees import (
     EMPLOYEE,
     DeleteEmployee,
+    EmployeeErased,
     EmployeeHired,
     EmployeeLeft,
+    EraseEmployee,
     EmployeeUpdated,
     HireEmployee,
     UpdateEmployee,
@@ -101,7 +104,25 @@ def delete_employee(uow: UnitOfWork, cmd: DeleteEmployee) -> None:
     uow.record(STREAM, current.id, current.version + 1, EmployeeLeft())
 
 
-HANDLERS = {HireEmployee: hire_employee, UpdateEmployee: update_employee, DeleteEmployee: delete_employee}
+def erase_employee(uow: UnitOfWork, cmd: EraseEmployee) -> None:
+    """Forget the employee: remove them if they are not yet, destroy their key and record
+    EmployeeErased; 404 if no employee ever had the id. Erasing again changes nothing."""
+    version, last_type = erasure.last_event(uow, STREAM, cmd.employee_id)
+    if last_type == EmployeeErased.type_name:
+        return
+    if uow.first("SELECT 1 FROM employees WHERE id = :id", id=cmd.employee_id) is not None:
+        uow.execute("DELETE FROM employees WHERE id = :id", id=cmd.employee_id)  # the address by cascade
+        version += 1
+        uow.record(STREAM, cmd.employee_id, version, EmployeeLeft())
+    erasure.erase(uow, STREAM, cmd.employee_id, version + 1, EmployeeErased())
+
+
+HANDLERS = {
+    HireEmployee: hire_employee,
+    UpdateEmployee: update_employee,
+    DeleteEmployee: delete_employee,
+    EraseEmployee: erase_employee,
+}
 
 # ---------------------------------------------------------------- routes
 
@@ -158,4 +179,18 @@ def update(employee_id: str):
 @operation("Remove an employee (and their address)", status=204, reply=Reply("Removed; no body"), errors=(404,))
 def delete(employee_id: str):
     execute(DeleteEmployee(employee_id=employee_id, expected_version=if_match()))
+    return no_content()
+
+
+@routes.post("/employees/<uuid:employee_id>/erase")
+@operation(
+    "Erase an employee: forget their personal data for good",
+    status=204,
+    reply=Reply("Erased (or erased already); no body"),
+    errors=(404,),
+)
+def erase(employee_id: str):
+    """Removes the employee if they are not yet; their names and address read as "(erased)" in
+    every history, as_of read and the feed from then on."""
+    execute(EraseEmployee(employee_id=employee_id))
     return no_content()

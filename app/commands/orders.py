@@ -79,11 +79,10 @@ class NotPlaced(Problem):
 def _user(uow: UnitOfWork, user_id: str) -> dict | None:
     """``{id, name, email}`` from the ``users`` write table; None if there is no such user."""
     row = uow.first("SELECT first_name, last_name, email FROM users WHERE id = :id", id=user_id)
-    return (
-        None
-        if row is None
-        else {"id": user_id, "name": customer_name(row.first_name, row.last_name), "email": row.email}
-    )
+    if row is None:
+        return None
+    uow.handles_person("user", user_id)  # the reply carries the user's name and email
+    return {"id": user_id, "name": customer_name(row.first_name, row.last_name), "email": row.email}
 
 
 def _items(uow: UnitOfWork, item_ids: list[str]) -> dict[str, tuple[str, int]]:

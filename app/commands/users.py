@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from flask import Blueprint
 from sqlalchemy.exc import IntegrityError
 
+from app import erasure, personal_data
 from app.bus import UnitOfWork, execute, expect_version
 from app.contract import Reply, operation
 from app.errors import NotFound, Problem
@@ -18,9 +19,11 @@ from app.ids import new_id
 from app.messages.users import (
     USER,
     DeleteUser,
+    EraseUser,
     RegisterUser,
     UpdateUser,
     UserDeleted,
+    UserErased,
     UserRegistered,
     UserUpdated,
     email_key,
@@ -104,14 +107,29 @@ def update_user(uow: UnitOfWork, cmd: UpdateUser) -> User:
 
 
 def delete_user(uow: UnitOfWork, cmd: DeleteUser) -> None:
-    """Remove the user, freeing the email for another; 404 if unknown."""
+    """Remove the user, freeing the email for another, and destroy their key: their personal
+    data reads as placeholders from then on; 404 if unknown."""
     current = _load(uow, cmd.user_id)
     expect_version(current.version, cmd.expected_version)
     uow.execute("DELETE FROM users WHERE id = :id", id=current.id)
+    personal_data.erase(uow, STREAM, current.id)
     uow.record(STREAM, current.id, current.version + 1, UserDeleted())
 
 
-HANDLERS = {RegisterUser: register_user, UpdateUser: update_user, DeleteUser: delete_user}
+def erase_user(uow: UnitOfWork, cmd: EraseUser) -> None:
+    """Forget the user: delete them if they are not yet, destroy their key and record
+    UserErased; 404 if no user ever had the id. Erasing an erased user changes nothing."""
+    version, last_type = erasure.last_event(uow, STREAM, cmd.user_id)
+    if last_type == UserErased.type_name:
+        return
+    if uow.first("SELECT 1 FROM users WHERE id = :id", id=cmd.user_id) is not None:
+        uow.execute("DELETE FROM users WHERE id = :id", id=cmd.user_id)
+        version += 1
+        uow.record(STREAM, cmd.user_id, version, UserDeleted())
+    erasure.erase(uow, STREAM, cmd.user_id, version + 1, UserErased())
+
+
+HANDLERS = {RegisterUser: register_user, UpdateUser: update_user, DeleteUser: delete_user, EraseUser: erase_user}
 
 # ---------------------------------------------------------------- routes
 
@@ -152,7 +170,26 @@ def update(user_id: str):
 
 
 @routes.delete("/users/<uuid:user_id>")
-@operation("Delete a user (their email is free again)", status=204, reply=Reply("Deleted; no body"), errors=(404,))
+@operation(
+    "Delete a user (their email is free again, their personal data erased)",
+    status=204,
+    reply=Reply("Deleted; no body"),
+    errors=(404,),
+)
 def delete(user_id: str):
     execute(DeleteUser(user_id=user_id, expected_version=if_match()))
+    return no_content()
+
+
+@routes.post("/users/<uuid:user_id>/erase")
+@operation(
+    "Erase a user: forget their personal data for good",
+    status=204,
+    reply=Reply("Erased (or erased already); no body"),
+    errors=(404,),
+)
+def erase(user_id: str):
+    """Deletes the user if they are not yet; their names and email read as "(erased)" in every
+    history, as_of read and the feed from then on."""
+    execute(EraseUser(user_id=user_id))
     return no_content()

@@ -95,6 +95,17 @@ class Engine:
         """The version the database's schema is at (None: no schema yet)."""
         raise NotImplementedError
 
+    def append_only_lifted(self, tx) -> AbstractContextManager:
+        """For the block, inside ``tx`` (a write transaction of the command role), the log's
+        updates allowed: the one sanctioned rewrite (app/log_rewrites.py). The trigger that
+        refuses them is back before the block's end, and with the rollback if it raises."""
+        raise NotImplementedError
+
+    def forget_old_versions(self) -> None:
+        """After an erasure committed: leave no earlier version of a changed page where the
+        database's files keep it (SQLite's WAL). Nothing to do where the engine cannot
+        (PostgreSQL keeps dead tuples until VACUUM)."""
+
     def background_tasks(self) -> None:
         """Start what keeps the database in shape from a worker's thread (gunicorn's post_worker_init)."""
 

@@ -172,7 +172,8 @@ class PostgreSQL(Engine):
                 return raw.execute(_pyformat(sql), params)
             return raw.execute(_pyformat(sql, placeholders=False))  # psycopg reads no % in it then
         except psycopg.Error as error:
-            raise DBAPIError.instance(sql, params, error, psycopg.Error) from error
+            # Without the parameters: a logged error must not carry a person's data.
+            raise DBAPIError.instance(sql, params, error, psycopg.Error, hide_parameters=True) from error
 
     @contextmanager
     def acting_as(self, tx: Tx, role: str) -> Iterator[Tx]:
@@ -207,6 +208,17 @@ class PostgreSQL(Engine):
             raise StartupError(f"cannot connect to PostgreSQL at {self.describe()}: {_one_line(error)}") from None
         except psycopg.Error as error:
             raise StartupError(f"cannot bring the schema of {self.describe()} up to date: {_one_line(error)}") from None
+
+    @contextmanager
+    def append_only_lifted(self, tx: Tx) -> Iterator[None]:
+        """As the session's own user, the owner of the log (ALTER TABLE is the owner's right):
+        the trigger disabled, then enabled again, in the transaction; its lock on the log
+        keeps every other reader and writer out until the commit."""
+        tx.execute("SET LOCAL ROLE NONE")
+        tx.execute("ALTER TABLE events DISABLE TRIGGER events_are_never_updated")
+        yield
+        tx.execute("ALTER TABLE events ENABLE TRIGGER events_are_never_updated")
+        tx.execute(f"SET LOCAL ROLE {role_name('command')}")
 
     def schema_version(self) -> int | None:
         with psycopg.connect(libpq_url(self.url), autocommit=True) as conn:

@@ -50,7 +50,11 @@ def _may_touch(role: str, action: int, table: str) -> bool:
         return not is_read_table(table)
     if role == "query":
         return action == sqlite3.SQLITE_READ and is_read_table(table)
-    return is_read_table(table) or (action == sqlite3.SQLITE_READ and table == "events")
+    # The projector reads the log, and the keys that open its personal fields (app/personal_data.py).
+    return is_read_table(table) or (action == sqlite3.SQLITE_READ and table in _PROJECTOR_READS)
+
+
+_PROJECTOR_READS = frozenset({"events", "personal_data_keys"})
 
 
 _TABLE_ACTIONS = {sqlite3.SQLITE_READ, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
@@ -120,6 +124,9 @@ class SQLite(Engine):
                 "foreign_keys = ON",
                 f"busy_timeout = {self.busy_ms}",
                 f"wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}",
+                # Deleted content is overwritten with zeros: an erased person's rows leave no
+                # readable trace in freed pages (app/personal_data.py).
+                "secure_delete = ON",
             )
             for pragma in pragmas:
                 dbapi_connection.execute(f"PRAGMA {pragma}")
@@ -177,7 +184,8 @@ class SQLite(Engine):
                 return raw.executemany(sql, params)
             return raw.execute(sql, params)
         except sqlite3.Error as error:
-            raise DBAPIError.instance(sql, params, error, sqlite3.Error) from error
+            # Without the parameters: a logged error must not carry a person's data.
+            raise DBAPIError.instance(sql, params, error, sqlite3.Error, hide_parameters=True) from error
 
     @contextmanager
     def acting_as(self, tx: Tx, role: str) -> Iterator[Tx]:
@@ -211,6 +219,29 @@ class SQLite(Engine):
             return None
         with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
             return schema_version(conn)
+
+    @contextmanager
+    def append_only_lifted(self, tx: Tx) -> Iterator[None]:
+        """Drop the trigger, and make it again from its own text (DDL is transactional here)."""
+        made = tx.scalar("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'events_are_never_updated'")
+        tx.execute("DROP TRIGGER events_are_never_updated")
+        yield
+        tx.execute(made)
+
+    def forget_old_versions(self) -> None:
+        """Checkpoint the WAL and truncate it, in a writer's turn (no commit can add frames
+        meanwhile); it waits up to the busy timeout for readers of older snapshots."""
+        raw = self.checkout("command")
+        try:
+            raw.writers.acquire()
+            try:
+                busy, _frames, _copied = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                raw.writers.release()
+        finally:
+            self.checkin("command", raw)
+        if busy:
+            raise RuntimeError("readers kept the WAL from being truncated; the next checkpoint will")
 
     def background_tasks(self) -> None:
         checkpoint_in_background(self.path, self.busy_ms / 1000)

@@ -7,7 +7,7 @@ from json.encoder import encode_basestring as text  # a JSON string, as json.dum
 
 from marshmallow import Schema, fields, post_load, pre_dump, validate
 
-from app.eventlog import Event, event, upcaster
+from app.eventlog import ERASED, Event, event, upcaster
 from app.messages.fields import Trimmed
 
 # ---------------------------------------------------------------- commands
@@ -40,12 +40,25 @@ class DeleteEmployee:
     expected_version: int | None = None  # from If-Match; None accepts any
 
 
+@dataclass(frozen=True)
+class EraseEmployee:
+    employee_id: str
+
+
 # ---------------------------------------------------------------- events (stream type "employee")
 # Each event carries the employee's full state, so a reader never needs an earlier one, with
-# the address as one value, as the API shows it: {street, zip, city}.
+# the address as one value, as the API shows it: {street, zip, city}. Names and address are
+# personal: stored encrypted under the employee's key, read as ERASED once it is gone.
+EMPLOYEE_PERSONAL = {
+    "first_name": ERASED,
+    "last_name": ERASED,
+    "address": {"street": ERASED, "zip": ERASED, "city": ERASED},
+}
+# Version 1 carried the address's parts flat.
+EMPLOYEE_PERSONAL_V1 = {name: ERASED for name in ("first_name", "last_name", "street", "zip", "city")}
 
 
-@event("EmployeeHired", version=2)
+@event("EmployeeHired", version=2, personal=EMPLOYEE_PERSONAL)
 @dataclass(frozen=True)
 class EmployeeHired(Event):
     first_name: str
@@ -53,7 +66,7 @@ class EmployeeHired(Event):
     address: dict  # {street, zip, city}
 
 
-@event("EmployeeUpdated", version=2)
+@event("EmployeeUpdated", version=2, personal=EMPLOYEE_PERSONAL)
 @dataclass(frozen=True)
 class EmployeeUpdated(Event):
     first_name: str
@@ -67,8 +80,15 @@ class EmployeeLeft(Event):
     pass
 
 
-@upcaster(EmployeeHired, from_version=1)
-@upcaster(EmployeeUpdated, from_version=1)
+@event("EmployeeErased", erases=True)
+@dataclass(frozen=True)
+class EmployeeErased(Event):
+    """The person asked to be forgotten: their key is destroyed (and the employee removed, if
+    they were not yet). It carries no personal data."""
+
+
+@upcaster(EmployeeHired, from_version=1, personal=EMPLOYEE_PERSONAL_V1)
+@upcaster(EmployeeUpdated, from_version=1, personal=EMPLOYEE_PERSONAL_V1)
 def address_as_one_value(v1: dict) -> dict:
     """Version 1 (until 2026-12-06) carried the address's fields flat beside the names."""
     return {

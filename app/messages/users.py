@@ -5,7 +5,7 @@ from json.encoder import encode_basestring as text  # a JSON string, as json.dum
 
 from marshmallow import Schema, fields, validate
 
-from app.eventlog import Event, event
+from app.eventlog import ERASED, Event, event
 from app.messages.fields import Trimmed
 
 # ---------------------------------------------------------------- commands
@@ -34,11 +34,18 @@ class DeleteUser:
     expected_version: int | None = None  # from If-Match; None accepts any
 
 
+@dataclass(frozen=True)
+class EraseUser:
+    user_id: str
+
+
 # ---------------------------------------------------------------- events (stream type "user")
 # Each event carries the user's full state: other modules (orders) learn names and emails from them.
+# Names and email are personal: stored encrypted under the user's key, read as ERASED once it is gone.
+USER_PERSONAL = {"first_name": ERASED, "last_name": ERASED, "email": ERASED}
 
 
-@event("UserRegistered")
+@event("UserRegistered", personal=USER_PERSONAL)
 @dataclass(frozen=True)
 class UserRegistered(Event):
     first_name: str
@@ -46,7 +53,7 @@ class UserRegistered(Event):
     email: str
 
 
-@event("UserUpdated")
+@event("UserUpdated", personal=USER_PERSONAL)
 @dataclass(frozen=True)
 class UserUpdated(Event):
     first_name: str
@@ -54,10 +61,17 @@ class UserUpdated(Event):
     email: str
 
 
-@event("UserDeleted")
+@event("UserDeleted", erases=True)  # deleting a user destroys their key: their data is gone
 @dataclass(frozen=True)
 class UserDeleted(Event):
     pass
+
+
+@event("UserErased", erases=True)
+@dataclass(frozen=True)
+class UserErased(Event):
+    """The person asked to be forgotten: their key is destroyed (and the user deleted, if they
+    were not yet). It carries no personal data."""
 
 
 # ---------------------------------------------------------------- JSON

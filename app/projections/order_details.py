@@ -9,6 +9,12 @@ the user's id with name and email null. Lines and prices are the OrderPlaced sna
 The order's version does not count those changes of its user, so the state counts them
 (``user_changes``: the times the document changed for its user) for GET's ETag. A row kept
 before they were counted has no ``user_changes`` until a rebuild.
+
+Deleting a user erases their names and email (app/personal_data.py): a rebuild reads them as
+placeholders, and cannot see which of their updates changed a document. So at the deletion
+each of their orders' ``user_changes`` becomes the number of UserUpdated events seen of them
+plus one, which the live projection and a rebuild count alike, and which is more than any
+count before it (each change of a document took an update), so the ETag changes.
 """
 
 import json
@@ -67,16 +73,20 @@ def on_order_cancelled(tx: Tx, e: Recorded) -> None:
     _change(tx, e, status="cancelled", cancelled_at=e.data.cancelled_at, cancellation_reason=e.data.reason)
 
 
-def _render_orders_of(tx: Tx, user_id: str) -> None:
+def _render_orders_of(tx: Tx, user_id: str, user_changes: int | None = None) -> None:
     """Render every order document of the user again, with the user as this projection knows
-    them now, counting a change in each document that it changes."""
+    them now, counting a change in each document that it changes (or setting the count to
+    ``user_changes``, if given)."""
     user = _user(tx, user_id)
     rows = tx.all("SELECT id, state, document FROM order_details_view WHERE user_id = :user_id", user_id=user_id)
     changed = []
     for row in rows:
         state = json.loads(row.state)
         document = encode(order_reply(row.id, state, user))
-        if document != row.document:  # "Ada" "Lovelace King" becoming "Ada Lovelace" "King" shows nothing new
+        if user_changes is not None:
+            state["user_changes"] = user_changes
+            changed.append({"id": row.id, "state": encode(state), "document": document})
+        elif document != row.document:  # "Ada" "Lovelace King" becoming "Ada Lovelace" "King" shows nothing new
             state["user_changes"] = state.get("user_changes", 0) + 1
             changed.append({"id": row.id, "state": encode(state), "document": document})
     tx.execute_many("UPDATE order_details_view SET state = :state, document = :document WHERE id = :id", changed)
@@ -84,7 +94,7 @@ def _render_orders_of(tx: Tx, user_id: str) -> None:
 
 def on_user_registered(tx: Tx, e: Recorded) -> None:
     tx.execute(
-        "INSERT INTO order_details_user_view (id, name, email) VALUES (:id, :name, :email)",
+        "INSERT INTO order_details_user_view (id, name, email, updates) VALUES (:id, :name, :email, 0)",
         id=e.stream_id,
         name=customer_name(e.data.first_name, e.data.last_name),
         email=e.data.email,
@@ -93,7 +103,7 @@ def on_user_registered(tx: Tx, e: Recorded) -> None:
 
 def on_user_updated(tx: Tx, e: Recorded) -> None:
     tx.execute(
-        "UPDATE order_details_user_view SET name = :name, email = :email WHERE id = :id",
+        "UPDATE order_details_user_view SET name = :name, email = :email, updates = updates + 1 WHERE id = :id",
         id=e.stream_id,
         name=customer_name(e.data.first_name, e.data.last_name),
         email=e.data.email,
@@ -102,8 +112,9 @@ def on_user_updated(tx: Tx, e: Recorded) -> None:
 
 
 def on_user_deleted(tx: Tx, e: Recorded) -> None:
+    updates = tx.scalar("SELECT updates FROM order_details_user_view WHERE id = :id", id=e.stream_id)
     tx.execute("DELETE FROM order_details_user_view WHERE id = :id", id=e.stream_id)
-    _render_orders_of(tx, e.stream_id)
+    _render_orders_of(tx, e.stream_id, user_changes=None if updates is None else updates + 1)
 
 
 projection = Projection(
@@ -117,4 +128,5 @@ projection = Projection(
         UserUpdated: on_user_updated,
         UserDeleted: on_user_deleted,
     },
+    version=2,  # 2: counts each user's updates, for the orders of a user erased
 )

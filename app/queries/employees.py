@@ -4,6 +4,7 @@ GET /employees/<id>, from read tables only."""
 from flask import Blueprint
 from marshmallow import fields
 
+from app.auth import personal
 from app.contract import Reply, operation
 from app.db import transaction
 from app.messages.employees import EMPLOYEE, EMPLOYEE_SUMMARY, EmployeeLeft
@@ -29,6 +30,7 @@ class EmployeeListArgs(PageArgs):
 
 
 @routes.get("/employees")
+@personal
 @operation(
     "List employees by name, optionally in one city",
     query=EmployeeListArgs,
@@ -64,6 +66,7 @@ def index(args: dict):
 
 
 @routes.get("/employees/<uuid:employee_id>")
+@personal
 @operation(
     "Read an employee (now, or as of a past moment)",
     query=AsOfArgs,

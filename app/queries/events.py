@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, jsonify, request
 from marshmallow import Schema, fields, validate
 
 from app.feed import wait as wait_for_events
+from app.auth import personal
 from app.contract import Reply, operation
 from app.db import transaction
 from app.errors import NotFound
@@ -44,7 +45,13 @@ class EventSchema(Schema):
             "description": "The version of `data`'s shape: as stored, in the feed; the current one, in a history."
         },
     )
-    data = fields.Dict(required=True, metadata={"description": "The event's fields: the state it recorded."})
+    data = fields.Dict(
+        required=True,
+        metadata={
+            "description": "The event's fields: the state it recorded. A person's names, email and address"
+            ' read "(erased)" once the person is erased.'
+        },
+    )
     occurred_at = fields.String(required=True, metadata={"format": "date-time"})
     correlation_id = fields.String(
         required=True, allow_none=True, metadata={"description": "The X-Request-ID of the request that appended it."}
@@ -97,7 +104,8 @@ EVENTS = {"type": "array", "items": EventSchema}
 
 def _event(row) -> dict:
     """The event as stored: the feed serves each event the same way forever, whatever the code
-    reading it later; a consumer reads ``schema_version`` to know its shape."""
+    reading it later; a consumer reads ``schema_version`` to know its shape. Personal fields are
+    the exception: event_history_view keeps them opened, and as placeholders once erased."""
     event = row._asdict()
     event["data"] = json.loads(event.pop("payload"))
     return event
@@ -113,6 +121,7 @@ def _current(row) -> dict:
 
 
 @feed_routes.get("/events")
+@personal
 @operation(
     "Follow the event log",
     query=FeedArgs,
@@ -147,6 +156,7 @@ def _feed_rows(args: dict) -> list:
 
 
 @routes.get(f"/<any({','.join(STREAMS)}):module>/<uuid:stream_id>/history")
+@personal
 @operation(
     "A resource's history: its events, oldest first",
     query=PageArgs,

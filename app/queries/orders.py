@@ -6,6 +6,7 @@ import json
 from flask import Blueprint
 from marshmallow import fields, validate
 
+from app.auth import personal
 from app.contract import Reply, operation
 from app.db import Tx, transaction
 from app.errors import NotFound
@@ -73,6 +74,7 @@ def index(args: dict):
 
 
 @routes.get("/users/<uuid:user_id>/orders")
+@personal
 @operation(
     "A user's order history, newest first",
     query=PageArgs,
@@ -99,6 +101,7 @@ def history(user_id: str, args: dict):
 
 
 @routes.get("/orders/<uuid:order_id>")
+@personal
 @operation(
     "Read an order",
     reply=Reply("The order, with its user as they are now", ORDER, example=ORDER_EXAMPLE, headers=("ETag",)),

@@ -4,6 +4,7 @@ and GET /users/<id>, from read tables only."""
 from flask import Blueprint
 from marshmallow import fields
 
+from app.auth import personal
 from app.contract import Reply, operation
 from app.db import transaction
 from app.messages.users import USER, UserDeleted, email_key
@@ -28,6 +29,7 @@ class UserListArgs(PageArgs):
 
 
 @routes.get("/users")
+@personal
 @operation(
     "List users by last name and first name, or find one by email",
     query=UserListArgs,
@@ -57,6 +59,7 @@ def index(args: dict):
 
 
 @routes.get("/users/<uuid:user_id>")
+@personal
 @operation(
     "Read a user (now, or as of a past moment)",
     query=AsOfArgs,

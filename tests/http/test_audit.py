@@ -83,13 +83,14 @@ def test_as_of_a_position_gives_the_state_then(client):
 
 
 def test_as_of_a_time_gives_the_state_then(client):
-    user = client.post("/users", json={"first_name": "Ada", "last_name": "L", "email": "a@example.com"}).get_json()
+    # An employee: deleting a user erases them, so their past states read as placeholders.
+    employee = create_employee(client)
     time.sleep(0.01)
     moment = datetime.now(timezone(timedelta(hours=2))).isoformat()  # any zone; +02:00 here
     time.sleep(0.01)
-    client.delete(f"/users/{user['id']}")
-    assert client.get(f"/users/{user['id']}", query_string={"as_of": moment}).get_json() == user
-    assert client.get(f"/users/{user['id']}").status_code == 404
+    client.delete(f"/employees/{employee['id']}")
+    assert client.get(f"/employees/{employee['id']}", query_string={"as_of": moment}).get_json() == employee
+    assert client.get(f"/employees/{employee['id']}").status_code == 404
 
 
 def test_as_of_now_equals_the_live_read(client):

@@ -9,7 +9,7 @@ from tests.support import (
     create_employee,
     employee_body,
     events,
-    last_payload,
+    last_data,
     nothing_changes,
     query,
 )
@@ -38,7 +38,7 @@ def test_a_hired_employee_can_be_read_back_at_once(client):
 def test_hiring_records_one_employee_hired_event_with_the_full_state(app, client):
     employee = create_employee(client)
     assert events(app)[-1][1:] == ("employee", employee["id"], 1, "EmployeeHired")
-    assert last_payload(app) == (
+    assert last_data(app) == (
         '{"first_name":"Jane","last_name":"Roe","address":{"street":"1 Elm Street","zip":"12345","city":"Springfield"}}'
     )
 

@@ -9,7 +9,7 @@ from sqlalchemy.engine import make_url
 from app import config
 from app.db import dispose
 from tests import engines
-from tests.support import BACON_ID, UNKNOWN_ID, make_app
+from tests.support import BACON_ID, JOHN_DOE_ID, UNKNOWN_ID, make_app
 
 
 def test_the_command_role_serves_commands_and_health_but_no_queries(tmp_path):
@@ -62,6 +62,39 @@ def test_queries_stay_open_unless_query_tokens_are_set(tmp_path, guarded):
     assert locked.get("/items").status_code == 401
     assert locked.get("/items", headers={"Authorization": "Bearer look"}).status_code == 200
     assert locked.get("/healthz").status_code == 200
+
+
+PERSONAL_READS = [
+    "/users",
+    "/employees",
+    "/events",
+    "/orders/{order}",
+    "/users/{user}/orders",
+    "/users/{user}",
+    "/users/{user}/history",
+    "/employees/{employee}",
+    "/items/{employee}/history",
+]
+
+
+@pytest.mark.parametrize("path", PERSONAL_READS)
+def test_reads_of_personal_data_take_a_command_token_when_only_command_tokens_are_set(guarded, path):
+    ids = {"user": UNKNOWN_ID, "order": UNKNOWN_ID, "employee": JOHN_DOE_ID}
+    assert guarded.get(path.format(**ids)).status_code == 401
+    assert guarded.get(path.format(**ids), headers={"Authorization": "Bearer s3cret"}).status_code in (200, 404)
+
+
+@pytest.mark.parametrize("path", PERSONAL_READS)
+def test_reads_of_personal_data_take_a_query_token_when_query_tokens_are_set(tmp_path, path):
+    locked = make_app(tmp_path, COMMAND_TOKENS=("c",), QUERY_TOKENS=("q",)).test_client()
+    ids = {"user": UNKNOWN_ID, "order": UNKNOWN_ID, "employee": JOHN_DOE_ID}
+    assert locked.get(path.format(**ids), headers={"Authorization": "Bearer c"}).status_code == 401
+    assert locked.get(path.format(**ids), headers={"Authorization": "Bearer q"}).status_code in (200, 404)
+
+
+def test_reads_of_no_ones_data_stay_open_when_only_command_tokens_are_set(guarded):
+    for path in ("/items", "/devices", "/orders", "/healthz"):
+        assert guarded.get(path).status_code == 200, path
 
 
 FORWARDED = {

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support import UNKNOWN_ID, assert_problem, create_user, events, last_payload, nothing_changes, query
+from tests.support import UNKNOWN_ID, assert_problem, create_user, events, last_data, nothing_changes, query
 
 ADA = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"}
 
@@ -24,7 +24,7 @@ def test_a_registered_user_can_be_read_back_at_once(client):
 def test_registering_records_one_user_registered_event_with_names_and_email(app, client):
     user = create_user(client, email="Ada@Example.com")
     assert events(app)[-1][1:] == ("user", user["id"], 1, "UserRegistered")
-    assert last_payload(app) == '{"first_name":"Ada","last_name":"Lovelace","email":"Ada@Example.com"}'
+    assert last_data(app) == '{"first_name":"Ada","last_name":"Lovelace","email":"Ada@Example.com"}'
 
 
 def test_names_are_trimmed_and_the_email_is_kept_as_given(client):

@@ -289,3 +289,25 @@ def test_each_role_may_log_in_with_credentials_of_its_own(tmp_path):
         assert tx.scalar("SELECT session_user") == "svc_query"
         with pytest.raises(DatabaseError, match="permission denied"):
             tx.execute("SELECT * FROM items")
+
+
+def test_the_keys_of_personal_data_are_read_by_the_projector_and_never_by_queries(app):
+    keys = "SELECT count(*) FROM personal_data_keys"
+    with app.app_context():
+        with transaction("command") as tx:
+            tx.execute(
+                "INSERT INTO personal_data_keys (stream_type, stream_id, key, created_at) VALUES ('user', 'u', NULL, 't')"
+            )
+        with transaction("projector") as tx:
+            assert tx.scalar(keys) == 1
+        with refused(), transaction("projector") as tx:
+            tx.execute("DELETE FROM personal_data_keys")
+        with refused(), transaction("query") as tx:
+            tx.scalar(keys)
+
+
+@pytest.mark.sqlite
+def test_every_sqlite_connection_overwrites_what_it_deletes(app):
+    for role in ROLES:
+        with app.app_context(), transaction(role) as tx:
+            assert tx.scalar("PRAGMA secure_delete") == 1

@@ -14,12 +14,13 @@ import pytest
 
 from app import create_app
 from app.config import StartupError
+from app.db import is_read_table
 from app.schema import STEPS, current, steps
 from tests import engines
 from tests.e2e.conftest import ROOT, database_environment
 from tests.engines import plain_connection
 from tests.postgres_server import BIN
-from tests.support import as_schema_version_1, make_app, shape
+from tests.support import as_schema_version_1, make_app, read_model, shape
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen"
 SETS = sorted(p for p in FROZEN.iterdir() if (p / "database.sqlite3").is_file())
@@ -88,8 +89,10 @@ def test_a_frozen_database_is_upgraded_at_start_to_the_baselines_schema_with_not
     old = frozen_database(folder, tmp_path)
     before_columns = columns_of(old)
     assert "schema_migrations" not in before_columns  # made before versions were kept: version 1
-    kept = {t: c for t, c in before_columns.items() if t not in ("process_checkpoints", "projection_checkpoints")}
-    kept["projection_checkpoints"] = ["name", "position"]  # a start may move what else they say
+    # The data: the log and the write tables (a start may move the process managers' checkpoint).
+    # The read tables are what today's code makes of the log (test_frozen_log): a projection
+    # whose version went up since is rebuilt at the start.
+    kept = {t: c for t, c in before_columns.items() if not is_read_table(t) and t != "process_checkpoints"}
     before = rows(old, kept)
 
     upgraded = create_app(old)
@@ -100,6 +103,10 @@ def test_a_frozen_database_is_upgraded_at_start_to_the_baselines_schema_with_not
     assert rows(old, kept) == before
     client = upgraded.test_client()
     assert {s["state"] for s in client.get("/projections").get_json()} == {"live"}
+    live = read_model(upgraded)
+    with upgraded.app_context():
+        upgraded.extensions["projector"].rebuild()
+    assert read_model(upgraded) == live
     assert client.post("/items", json={"name": "After", "description": "the upgrade"}).status_code == 201
 
 

@@ -112,6 +112,7 @@ class Employees:
         st.tuples(st.just("employees"), st.just("create"), people, people, streets, zips, cities),
         st.tuples(st.just("employees"), st.just("update"), target, people, people, streets, zips, cities),
         st.tuples(st.just("employees"), st.just("delete"), target),
+        st.tuples(st.just("employees"), st.just("erase"), target),  # forgotten: histories show placeholders
     )
 
     def __init__(self):
@@ -153,6 +154,10 @@ class Employees:
             else:
                 assert response.status_code == 200
                 self.model[employee_id] = self.expected(employee_id, *fields)
+        elif action == "erase":  # every id here was an employee once: 204, erased already or not
+            employee_id = self.ids[args[0] % len(self.ids)]
+            assert client.post(f"/employees/{employee_id}/erase").status_code == 204
+            self.model.pop(employee_id, None)
         else:
             employee_id = self.ids[args[0] % len(self.ids)]
             response = client.delete(f"/employees/{employee_id}")
@@ -188,6 +193,7 @@ class Users:
         st.tuples(st.just("users"), st.just("create"), people, people, emails),
         st.tuples(st.just("users"), st.just("update"), target, people, people, emails),
         st.tuples(st.just("users"), st.just("delete"), target),
+        st.tuples(st.just("users"), st.just("erase"), target),  # forgotten: histories show placeholders
     )
 
     def __init__(self):
@@ -235,6 +241,11 @@ class Users:
             else:
                 assert response.status_code == 200
                 self.model[user_id] = self.expected(user_id, first, last, email)
+        elif action == "erase":
+            user_id = self.ids[args[0] % len(self.ids)]
+            response = client.post(f"/users/{user_id}/erase")
+            assert response.status_code == (404 if user_id == UNKNOWN_ID else 204)
+            self.model.pop(user_id, None)
         else:
             user_id = self.ids[args[0] % len(self.ids)]
             response = client.delete(f"/users/{user_id}")
