@@ -207,7 +207,7 @@ CREATE TABLE IF NOT EXISTS employee_list_view (
     city TEXT COLLATE "C" NOT NULL
 );
 
-SELECT pg_temp.create_index('CREATE INDEX employee_list_view_by_name ON employee_list_view (name, id)');
+SELECT pg_temp.create_index('CREATE INDEX employee_list_view_by_name ON employee_list_view (name, id, city)');
 SELECT pg_temp.create_index('CREATE INDEX employee_list_view_by_city ON employee_list_view (city, name, id)');
 
 CREATE TABLE IF NOT EXISTS employee_details_view (

@@ -29,6 +29,10 @@ db = SQLAlchemy()
 def init_app(app: Flask) -> None:
     """Set up the engine the settings choose (its connections open when first used), and init-db."""
     app.extensions["engine"] = engines.for_app(app)
+    # The engines take flask-sqlalchemy's engines and pools, never its session: the teardown
+    # that would remove a session after every request has none to remove.
+    if db._teardown_session in app.teardown_appcontext_funcs:
+        app.teardown_appcontext_funcs.remove(db._teardown_session)
     app.cli.add_command(init_db_command)
 
 

@@ -29,8 +29,10 @@ def on_employee_left(tx: Tx, e: Recorded) -> None:
     tx.execute("DELETE FROM employee_list_view WHERE id = :id", id=e.stream_id)
 
 
+# Version 2: the name index holds the city too (a page reads the index alone).
 projection = Projection(
     "employee_list",
     tables=["employee_list_view"],
     handlers={EmployeeHired: on_employee_hired, EmployeeUpdated: on_employee_updated, EmployeeLeft: on_employee_left},
+    version=2,
 )
