@@ -159,11 +159,12 @@ CREATE TABLE IF NOT EXISTS items (
 );
 
 CREATE TABLE IF NOT EXISTS item_list_view (
-    id   TEXT COLLATE "C" PRIMARY KEY,
-    name TEXT COLLATE "C" NOT NULL
+    id      TEXT COLLATE "C" PRIMARY KEY,
+    name    TEXT COLLATE "C" NOT NULL,
+    summary TEXT COLLATE "C" NOT NULL
 );
 
-SELECT pg_temp.create_index('CREATE INDEX item_list_view_by_name ON item_list_view (name, id)');
+SELECT pg_temp.create_index('CREATE INDEX item_list_view_by_name ON item_list_view (name, id) INCLUDE (summary)');
 
 CREATE TABLE IF NOT EXISTS item_details_view (
     id       TEXT COLLATE "C" PRIMARY KEY,
@@ -202,13 +203,14 @@ CREATE TABLE IF NOT EXISTS addresses (
 );
 
 CREATE TABLE IF NOT EXISTS employee_list_view (
-    id   TEXT COLLATE "C" PRIMARY KEY,
-    name TEXT COLLATE "C" NOT NULL,
-    city TEXT COLLATE "C" NOT NULL
+    id      TEXT COLLATE "C" PRIMARY KEY,
+    name    TEXT COLLATE "C" NOT NULL,
+    city    TEXT COLLATE "C" NOT NULL,
+    summary TEXT COLLATE "C" NOT NULL
 );
 
-SELECT pg_temp.create_index('CREATE INDEX employee_list_view_by_name ON employee_list_view (name, id, city)');
-SELECT pg_temp.create_index('CREATE INDEX employee_list_view_by_city ON employee_list_view (city, name, id)');
+SELECT pg_temp.create_index('CREATE INDEX employee_list_view_by_name ON employee_list_view (name, id) INCLUDE (summary)');
+SELECT pg_temp.create_index('CREATE INDEX employee_list_view_by_city ON employee_list_view (city, name, id) INCLUDE (summary)');
 
 CREATE TABLE IF NOT EXISTS employee_details_view (
     id       TEXT COLLATE "C" PRIMARY KEY,

@@ -138,11 +138,13 @@ CREATE TABLE IF NOT EXISTS items (
 ) STRICT;
 
 CREATE TABLE IF NOT EXISTS item_list_view (
-    id   TEXT PRIMARY KEY,
-    name TEXT NOT NULL
+    id      TEXT PRIMARY KEY,
+    name    TEXT NOT NULL,
+    summary TEXT NOT NULL  -- the item's entry in GET /items, rendered by the projection
 ) STRICT, WITHOUT ROWID;
 
-CREATE INDEX IF NOT EXISTS item_list_view_by_name ON item_list_view (name, id);
+-- The summary too: a page is one range of this index, its entries joined as they are.
+CREATE INDEX IF NOT EXISTS item_list_view_by_name ON item_list_view (name, id, summary);
 
 -- The ready-made JSON document that GET /items/<id> answers with.
 CREATE TABLE IF NOT EXISTS item_details_view (
@@ -185,14 +187,15 @@ CREATE TABLE IF NOT EXISTS addresses (
 
 -- name is "<last_name>, <first_name>", made by the projection, so listing needs no join.
 CREATE TABLE IF NOT EXISTS employee_list_view (
-    id   TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    city TEXT NOT NULL
+    id      TEXT PRIMARY KEY,
+    name    TEXT NOT NULL,
+    city    TEXT NOT NULL,
+    summary TEXT NOT NULL  -- the employee's entry in GET /employees, rendered by the projection
 ) STRICT, WITHOUT ROWID;
 
--- city too: a page of the list reads the index alone, never the table.
-CREATE INDEX IF NOT EXISTS employee_list_view_by_name ON employee_list_view (name, id, city);
-CREATE INDEX IF NOT EXISTS employee_list_view_by_city ON employee_list_view (city, name, id);
+-- The summary too: a page is one range of an index, its entries joined as they are.
+CREATE INDEX IF NOT EXISTS employee_list_view_by_name ON employee_list_view (name, id, summary);
+CREATE INDEX IF NOT EXISTS employee_list_view_by_city ON employee_list_view (city, name, id, summary);
 
 -- The ready-made JSON document that GET /employees/<id> answers with.
 CREATE TABLE IF NOT EXISTS employee_details_view (

@@ -64,7 +64,9 @@ class WholeNumber(fields.Integer):
 
     def _deserialize(self, value, attr, data, **kwargs) -> int:
         maximum = self.maximum() if callable(self.maximum) else self.maximum
-        if not (isinstance(value, str) and value.isascii() and value.isdigit() and self.minimum <= int(value) <= maximum):
+        if not (
+            isinstance(value, str) and value.isascii() and value.isdigit() and self.minimum <= int(value) <= maximum
+        ):
             raise ValidationError(self.message.format(maximum=maximum))
         return int(value)
 
@@ -121,8 +123,9 @@ class Page:
         return self._linked(jsonify(rows[: self.limit]), rows, key)
 
     def rendered(self, rows: list[tuple]) -> Response:
-        """Like ``response``, for rows of (JSON document, *sort key) that SQLite rendered with
-        json_object(): the page is joined here, not encoded (the lists' hot path)."""
+        """Like ``response``, for rows of (JSON document, *sort key), rendered ahead (by a
+        projection, or by the database's json_object()): the page is joined here, not encoded
+        (the lists' hot path)."""
         body = f"[{','.join(row[0] for row in rows[: self.limit])}]"
         return self._linked(Response(body, mimetype="application/json"), rows, lambda row: row[1:])
 

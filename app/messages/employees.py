@@ -163,6 +163,12 @@ EMPLOYEE = EmployeeSchema()
 EMPLOYEE_SUMMARY = EmployeeSummarySchema()
 
 
+def employee_summary(employee_id: str, name: str, city: str) -> str:
+    """The JSON text of ``EMPLOYEE_SUMMARY``'s dump, an entry of GET /employees (``name`` as
+    ``list_name`` makes it), written directly (a test holds them equal)."""
+    return '{"id":%s,"name":%s,"city":%s}' % (text(employee_id), text(name), text(city))
+
+
 def employee_document(employee_id: str, employee: EmployeeHired | EmployeeUpdated) -> str:
     """The JSON text of ``EMPLOYEE``'s dump of the employee, written directly: a projection renders
     one per event, and a dump and ``json.dumps`` cost far more (a test holds them equal)."""

@@ -85,6 +85,12 @@ ITEM = ItemSchema()
 ITEM_SUMMARY = ItemSchema(only=("id", "name"))  # a row of GET /items
 
 
+def item_summary(item_id: str, name: str) -> str:
+    """The JSON text of ``ITEM_SUMMARY``'s dump, an entry of GET /items, written directly (a
+    test holds them equal): the projection stores it, a page joins them."""
+    return '{"id":%s,"name":%s}' % (text(item_id), text(name))
+
+
 def item_document(item_id: str, item: ItemCreated | ItemUpdated) -> str:
     """The JSON text of ``ITEM``'s dump of the item, written directly: a projection renders
     one per event, and a dump and ``json.dumps`` cost far more (a test holds them equal)."""

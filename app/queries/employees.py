@@ -58,8 +58,7 @@ def index(args: dict):
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     with transaction("query") as tx:
         rows = tx.execute(
-            f"SELECT json_object('id', id, 'name', name, 'city', city), name, id FROM employee_list_view {where}"
-            " ORDER BY name, id LIMIT :n",
+            f"SELECT summary, name, id FROM employee_list_view {where} ORDER BY name, id LIMIT :n",
             **params,
         ).tuples()
     return page.rendered(rows)
@@ -77,4 +76,6 @@ def index(args: dict):
 def show(employee_id: str, args: dict):
     """``{id, firstName, lastName, address: {id, street, zip, city}}``; 404 if unknown.
     The document was rendered by the projection."""
-    return details("employee", employee_id, "employee_details_view", EMPLOYEE, gone=EmployeeLeft.type_name, as_of=args.get("as_of"))
+    return details(
+        "employee", employee_id, "employee_details_view", EMPLOYEE, gone=EmployeeLeft.type_name, as_of=args.get("as_of")
+    )

@@ -33,8 +33,7 @@ def index(args: dict):
     name, item_id = page.after or (None, None)
     with transaction("query") as tx:
         rows = tx.execute(
-            f"SELECT json_object('id', id, 'name', name), name, id FROM item_list_view {after}"
-            " ORDER BY name, id LIMIT :n",
+            f"SELECT summary, name, id FROM item_list_view {after} ORDER BY name, id LIMIT :n",
             name=name,
             id=item_id,
             n=page.fetch,

@@ -43,7 +43,9 @@ def expected(folder: Path) -> dict[str, list[dict]]:
       (event_history_view) show their personal fields as placeholders, also for the users
       deleted before (app/projections/event_history.py).
     - order_details (version 2) counts each user's UserUpdated events in order_details_user_view,
-      which a rebuild can still count once the user is erased (app/projections/order_details.py)."""
+      which a rebuild can still count once the user is erased (app/projections/order_details.py).
+    - item_list and employee_list (version 2, issue 25) keep each row's entry of the list
+      rendered, as the list answers it (``summary``)."""
     model = read_read_model(folder)
     updates: dict[str, int] = {}
     for event in read_events(folder):
@@ -51,6 +53,11 @@ def expected(folder: Path) -> dict[str, list[dict]]:
             updates[event["stream_id"]] = updates.get(event["stream_id"], 0) + 1
     for row in model["order_details_user_view"]:
         row["updates"] = updates.get(row["id"], 0)
+    for row in model["item_list_view"]:
+        row["summary"] = json.dumps({"id": row["id"], "name": row["name"]}, ensure_ascii=False, separators=(",", ":"))
+    for row in model["employee_list_view"]:
+        entry = {"id": row["id"], "name": row["name"], "city": row["city"]}
+        row["summary"] = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
     erased_streams = {
         (row["stream_type"], row["stream_id"]) for row in model["event_history_view"] if row["type"] in erasing_types()
     }

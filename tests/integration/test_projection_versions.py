@@ -43,9 +43,10 @@ def test_a_read_table_whose_shape_changed_is_made_anew_when_its_projection_versi
     baseline = schema.BASELINES[engines.ENGINE]
     changed = tmp_path / baseline.name
     text = baseline.read_text(encoding="utf-8")
-    made = schema.definition(engines.ENGINE, "item_list_view")[0]
-    assert made.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS") in text
-    changed.write_text(text.replace("    name TEXT", "    note TEXT,\n    name TEXT", 1), encoding="utf-8")
+    made = schema.definition(engines.ENGINE, "item_list_view")[0].replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS")
+    assert made in text
+    with_note = made.replace("    name ", "    note TEXT,\n    name ", 1)
+    changed.write_text(text.replace(made, with_note), encoding="utf-8")
     monkeypatch.setitem(schema.BASELINES, engines.ENGINE, changed)
     monkeypatch.setattr(ITEM_LIST, "version", ITEM_LIST.version + 1)
 

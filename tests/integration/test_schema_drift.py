@@ -322,7 +322,7 @@ def as_role(conn, role: str, statement: str) -> None:
     [
         ("query", "SELECT * FROM items"),
         ("query", "SELECT * FROM events"),
-        ("query", "INSERT INTO item_list_view VALUES ('x', 'x')"),
+        ("query", "INSERT INTO item_list_view VALUES ('x', 'x', '{}')"),
         ("query", "DELETE FROM item_list_view"),
         ("command", "SELECT * FROM item_list_view"),
         ("command", "SELECT * FROM projection_checkpoints"),

@@ -7,8 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.documents import encode, render
-from app.messages.employees import EMPLOYEE, EmployeeHired, address, employee_document
-from app.messages.items import ITEM, ItemCreated, item_document
+from app.messages.employees import (
+    EMPLOYEE,
+    EMPLOYEE_SUMMARY,
+    EmployeeHired,
+    address,
+    employee_document,
+    employee_summary,
+)
+from app.messages.items import ITEM, ITEM_SUMMARY, ItemCreated, item_document, item_summary
 from app.messages.orders import ORDER, order_reply
 from app.messages.users import USER, UserRegistered, user_document
 
@@ -21,6 +28,18 @@ moments = st.datetimes().map(lambda moment: moment.isoformat() + "Z")
 @given(ids, st.builds(ItemCreated, text, text, st.none() | cents))
 def test_an_item_document_is_what_the_schema_dumps(item_id, item):
     assert item_document(item_id, item) == render(ITEM, item_id, asdict(item))
+
+
+@given(ids, text)
+def test_an_items_entry_in_the_list_is_what_the_schema_dumps(item_id, name):
+    assert item_summary(item_id, name) == render(ITEM_SUMMARY, item_id, {"name": name})
+
+
+@given(ids, text, text)
+def test_an_employees_entry_in_the_list_is_what_the_schema_dumps(employee_id, name, city):
+    assert employee_summary(employee_id, name, city) == render(
+        EMPLOYEE_SUMMARY, employee_id, {"name": name, "city": city}
+    )
 
 
 @given(ids, st.builds(EmployeeHired, text, text, st.builds(address, text, text, text)))
