@@ -73,9 +73,8 @@ def run_commands(app, commands: Iterable, chunk: int = CHUNK) -> float:
     with app.app_context():
         for commands_of_chunk in _chunks(commands, chunk):
             with transaction("command") as tx:
-                uow = UnitOfWork(tx, "bench-fill")
-                for command in commands_of_chunk:
-                    handlers[type(command)](uow, command)
+                for command in commands_of_chunk:  # a unit of work each: one person's data per command
+                    handlers[type(command)](UnitOfWork(tx, "bench-fill"), command)
     return time.perf_counter() - started
 
 
