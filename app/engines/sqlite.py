@@ -29,10 +29,12 @@ from app.sql import Tx
 from app.engines.sqlite_writers import (
     LEADS,
     REBUILD_LOCK,
+    TRUNCATE_WANTED,
     WriterQueue,
     checkpoint_in_background,
     held,
     open_beside,
+    truncate,
     writer_queue,
 )
 
@@ -41,6 +43,7 @@ from app.engines.sqlite_writers import (
 # starts the WAL over well before; this is the net without it (flask run, the CLI).
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 _BIND_KEY = {"command": None, "projector": "projector", "query": "query"}
+TRUNCATE_WAIT_MS = 100  # how long an erasure's truncation of the WAL may hold up the writers
 
 
 def _may_touch(role: str, action: int, table: str) -> bool:
@@ -229,19 +232,16 @@ class SQLite(Engine):
         tx.execute(made)
 
     def forget_old_versions(self) -> None:
-        """Checkpoint the WAL and truncate it, in a writer's turn (no commit can add frames
-        meanwhile); it waits up to the busy timeout for readers of older snapshots."""
+        """Truncate the WAL now if readers of older snapshots let it within a moment (the
+        writers wait that long at most); else leave it to the background checkpointer, which
+        tries at each pass until it is done (a file beside the database asks it to)."""
         raw = self.checkout("command")
         try:
-            raw.writers.acquire()
-            try:
-                busy, _frames, _copied = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            finally:
-                raw.writers.release()
+            done = truncate(raw, raw.writers, busy_ms=TRUNCATE_WAIT_MS)
         finally:
             self.checkin("command", raw)
-        if busy:
-            raise RuntimeError("readers kept the WAL from being truncated; the next checkpoint will")
+        if not done:
+            os.close(open_beside(self.path, TRUNCATE_WANTED))
 
     def background_tasks(self) -> None:
         checkpoint_in_background(self.path, self.busy_ms / 1000)

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 # its scratch files apart). A start checks each one it finds (app.db.check_files).
 REBUILD_LOCK = "-rebuild"  # held while app.rebuild runs
 LEADS = ("-process-managers", "-follower")  # held by the lead process of each purpose (SQLite.lead)
-SIDE_FILES = ("-wal", "-shm", "-journal", "-writers", "-checkpointer", REBUILD_LOCK, *LEADS)
+TRUNCATE_WANTED = "-truncate"  # made after an erasure the WAL could not be truncated for at once
+SIDE_FILES = ("-wal", "-shm", "-journal", "-writers", "-checkpointer", REBUILD_LOCK, TRUNCATE_WANTED, *LEADS)
 
 
 def open_beside(database_path: str, suffix: str) -> int:
@@ -132,9 +133,12 @@ class Checkpointer:
         self.conn = sqlite3.connect(database_path, isolation_level=None, check_same_thread=False)
         self.database_fd = os.open(database_path, os.O_RDONLY | os.O_CLOEXEC)
         self.last_size = 0
+        self.truncate_wanted = f"{database_path}{TRUNCATE_WANTED}"
 
     def checkpoint(self) -> int:
         """One pass. Returns the WAL's size in frames (copied or not) as SQLite reports it."""
+        if os.path.exists(self.truncate_wanted) and truncate(self.conn, self.writers, busy_ms=0):
+            os.remove(self.truncate_wanted)
         busy, frames, _copied = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         # busy: a checkpoint from elsewhere is running. A WAL the size it was at the last pass
         # has had no commit since (nothing to make the next writer's restart wait for), or a
@@ -149,6 +153,24 @@ class Checkpointer:
         finally:
             self.writers.release()
         return frames
+
+
+def truncate(conn: sqlite3.Connection, writers: WriterQueue, busy_ms: int) -> bool:
+    """Copy the whole WAL into the database file and truncate it to nothing, in a turn of the
+    writer queue (no commit adds frames meanwhile), waiting at most ``busy_ms`` for readers of
+    older snapshots; whether it was done (after an erasure: no earlier version of a page is
+    left in the WAL)."""
+    writers.acquire()
+    try:
+        kept = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        try:
+            busy, _frames, _copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {kept}")
+    finally:
+        writers.release()
+    return not busy
 
 
 def checkpoint_in_background(

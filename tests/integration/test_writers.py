@@ -1,5 +1,6 @@
 """The writer queue and the background checkpoint, on a real WAL file with real threads."""
 
+import os
 import sqlite3
 import threading
 import time
@@ -181,3 +182,28 @@ def test_a_lock_file_the_checkpointer_cannot_open_is_logged_once_and_tried_again
         stop.set()
     failures = [r for r in caplog.records if r.name == "app.engines.sqlite_writers" and str(blocked) in r.getMessage()]
     assert len(failures) == 1
+
+
+def test_a_truncation_readers_hold_up_is_left_to_the_background_checkpoint(tmp_path):
+    """After an erasure (SQLite.forget_old_versions): a reader of an older snapshot keeps the WAL
+    whole for a moment, so the writers do not wait on it; the checkpointer truncates the WAL once
+    the reader is gone, as the file beside the database asks."""
+    path = str(tmp_path / "cqrs.db")
+    conn = _wal_database(path)
+    queue = writer_queue(path, 5.0)
+    reader = sqlite3.connect(path, isolation_level=None)
+    conn.execute("INSERT INTO notes VALUES (x'00')")
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM notes").fetchone()  # its snapshot holds the WAL's frames
+    conn.execute("INSERT INTO notes VALUES (x'01')")
+
+    assert not writers.truncate(conn, queue, busy_ms=0)
+    open(path + writers.TRUNCATE_WANTED, "w").close()
+    checkpointer = Checkpointer(path, queue)
+    checkpointer.checkpoint()
+    assert os.path.exists(path + writers.TRUNCATE_WANTED)  # the reader is still there
+
+    reader.execute("COMMIT")
+    checkpointer.checkpoint()
+    assert not os.path.exists(path + writers.TRUNCATE_WANTED)
+    assert os.path.getsize(path + "-wal") == 0
