@@ -51,7 +51,9 @@ def test_a_write_that_sqlite_refuses_fails_the_rebuild_and_leaves_the_live_read_
 
     def inserts_twice(tx, event):  # the second insert breaks the primary key, once both reach SQLite
         for _ in range(2):
-            tx.execute("INSERT INTO item_list_view (id, name) VALUES (:id, :name)", id=event.stream_id, name="x")
+            tx.execute(
+                "INSERT INTO item_list_view (id, name, summary) VALUES (:id, :name, '{}')", id=event.stream_id, name="x"
+            )
 
     monkeypatch.setitem(item_list.projection.handlers, "ItemCreated", inserts_twice)
     with app.app_context(), pytest.raises(rebuild.RebuildFailed, match="item_list.*(UNIQUE constraint failed|duplicate key)"):
@@ -78,7 +80,7 @@ def test_the_cycle_collector_is_back_on_after_a_rebuild_even_a_failed_one(app, c
 def test_a_colon_in_a_quoted_string_is_not_taken_for_a_parameter(app, client, monkeypatch):
     def quoting(tx, event):
         tx.execute(
-            "INSERT INTO item_list_view (id, name) VALUES (:id, ':name, \"'':id\"' || :name)",
+            "INSERT INTO item_list_view (id, name, summary) VALUES (:id, ':name, \"'':id\"' || :name, '{}')",
             id=event.stream_id,
             name=event.data.name,
         )
@@ -98,7 +100,11 @@ def test_writes_undone_by_a_handlers_savepoint_stay_undone_in_a_rebuild(app, cli
     def second_thoughts(tx, event):
         try:
             with tx.savepoint():
-                tx.execute("INSERT INTO item_list_view (id, name) VALUES (:id, :name)", id=event.stream_id, name="No")
+                tx.execute(
+                    "INSERT INTO item_list_view (id, name, summary) VALUES (:id, :name, '{}')",
+                    id=event.stream_id,
+                    name="No",
+                )
                 raise ValueError("changed its mind")
         except ValueError:
             pass
