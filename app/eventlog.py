@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Set
 from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar, TypeVar
@@ -51,6 +51,7 @@ _registry: dict[str, type[Event]] = {}  # every stored type name (current or ali
 _upcasters: dict[tuple[type[Event], int], Callable[[dict], dict]] = {}
 _personal: dict[tuple[type[Event], int], Mapping[str, object]] = {}  # of every schema version that has any
 _personal_types: set[str] = set()  # the stored type names (aliases too) whose events may carry personal fields
+_erasing_types: set[str] = set()  # the stored type names (aliases too) of the events that destroy their stream's key
 E = TypeVar("E", bound=type[Event])
 
 
@@ -79,6 +80,8 @@ def event(
         if personal:
             _personal[(cls, version)] = cls.personal
             _personal_types.update(names)
+        if erases:
+            _erasing_types.update(names)
         _registry.update(dict.fromkeys(names, cls))
         return cls
 
@@ -132,9 +135,10 @@ def has_personal_data(type_name: str) -> bool:
     return type_name in _personal_types
 
 
-def erasing_types() -> frozenset[str]:
-    """The type names (aliases too) of the events that destroy their stream's key."""
-    return frozenset(name for name, cls in _registry.items() if cls.erases)
+def erasing_types() -> Set[str]:
+    """The type names (aliases too) of the events that destroy their stream's key: kept as
+    classes register, since every command's commit asks (app/erasure.py)."""
+    return _erasing_types
 
 
 class UnreadableEvent(LookupError):
