@@ -21,7 +21,7 @@ from app.config import StartupError
 from app.engines import ROLES, Engine, is_read_table
 from app.sql import Rows, Tx
 
-__all__ = ["ROLES", "Rows", "Tx", "connection", "db", "dispose", "engine", "is_read_table", "transaction"]
+__all__ = ["ROLES", "Rows", "Tx", "connection", "db", "dispose", "engine", "is_read_table", "read", "transaction"]
 
 db = SQLAlchemy()
 
@@ -54,6 +54,23 @@ def transaction(role: str, read_only: bool = False, on_demand: bool = False) -> 
     ``on_demand``: see ``transaction_on``.
     """
     return _Transaction(engine(), role, None, not (read_only or role == "query"), on_demand)
+
+
+def read(select: str, **params) -> list[tuple]:
+    """The rows of one SELECT of the query side, run without BEGIN and COMMIT, after the
+    statement that reads how far the read model is (``read_position.SQL``): each statement
+    reads a snapshot of its own, the later one at least as far on, so the position noted is
+    one the rows have reached. A query that needs one statement pays for two, not four (on
+    PostgreSQL, two round trips)."""
+    current = engine()
+    raw = current.checkout("query")
+    try:
+        reached = current.run(raw, read_position.SQL, ()).fetchone()
+        rows = current.run(raw, select, params).fetchall()
+    finally:
+        current.checkin("query", raw)
+    read_position.noted(reached)
+    return rows
 
 
 @contextmanager

@@ -131,7 +131,10 @@ class Page:
 
     def _linked(self, response: Response, rows: list, key: Callable) -> Response:
         if len(rows) > self.limit:
-            args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("cursor", "limit")]
-            args += [("limit", self.limit), ("cursor", encode_cursor(key(rows[self.limit - 1])))]
-            response.headers["Link"] = f'<{public_url()}?{urlencode(args)}>; rel="next"'
+            # A number and URL-safe base64: nothing in them to escape.
+            query = f"limit={self.limit}&cursor={encode_cursor(key(rows[self.limit - 1]))}"
+            if request.environ.get("QUERY_STRING"):  # the request's other arguments go on
+                kept = [(k, v) for k, v in request.args.items(multi=True) if k not in ("cursor", "limit")]
+                query = f"{urlencode(kept)}&{query}" if kept else query
+            response.headers["Link"] = f'<{public_url()}?{query}>; rel="next"'
         return response

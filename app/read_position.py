@@ -1,9 +1,9 @@
 """How far the read model is: every query's answer says it, and a read can wait for it.
 
-Each query transaction notes the position its read model reflects (the lowest projection
-checkpoint, read in the same snapshot as the answer), and every answer of the query side
-carries it as ``Log-Position``. A command's answer carries the position of its last event
-in the same header: a client that sends it back as ``Min-Log-Position`` reads its own
+Each query notes the position its read model reflects (the lowest projection checkpoint,
+read in the same snapshot as the answer, or just before it: ``db.read``), and every answer
+of the query side carries it as ``Log-Position``. A command's answer carries the position
+of its last event in the same header: a client that sends it back as ``Min-Log-Position`` reads its own
 write on any query process, a replica that lags included. The query waits (up to
 READ_WAIT_MS) until the read model has reached that position, then answers; past the
 bound, 503 with Retry-After. Without the header an answer may be as stale as its database.
@@ -27,7 +27,7 @@ _FIRST_PAUSE, _LONGEST_PAUSE = 0.002, 0.05  # replicas replay within millisecond
 
 
 def noted(row: tuple) -> None:
-    """Keep the lowest position any query transaction of the request read at (``SQL``'s row)."""
+    """Keep the lowest position any query of the request read at (``SQL``'s row)."""
     if not has_request_context():
         return
     count, lowest = row

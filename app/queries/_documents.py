@@ -10,7 +10,7 @@ from flask import Response
 from marshmallow import Schema, ValidationError, fields
 
 from app.contract import QueryArgs
-from app.db import transaction
+from app.db import read, transaction
 from app.documents import render
 from app.errors import NotFound
 from app.eventlog import class_of, current_payload
@@ -62,11 +62,11 @@ def details(stream_type: str, stream_id: str, view: str, schema: Schema, gone: s
     ``gone``: the type name of its last event)."""
     if as_of is not None:
         return document_as_of(stream_type, stream_id, as_of, schema, gone={gone})
-    with transaction("query") as tx:
-        row = tx.first(f"SELECT document, version FROM {view} WHERE id = :id", id=stream_id)
-    if row is None:
+    found = read(f"SELECT document, version FROM {view} WHERE id = :id", id=stream_id)
+    if not found:
         raise NotFound(stream_type, stream_id)
-    return document_response(row.document, row.version)
+    document, version = found[0]
+    return document_response(document, version)
 
 
 def document_as_of(stream_type: str, stream_id: str, as_of: Moment, schema: Schema, gone: set[str]) -> Response:

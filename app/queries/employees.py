@@ -6,7 +6,7 @@ from marshmallow import fields
 
 from app.auth import personal
 from app.contract import Reply, operation
-from app.db import transaction
+from app.db import read
 from app.messages.employees import EMPLOYEE, EMPLOYEE_SUMMARY, EmployeeLeft
 from app.pagination import Page, PageArgs
 from app.queries._documents import AsOfArgs, details
@@ -56,11 +56,7 @@ def index(args: dict):
         conditions.append("(name, id) > (:name, :id)")
         params["name"], params["id"] = page.after
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    with transaction("query") as tx:
-        rows = tx.execute(
-            f"SELECT summary, name, id FROM employee_list_view {where} ORDER BY name, id LIMIT :n",
-            **params,
-        ).tuples()
+    rows = read(f"SELECT summary, name, id FROM employee_list_view {where} ORDER BY name, id LIMIT :n", **params)
     return page.rendered(rows)
 
 

@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from app.contract import Reply, operation
-from app.db import transaction
+from app.db import read
 from app.messages.items import ITEM, ITEM_SUMMARY, ItemDeleted
 from app.pagination import Page, PageArgs
 from app.queries._documents import AsOfArgs, details
@@ -31,13 +31,12 @@ def index(args: dict):
     page = Page.of(args, key=(str, str))
     after = "WHERE (name, id) > (:name, :id)" if page.after else ""
     name, item_id = page.after or (None, None)
-    with transaction("query") as tx:
-        rows = tx.execute(
-            f"SELECT summary, name, id FROM item_list_view {after} ORDER BY name, id LIMIT :n",
-            name=name,
-            id=item_id,
-            n=page.fetch,
-        ).tuples()
+    rows = read(
+        f"SELECT summary, name, id FROM item_list_view {after} ORDER BY name, id LIMIT :n",
+        name=name,
+        id=item_id,
+        n=page.fetch,
+    )
     return page.rendered(rows)
 
 

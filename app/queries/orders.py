@@ -8,7 +8,7 @@ from marshmallow import fields, validate
 
 from app.auth import personal
 from app.contract import Reply, operation
-from app.db import Tx, transaction
+from app.db import Tx, read, transaction
 from app.errors import NotFound
 from app.http import document_response
 from app.messages.fields import money_sql
@@ -115,13 +115,13 @@ def show(order_id: str):
     (what If-Match on ship and cancel compares), while the document shows the user as the
     order was placed; ``"<version>.<n>"`` once it has changed n times for its user.
     """
-    with transaction("query") as tx:
-        # The state, not json_extract() of it: PostgreSQL has no JSON function of that name,
-        # nor SQLite one of PostgreSQL's.
-        row = tx.first("SELECT document, version, state FROM order_details_view WHERE id = :id", id=order_id)
-    if row is None:
+    # The state, not json_extract() of it: PostgreSQL has no JSON function of that name,
+    # nor SQLite one of PostgreSQL's.
+    found = read("SELECT document, version, state FROM order_details_view WHERE id = :id", id=order_id)
+    if not found:
         raise NotFound("order", order_id)
-    return document_response(row.document, row.version, _revision(json.loads(row.state).get("user_changes")))
+    document, version, state = found[0]
+    return document_response(document, version, _revision(json.loads(state).get("user_changes")))
 
 
 def _revision(user_changes: int | None) -> int | None:

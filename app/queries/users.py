@@ -6,7 +6,7 @@ from marshmallow import fields
 
 from app.auth import personal
 from app.contract import Reply, operation
-from app.db import transaction
+from app.db import read
 from app.messages.users import USER, UserDeleted, email_key
 from app.pagination import Page, PageArgs
 from app.queries._documents import AsOfArgs, details
@@ -49,12 +49,11 @@ def index(args: dict):
         conditions.append("(last_name, first_name, id) > (:last_name, :first_name, :id)")
         params["last_name"], params["first_name"], params["id"] = page.after
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    with transaction("query") as tx:
-        rows = tx.execute(
-            "SELECT json_object('id', id, 'first_name', first_name, 'last_name', last_name, 'email', email),"
-            f" last_name, first_name, id FROM user_list_view {where} ORDER BY last_name, first_name, id LIMIT :n",
-            **params,
-        ).tuples()
+    rows = read(
+        "SELECT json_object('id', id, 'first_name', first_name, 'last_name', last_name, 'email', email),"
+        f" last_name, first_name, id FROM user_list_view {where} ORDER BY last_name, first_name, id LIMIT :n",
+        **params,
+    )
     return page.rendered(rows)
 
 
