@@ -11,11 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import request
 from marshmallow import EXCLUDE, Schema, ValidationError, missing
 
 from app.errors import invalid
-from app.http import NUL
+from app.http import NUL, this_request
 
 
 @dataclass(frozen=True)
@@ -78,13 +77,15 @@ def _taking_args(view, schema: QueryArgs):
 
     @functools.wraps(view)
     def parsed(**kwargs):
+        asked = this_request()
         # The environ's query string, not request.args, tells a bare URL (the usual read):
         # parsing an empty one into args costs about what a read model's read does.
-        if needs_load or request.environ.get("QUERY_STRING"):
-            if nul := [name for name, value in request.args.items(multi=True) if "\x00" in value]:
+        if needs_load or asked.environ.get("QUERY_STRING"):
+            given = asked.args
+            if nul := [name for name, value in given.items(multi=True) if "\x00" in value]:
                 raise invalid({name: [NUL] for name in nul})
             try:
-                args = schema.load(request.args)
+                args = schema.load(given)
             except ValidationError as error:
                 raise invalid(error.normalized_messages()) from None
         else:  # a bare URL, the usual read: the defaults, without a load

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 from flask_sqlalchemy import SQLAlchemy
 
 from app import engines, read_position
 from app.config import StartupError
 from app.engines import ROLES, Engine, is_read_table
+from app.http import this_app
 from app.sql import Rows, Tx
 
 __all__ = ["ROLES", "Rows", "Tx", "connection", "db", "dispose", "engine", "is_read_table", "read", "transaction"]
@@ -38,7 +39,7 @@ def init_app(app: Flask) -> None:
 
 def engine() -> Engine:
     """The current app's engine."""
-    return current_app.extensions["engine"]
+    return this_app().extensions["engine"]
 
 
 def dispose() -> None:

@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify
 from marshmallow import ValidationError, fields, validate
 
 from app.contract import QueryArgs
 from app.errors import invalid
-from app.http import public_url, unstorable
+from app.http import public_url, this_app, this_request, unstorable
 
 #: The largest integer SQLite stores; a larger one in a query would be an OverflowError, not a 400.
 INTEGER_MAX = 2**63 - 1
@@ -72,11 +72,11 @@ class WholeNumber(fields.Integer):
 
 
 def _page_size_max() -> int:
-    return current_app.config["PAGE_SIZE_MAX"]
+    return this_app().config["PAGE_SIZE_MAX"]
 
 
 def _page_size_default() -> int:
-    return min(current_app.config["PAGE_SIZE_DEFAULT"], _page_size_max())
+    return min(this_app().config["PAGE_SIZE_DEFAULT"], _page_size_max())
 
 
 class LimitArgs(QueryArgs):
@@ -133,8 +133,9 @@ class Page:
         if len(rows) > self.limit:
             # A number and URL-safe base64: nothing in them to escape.
             query = f"limit={self.limit}&cursor={encode_cursor(key(rows[self.limit - 1]))}"
-            if request.environ.get("QUERY_STRING"):  # the request's other arguments go on
-                kept = [(k, v) for k, v in request.args.items(multi=True) if k not in ("cursor", "limit")]
+            asked = this_request()
+            if asked.environ.get("QUERY_STRING"):  # the request's other arguments go on
+                kept = [(k, v) for k, v in asked.args.items(multi=True) if k not in ("cursor", "limit")]
                 query = f"{urlencode(kept)}&{query}" if kept else query
             response.headers["Link"] = f'<{public_url()}?{query}>; rel="next"'
         return response

@@ -11,11 +11,11 @@ bound, 503 with Retry-After. Without the header an answer may be as stale as its
 
 import time
 
-from flask import current_app, has_request_context, request
+from flask import current_app, has_request_context
 
 from app import db  # a module, not its names: app.db imports this module as it starts
 from app.errors import Problem
-from app.http import route
+from app.http import route, this_app, this_request
 from app.pagination import INTEGER_MAX
 
 HEADER = "Log-Position"
@@ -31,8 +31,8 @@ def noted(row: tuple) -> None:
     if not has_request_context():
         return
     count, lowest = row
-    position = lowest if count >= len(current_app.extensions["projector"].projections) else 0
-    environ = request.environ
+    position = lowest if count >= len(this_app().extensions["projector"].projections) else 0
+    environ = this_request().environ
     if position < environ.get(POSITION, INTEGER_MAX):
         environ[POSITION] = position
 
@@ -52,7 +52,8 @@ class NotYet(Problem):
 
 def wait_for_min_position() -> None:
     """Before a query: wait until the read model has reached ``Min-Log-Position``, if sent."""
-    raw = request.environ.get("HTTP_MIN_LOG_POSITION")  # not request.headers: its misses raise and catch
+    environ = this_request().environ
+    raw = environ.get("HTTP_MIN_LOG_POSITION")  # not request.headers: its misses raise and catch
     if raw is None:
         return
     needed = _position(raw)
@@ -61,7 +62,7 @@ def wait_for_min_position() -> None:
     while True:
         with db.transaction("query"):
             pass  # its first statement notes how far the read model is
-        reached = request.environ.pop(POSITION)
+        reached = environ.pop(POSITION)
         if reached >= needed:
             return
         left = deadline - time.monotonic()
