@@ -17,11 +17,12 @@ from contextvars import ContextVar
 from typing import Any
 
 from blinker import Namespace
-from flask import current_app, g, has_request_context
+from flask import has_request_context
 
 from app import eventlog
 from app.correlation import request_id
 from app.db import Tx, transaction
+from app.current import this_app, this_g
 from app.errors import Problem
 from app.eventlog import Event, Recorded
 
@@ -110,16 +111,16 @@ class Bus:
         with transaction("command", on_demand=True) as tx:
             uow = UnitOfWork(tx, request_id(), causation_id)
             if causation_id is None and has_request_context():
-                g.unit_of_work = uow  # the request's own: its response tells the position (log_position)
+                this_g().unit_of_work = uow  # the request's own: its response tells the position (log_position)
             token = _ambient.set(uow)
             try:
                 yield uow
             finally:
                 _ambient.reset(token)
             if uow.recorded:
-                events_recorded.send(current_app._get_current_object(), uow=uow)
+                events_recorded.send(this_app(), uow=uow)
         if uow.recorded:
-            events_committed.send(current_app._get_current_object(), events=uow.recorded, projected=uow.projected)
+            events_committed.send(this_app(), events=uow.recorded, projected=uow.projected)
 
     def execute(self, command) -> Any:
         """Run the command's handler in the current unit of work, or in a new one. Its
@@ -145,12 +146,12 @@ class Bus:
 def log_position() -> int | None:
     """The position of the last event the current request's own unit of work appended (not
     those of the reactions it set off), for the response's Log-Position; None if none."""
-    uow = g.get("unit_of_work")
+    uow = this_g().get("unit_of_work")
     return uow.recorded[-1].position if uow is not None and uow.recorded else None
 
 
 def bus() -> Bus:
-    return current_app.extensions["bus"]
+    return this_app().extensions["bus"]
 
 
 def execute(command) -> Any:

@@ -14,7 +14,8 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, missing
 
 from app.errors import invalid
-from app.http import NUL, this_request
+from app.http import NUL
+from app.current import this_request
 
 
 @dataclass(frozen=True)

@@ -17,20 +17,9 @@ from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
 
 from app.correlation import REQUEST_ID
+from app.current import this_app, this_request
 from app.errors import Problem, invalid
 from app.ids import is_uuid
-
-
-def this_request() -> Request:
-    """The request being handled. On the read path, rather than ``request.<attribute>``:
-    each attribute read through Flask's proxy raises and catches an AttributeError inside
-    werkzeug, which costs several times what the attribute itself does."""
-    return request._get_current_object()
-
-
-def this_app() -> Flask:
-    """The app handling the request (or in context), without the proxy's cost (``this_request``)."""
-    return current_app._get_current_object()
 
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:@-]{1,200}")  # whole: the access line writes it unescaped
@@ -144,9 +133,10 @@ def json_body() -> dict:
     an object, or has a lone surrogate or a NUL in a string or key (naming where). Numbers with a
     fraction arrive as Decimal, never as float.
     """
-    if not request.is_json:
+    asked = this_request()
+    if not asked.is_json:
         raise NotJson()
-    raw = request.get_data(cache=False)
+    raw = asked.get_data(cache=False)
     try:
         data = json.loads(
             raw,

@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from flask import Response, request
+from flask import Response
 
+from app.current import this_request
 from app.db import Tx
 from app.errors import Problem
 from app.times import iso, utc_now
@@ -46,13 +47,14 @@ class KeyReused(Problem):
 
 def attempt_of_request() -> Attempt | None:
     """The current request's key and fingerprint; None without a key, 400 for a malformed key."""
-    key = request.headers.get("Idempotency-Key")
+    asked = this_request()
+    key = asked.environ.get("HTTP_IDEMPOTENCY_KEY")  # not headers: their misses raise and catch
     if key is None:
         return None
     if not _KEY.match(key):
         raise Problem(400, "Idempotency-Key must be 1 to 255 visible ASCII characters.", title="Invalid header")
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.path.encode(), request.get_data()):
+    for part in (asked.method.encode(), asked.path.encode(), asked.get_data()):
         digest.update(len(part).to_bytes(8, "big") + part)
     return Attempt(key, digest.hexdigest())
 

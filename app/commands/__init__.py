@@ -19,6 +19,7 @@ from flask import Blueprint, Flask, Response, current_app
 
 from app import idempotency
 from app.bus import bus, log_position
+from app.current import this_app
 from app.discovery import submodules
 
 blueprint = Blueprint("commands", __name__)
@@ -39,12 +40,12 @@ def idempotent(view):
         attempt = idempotency.attempt_of_request()
         if attempt is None:
             # Each route executes one command, in a unit of work of its own.
-            return _with_position(current_app.make_response(view(**kwargs)))
+            return _with_position(this_app().make_response(view(**kwargs)))
         with bus().unit_of_work() as uow:
             replayed = idempotency.replay(uow, attempt)
             if replayed:
                 return replayed
-            response = _with_position(current_app.make_response(view(**kwargs)))
+            response = _with_position(this_app().make_response(view(**kwargs)))
             if response.status_code < 300:
                 ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
                 idempotency.remember(uow, attempt, response, ttl)
