@@ -21,8 +21,8 @@ from flask import has_request_context
 
 from app import eventlog
 from app.correlation import request_id
-from app.db import Tx, transaction
 from app.current import this_app, this_g
+from app.db import Tx, transaction
 from app.errors import Problem
 from app.eventlog import Event, Recorded
 

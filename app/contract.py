@@ -13,9 +13,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, missing
 
+from app.current import this_request
 from app.errors import invalid
 from app.http import NUL
-from app.current import this_request
 
 
 @dataclass(frozen=True)

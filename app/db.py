@@ -18,8 +18,8 @@ from flask_sqlalchemy import SQLAlchemy
 
 from app import engines, read_position
 from app.config import StartupError
-from app.engines import ROLES, Engine, is_read_table
 from app.current import this_app
+from app.engines import ROLES, Engine, is_read_table
 from app.sql import Rows, Tx
 
 __all__ = ["ROLES", "Rows", "Tx", "connection", "db", "dispose", "engine", "is_read_table", "read", "transaction"]

@@ -21,7 +21,6 @@ from app.current import this_app, this_request
 from app.errors import Problem, invalid
 from app.ids import is_uuid
 
-
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:@-]{1,200}")  # whole: the access line writes it unescaped
 MAX_JSON_DEPTH = 32
 

@@ -16,9 +16,9 @@ from flask import Response, jsonify
 from marshmallow import ValidationError, fields, validate
 
 from app.contract import QueryArgs
+from app.current import this_app, this_request
 from app.errors import invalid
 from app.http import public_url, unstorable
-from app.current import this_app, this_request
 
 #: The largest integer SQLite stores; a larger one in a query would be an OverflowError, not a 400.
 INTEGER_MAX = 2**63 - 1

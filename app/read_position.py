@@ -14,9 +14,9 @@ import time
 from flask import current_app, has_request_context
 
 from app import db  # a module, not its names: app.db imports this module as it starts
+from app.current import this_app, this_request
 from app.errors import Problem
 from app.http import route
-from app.current import this_app, this_request
 from app.pagination import INTEGER_MAX
 
 HEADER = "Log-Position"
