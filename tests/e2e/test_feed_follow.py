@@ -99,12 +99,14 @@ def test_fifty_waiting_followers_leave_a_threaded_worker_answering_other_request
         threads = len(os.listdir(f"/proc/{worker}/task"))
         after = positions(server)[-1]
         with ThreadPoolExecutor(50) as followers:
+            # The longest wait there is: a slow start on a loaded machine still leaves the waits
+            # open for the requests below.
             waits = [
-                followers.submit(requests.get, server("/events"), params={"after": after, "wait": 20}, timeout=40)
+                followers.submit(requests.get, server("/events"), params={"after": after, "wait": 30}, timeout=50)
                 for _ in range(50)
             ]
             # The worker makes a thread only when none is idle: 49 more means 50 requests at once.
-            until(lambda: len(os.listdir(f"/proc/{worker}/task")) >= threads + 49, seconds=20)
+            until(lambda: len(os.listdir(f"/proc/{worker}/task")) >= threads + 49, seconds=25)
             for n in range(5):
                 assert requests.get(server("/items"), timeout=5).status_code == 200
                 assert (
