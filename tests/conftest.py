@@ -6,7 +6,14 @@ from werkzeug.routing import Rule
 
 from app import create_app
 from app.db import dispose
-from tests.engines import ENGINE, ENGINES, close_every_app, database_config
+from tests.engines import (
+    ENGINE,
+    ENGINES,
+    close_every_app,
+    database_config,
+    drop_databases_of_removed_directories,
+    stop_server,
+)
 
 # How fast the machine is says nothing of the code: no example fails for taking long, nor a
 # test for making its examples slowly (a shared, loaded CI machine does both now and then).
@@ -59,10 +66,15 @@ def pytest_collection_modifyitems(config, items):
         items[:] = kept
 
 
+def pytest_unconfigure(config):
+    stop_server()
+
+
 @pytest.fixture(autouse=True)
 def _closed_connections():
     yield
     close_every_app()
+    drop_databases_of_removed_directories()  # those of a passing test's tmp_path, gone by now
 
 
 @pytest.fixture

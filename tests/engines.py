@@ -4,13 +4,15 @@
 engine): a throwaway server starts with the first test that needs it (one per test
 process) and stops when the process ends. Each test directory gets its own database, a
 copy of a template that the migrations already seeded, so an app made twice on the same
-directory finds the same data, as it would the same SQLite file.
+directory finds the same data, as it would the same SQLite file; and the database goes when
+the directory does (pytest removes a passing test's ``tmp_path``), as the file would.
 """
 
 import atexit
 import hashlib
 import os
 import threading
+from functools import partial
 from contextlib import closing
 from pathlib import Path
 
@@ -24,11 +26,13 @@ if ENGINE not in ENGINES:
 TEMPLATE = "cqrs_template"
 _lock = threading.Lock()
 _server = None
+_stop = None
+_folders: dict[str, Path] = {}  # each database made, by name: the directory it stands for
 
 
 def server():
     """This process's throwaway PostgreSQL server, started on first use, with the template database."""
-    global _server
+    global _server, _stop
     with _lock:
         if _server is None:
             from app.engines.postgresql import migrate
@@ -36,7 +40,8 @@ def server():
 
             context = running()
             started = context.__enter__()
-            atexit.register(context.__exit__, None, None, None)
+            _stop = partial(context.__exit__, None, None, None)
+            atexit.register(_stop)  # a backstop: stop_server() runs at the session's end
             started.create_database(TEMPLATE)
             with closing(started.connect(TEMPLATE, autocommit=True)) as conn:
                 migrate(conn)
@@ -44,14 +49,36 @@ def server():
         return _server
 
 
+def stop_server() -> None:
+    """Stop this process's server, if it started, and remove its folder: at the end of the test
+    session, while there is time (an xdist worker's atexit can be cut short mid-removal)."""
+    global _server, _stop
+    with _lock:
+        if _stop is not None:
+            atexit.unregister(_stop)
+            _stop()
+        _server = _stop = None
+
+
 def database_config(directory: Path) -> dict:
     """The settings of a new app's database in ``directory``: the SQLite file there, or on
     PostgreSQL the database of that directory (made from the template the first time)."""
     config = {"DATABASE_PATH": str(directory / "cqrs.db")}
     if ENGINE == "postgresql":
-        name = "t_" + hashlib.sha1(str(directory.resolve()).encode()).hexdigest()[:20]
+        folder = directory.resolve()
+        name = "t_" + hashlib.sha1(str(folder).encode()).hexdigest()[:20]
         config["DATABASE_URL"] = database(name)
+        _folders[name] = folder
     return config
+
+
+def drop_databases_of_removed_directories() -> None:
+    """Drop the database of each directory that is gone, so that a session's databases do not
+    fill the disk: a few hundred tests would leave gigabytes behind."""
+    for name, folder in list(_folders.items()):
+        if not folder.exists():
+            server().drop_database(name)
+            del _folders[name]
 
 
 def database_of(app) -> dict:

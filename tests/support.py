@@ -1,6 +1,7 @@
 """Helpers the tests share: make apps, look straight into the SQLite file, feed the projector,
 drive the modules' APIs, follow their pages and check their problems."""
 
+import shutil
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from urllib.parse import parse_qs, urlsplit
@@ -8,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 from hypothesis import HealthCheck
 
 from app import create_app, eventlog
-from app.db import is_read_table, transaction
-from tests.engines import database_config, plain_connection
+from app.db import dispose, is_read_table, transaction
+from tests.engines import database_config, drop_databases_of_removed_directories, plain_connection
 
 #: For property tests that take a function-scoped fixture (an app, a client) on purpose, its
 #: state carried from example to example; at any speed, as conftest's profile says.
@@ -29,6 +30,21 @@ JOHN_DOE = {
 def make_app(directory, **config):
     """An app on the database of ``directory`` (a pathlib.Path; new the first time), with ``config`` on top."""
     return create_app({**database_config(directory), **config})
+
+
+@contextmanager
+def example_app(tmp_path_factory, **config) -> Iterator:
+    """An app on a new database for one example of a property test, gone with its folder when the
+    block ends: a test's hundred examples would otherwise keep a hundred databases to its end."""
+    folder = tmp_path_factory.mktemp("example")
+    app = make_app(folder, **config)
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            dispose()
+        shutil.rmtree(folder)
+        drop_databases_of_removed_directories()
 
 
 def query(app, sql: str, *params) -> list[tuple]:

@@ -11,8 +11,7 @@ from decimal import Decimal
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from app.db import dispose
-from tests.support import BACON_ID, JOHN_DOE, JOHN_DOE_ID, SHARED_FIXTURE, UNKNOWN_ID, make_app, read_model
+from tests.support import BACON_ID, JOHN_DOE, JOHN_DOE_ID, SHARED_FIXTURE, UNKNOWN_ID, example_app, read_model
 
 target = st.integers(min_value=0, max_value=30)  # which known id of its module a command aims at
 
@@ -552,8 +551,7 @@ ORDER_LIFE = [
 @given(commands)
 @example(ORDER_LIFE)
 def test_rebuilding_the_read_model_from_the_log_equals_the_live_one(tmp_path_factory, commands):
-    app = make_app(tmp_path_factory.mktemp("prop"))
-    try:
+    with example_app(tmp_path_factory) as app:
         client = app.test_client()
         models = {"items": Items(), "employees": Employees(), "users": Users(), "devices": Devices()}
         models["orders"] = Orders(models["items"], models["users"])
@@ -568,6 +566,3 @@ def test_rebuilding_the_read_model_from_the_log_equals_the_live_one(tmp_path_fac
         with app.app_context():
             app.extensions["projector"].rebuild()
         assert read_model(app) == live
-    finally:
-        with app.app_context():
-            dispose()  # an app per example: its connections go with it

@@ -14,7 +14,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support import SHARED_FIXTURE, make_app
+from tests.support import SHARED_FIXTURE, example_app
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 DEVICES = 3
@@ -136,27 +136,27 @@ def check_fleet(client, fleet: Fleet) -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(steps)
 def test_statistics_equal_those_computed_from_the_accepted_readings(tmp_path_factory, steps):
-    app = make_app(tmp_path_factory.mktemp("stats"))
-    client = app.test_client()
-    fleet = Fleet(client)
-    for step in steps:
-        fleet.run(step)
-    for device_id in fleet.ids:
-        check_device(client, fleet, device_id)
-    check_fleet(client, fleet)
+    with example_app(tmp_path_factory) as app:
+        client = app.test_client()
+        fleet = Fleet(client)
+        for step in steps:
+            fleet.run(step)
+        for device_id in fleet.ids:
+            check_device(client, fleet, device_id)
+        check_fleet(client, fleet)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(steps)
 def test_each_series_holds_the_accepted_readings_in_time_then_arrival_order(tmp_path_factory, steps):
-    app = make_app(tmp_path_factory.mktemp("series"))
-    client = app.test_client()
-    fleet = Fleet(client)
-    for step in steps:
-        fleet.run(step)
-    for device_id in fleet.ids:
-        for metric in ("t", "h", "cpu.load"):
-            series = client.get(f"/devices/{device_id}/telemetry?metric={metric}&limit=1000").get_json()
-            arrived = fleet.of([device_id], metric)
-            ordered = [r for _, r in sorted(enumerate(arrived), key=lambda pair: (pair[1][2], pair[0]))]
-            assert [(r["metric"], r["value"], r["recorded_at"]) for r in series] == ordered
+    with example_app(tmp_path_factory) as app:
+        client = app.test_client()
+        fleet = Fleet(client)
+        for step in steps:
+            fleet.run(step)
+        for device_id in fleet.ids:
+            for metric in ("t", "h", "cpu.load"):
+                series = client.get(f"/devices/{device_id}/telemetry?metric={metric}&limit=1000").get_json()
+                arrived = fleet.of([device_id], metric)
+                ordered = [r for _, r in sorted(enumerate(arrived), key=lambda pair: (pair[1][2], pair[0]))]
+                assert [(r["metric"], r["value"], r["recorded_at"]) for r in series] == ordered
