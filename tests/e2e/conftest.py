@@ -68,7 +68,13 @@ def running_gunicorn(
     port = port or free_port()
     database = database or database_config(tmp_path)
     log = tmp_path / f"{name}.log"
-    environ = database_environment(database, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=workers, **env)
+    # Its temporary files (the metrics folder among them) in the test's folder: a server killed
+    # whole leaves them behind, and pytest removes that folder.
+    scratch = tmp_path / f"{name}-tmp"
+    scratch.mkdir(exist_ok=True)
+    environ = database_environment(
+        database, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=workers, **{"TMPDIR": scratch, **env}
+    )
     environ.pop("APP_SKIP_STARTUP", None)
     with open(log, "wb") as out:
         process = subprocess.Popen(
