@@ -2,7 +2,7 @@
 
 ``TEST_ENGINE=postgresql`` runs the suite on PostgreSQL (``make test`` runs it once per
 engine): a throwaway server starts with the first test that needs it (one per test
-process) and stops when the process ends. Each test directory gets its own database, a
+process) and stops at the end of its session. Each test directory gets its own database, a
 copy of a template that the migrations already seeded, so an app made twice on the same
 directory finds the same data, as it would the same SQLite file; and the database goes when
 the directory does (pytest removes a passing test's ``tmp_path``), as the file would.
@@ -12,8 +12,8 @@ import atexit
 import hashlib
 import os
 import threading
-from functools import partial
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -73,8 +73,8 @@ def database_config(directory: Path) -> dict:
 
 
 def drop_databases_of_removed_directories() -> None:
-    """Drop the database of each directory that is gone, so that a session's databases do not
-    fill the disk: a few hundred tests would leave gigabytes behind."""
+    """Drop the database of each directory that is gone: a session's databases, a copy of the
+    template per test, would otherwise fill the disk."""
     for name, folder in list(_folders.items()):
         if not folder.exists():
             server().drop_database(name)
