@@ -58,6 +58,7 @@ def stop_server() -> None:
             atexit.unregister(_stop)
             _stop()
         _server = _stop = None
+        _folders.clear()  # their databases went with the server
 
 
 def database_config(directory: Path) -> dict:

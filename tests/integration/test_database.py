@@ -291,6 +291,24 @@ def test_each_role_may_log_in_with_credentials_of_its_own(tmp_path):
             tx.execute("SELECT * FROM items")
 
 
+@pytest.mark.postgresql
+def test_a_test_database_goes_when_its_folder_does(tmp_path):
+    """The tests' own housekeeping: a copy of the template per test folder would fill the disk."""
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    name = engines.database_config(folder)["DATABASE_URL"].rsplit("/", 1)[1]
+
+    def exists() -> bool:
+        with closing(engines.server().connect()) as conn:
+            return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+    engines.drop_databases_of_removed_directories()
+    assert exists()
+    folder.rmdir()
+    engines.drop_databases_of_removed_directories()
+    assert not exists()
+
+
 def test_the_keys_of_personal_data_are_read_by_the_projector_and_never_by_queries(app):
     keys = "SELECT count(*) FROM personal_data_keys"
     with app.app_context():
