@@ -15,7 +15,7 @@ commit.
 import functools
 from datetime import timedelta
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Flask, Response
 
 from app import idempotency
 from app.bus import bus, log_position
@@ -47,7 +47,7 @@ def idempotent(view):
                 return replayed
             response = _with_position(this_app().make_response(view(**kwargs)))
             if response.status_code < 300:
-                ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
+                ttl = timedelta(seconds=this_app().config["IDEMPOTENCY_TTL_SECONDS"])
                 idempotency.remember(uow, attempt, response, ttl)
         return response
 
