@@ -74,6 +74,17 @@ def read(select: str, **params) -> list[tuple]:
     return rows
 
 
+def note_read_position() -> None:
+    """Note how far the read model is now, with ``read``'s first statement alone."""
+    current = engine()
+    raw = current.checkout("query")
+    try:
+        reached = current.run(raw, read_position.SQL, ()).fetchone()
+    finally:
+        current.checkin("query", raw)
+    read_position.noted(reached)
+
+
 @contextmanager
 def connection(role: str) -> Iterator[object]:
     """A connection of ``role`` for the block, for code that runs several transactions on it."""

@@ -11,7 +11,7 @@ bound, 503 with Retry-After. Without the header an answer may be as stale as its
 
 import time
 
-from flask import current_app, has_request_context
+from flask import has_request_context
 
 from app import db  # a module, not its names: app.db imports this module as it starts
 from app.current import this_app, this_request
@@ -58,11 +58,10 @@ def wait_for_min_position() -> None:
     if raw is None:
         return
     needed = _position(raw)
-    deadline = time.monotonic() + current_app.config["READ_WAIT_MS"] / 1000
+    deadline = time.monotonic() + this_app().config["READ_WAIT_MS"] / 1000
     pause = _FIRST_PAUSE
     while True:
-        with db.transaction("query"):
-            pass  # its first statement notes how far the read model is
+        db.note_read_position()
         reached = environ.pop(POSITION)
         if reached >= needed:
             return
