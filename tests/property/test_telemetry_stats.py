@@ -8,6 +8,8 @@ carry for the mean.
 """
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
 
@@ -87,6 +89,16 @@ class Fleet:
         return [r for device_id in device_ids for r in self.readings[device_id] if r[0] == metric]
 
 
+@contextmanager
+def fleet_after(tmp_path_factory, steps) -> Iterator[Fleet]:
+    """A fleet on an app of the example's own, once it has run ``steps``."""
+    with example_app(tmp_path_factory) as app:
+        fleet = Fleet(app.test_client())
+        for step in steps:
+            fleet.run(step)
+        yield fleet
+
+
 def assert_mean_close(got: float, readings: list[tuple], all_readings: list[tuple]) -> None:
     """``got`` is the exact mean of ``readings`` up to what summing floats may round away: at most
     one epsilon of every value ever added (or subtracted) per addition."""
@@ -136,27 +148,19 @@ def check_fleet(client, fleet: Fleet) -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(steps)
 def test_statistics_equal_those_computed_from_the_accepted_readings(tmp_path_factory, steps):
-    with example_app(tmp_path_factory) as app:
-        client = app.test_client()
-        fleet = Fleet(client)
-        for step in steps:
-            fleet.run(step)
+    with fleet_after(tmp_path_factory, steps) as fleet:
         for device_id in fleet.ids:
-            check_device(client, fleet, device_id)
-        check_fleet(client, fleet)
+            check_device(fleet.client, fleet, device_id)
+        check_fleet(fleet.client, fleet)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(steps)
 def test_each_series_holds_the_accepted_readings_in_time_then_arrival_order(tmp_path_factory, steps):
-    with example_app(tmp_path_factory) as app:
-        client = app.test_client()
-        fleet = Fleet(client)
-        for step in steps:
-            fleet.run(step)
+    with fleet_after(tmp_path_factory, steps) as fleet:
         for device_id in fleet.ids:
             for metric in ("t", "h", "cpu.load"):
-                series = client.get(f"/devices/{device_id}/telemetry?metric={metric}&limit=1000").get_json()
+                series = fleet.client.get(f"/devices/{device_id}/telemetry?metric={metric}&limit=1000").get_json()
                 arrived = fleet.of([device_id], metric)
                 ordered = [r for _, r in sorted(enumerate(arrived), key=lambda pair: (pair[1][2], pair[0]))]
                 assert [(r["metric"], r["value"], r["recorded_at"]) for r in series] == ordered
