@@ -62,27 +62,16 @@ def read(select: str, **params) -> list[tuple]:
     statement that reads how far the read model is (``read_position.SQL``): each statement
     reads a snapshot of its own, the later one at least as far on, so the position noted is
     one the rows have reached. A query that needs one statement pays for two, not four (on
-    PostgreSQL, two round trips)."""
+    PostgreSQL, two round trips). An empty ``select`` notes the position alone."""
     current = engine()
     raw = current.checkout("query")
     try:
         reached = current.run(raw, read_position.SQL, ()).fetchone()
-        rows = current.run(raw, select, params).fetchall()
+        rows = current.run(raw, select, params).fetchall() if select else []
     finally:
         current.checkin("query", raw)
     read_position.noted(reached)
     return rows
-
-
-def note_read_position() -> None:
-    """Note how far the read model is now, with ``read``'s first statement alone."""
-    current = engine()
-    raw = current.checkout("query")
-    try:
-        reached = current.run(raw, read_position.SQL, ()).fetchone()
-    finally:
-        current.checkin("query", raw)
-    read_position.noted(reached)
 
 
 @contextmanager

@@ -61,7 +61,7 @@ def wait_for_min_position() -> None:
     deadline = time.monotonic() + this_app().config["READ_WAIT_MS"] / 1000
     pause = _FIRST_PAUSE
     while True:
-        db.note_read_position()
+        db.read("")  # notes how far the read model is, and reads nothing else
         reached = environ.pop(POSITION)
         if reached >= needed:
             return
