@@ -323,8 +323,16 @@ class SessionLead(Lead):
         return self.holding
 
     def release(self) -> None:
+        """Unlock before closing: the server ends the session (and its lock) only some time
+        after the connection closes, and another process may ask meanwhile."""
         if self.conn is not None:
-            self.conn.close()  # and its session lock with it
+            try:
+                if self.holding and not self.conn.closed:
+                    self.conn.execute(f"SELECT pg_advisory_unlock({NAMESPACE}, {self.key})")
+            except psycopg.Error:
+                pass  # the session's end releases it all the same
+            finally:
+                self.conn.close()
         self.conn, self.holding = None, False
 
 
